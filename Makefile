@@ -1,0 +1,41 @@
+# The README's commands. Every target installs what it needs first, so each works on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 3000
+export SAM_CLI_TELEMETRY := 0
+# `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
+PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
+
+.PHONY: install run test lint validate build check clean
+
+$(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv with the pinned dependencies
+
+run: install ## Serve the whole API on http://$(HOST):$(PORT) with an embedded DynamoDB
+	$(PY) -m devtools.local_stack --host $(HOST) --port $(PORT)
+
+test: install ## Run every test
+	$(PY) -m pytest
+
+lint: install ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+validate: install ## sam validate --lint (cfn-lint)
+	$(VENV)/bin/sam validate --lint
+
+build: install ## sam build (needs python3.12 on PATH)
+	$(if $(PYENV_312),PYENV_VERSION=$$(pyenv version-name 2>/dev/null | cut -d: -f1):$(PYENV_312)) $(VENV)/bin/sam build
+
+check: test lint validate ## What CI runs
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

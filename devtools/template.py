@@ -1,0 +1,62 @@
+"""template.yaml as the single source of truth: the table schema, the functions and their routes.
+
+Tests and the local stack read the deployed definitions from here instead of keeping copies.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+_TABLE_PROPERTIES = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "BillingMode",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+)
+
+
+@lru_cache(maxsize=1)
+def load_template() -> dict[str, Any]:
+    """The parsed template (SAM CLI's own YAML loader understands ``!Ref``, ``!Sub`` and friends)."""
+    from samcli.yamlhelper import yaml_parse
+
+    return yaml_parse(TEMPLATE.read_text())
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in load_template()["Resources"].items() if r["Type"] == kind}
+
+
+def create_table_kwargs(table_name: str, logical_id: str = "EventsTable") -> dict[str, Any]:
+    """``CreateTable`` arguments built from the template's ``AWS::DynamoDB::Table`` definition."""
+    props = load_template()["Resources"][logical_id]["Properties"]
+    kwargs: dict[str, Any] = {"TableName": table_name}
+    kwargs.update({key: props[key] for key in _TABLE_PROPERTIES if key in props})
+    if "StreamSpecification" in props:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    return kwargs
+
+
+def time_to_live_attribute(logical_id: str = "EventsTable") -> str | None:
+    spec = load_template()["Resources"][logical_id]["Properties"].get("TimeToLiveSpecification")
+    return spec["AttributeName"] if spec and spec.get("Enabled") else None
+
+
+def api_functions() -> dict[str, dict[str, Any]]:
+    """Functions with an ``Api`` event: logical id -> {"code_uri", "path", "method"}."""
+    found = {}
+    for name, resource in resources("AWS::Serverless::Function").items():
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "Api":
+                found[name] = {
+                    "code_uri": resource["Properties"]["CodeUri"],
+                    "path": event["Properties"]["Path"],
+                    "method": event["Properties"]["Method"].upper(),
+                }
+    return found

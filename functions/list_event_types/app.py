@@ -1,0 +1,23 @@
+"""GET /{account_id}/events: the account's event types, ordered by id, with Emma paging."""
+
+from __future__ import annotations
+
+from emma_events.api import AccountId, Count, End, Start, lambda_handler_for, make_resolver, page_bounds
+from emma_events.models import EventTypeResponse
+from emma_events.repository import get_repository
+
+app = make_resolver()
+
+
+@app.get("/<account_id>/events", summary="List event types")
+def list_event_types(
+    account_id: AccountId, start: Start = 0, end: End = None, count: Count = False
+) -> list[EventTypeResponse] | int:
+    repository = get_repository()
+    if count:
+        return repository.count_event_types(account_id)
+    first, stop = page_bounds(start, end)
+    return [EventTypeResponse.of(t) for t in repository.list_event_types(account_id, limit=stop)[first:stop]]
+
+
+lambda_handler = lambda_handler_for(app)

@@ -1,0 +1,65 @@
+"""Domain errors. Each carries the HTTP status it maps to; ``api.py`` turns them into RFC 9457 bodies.
+
+The repository raises these (never ``botocore`` errors), so handlers never build error responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Problem types are URNs (RFC 9457 allows any URI); docs/errors.md describes each one.
+PROBLEM_BASE = "urn:emma-events:problem:"
+
+
+class ApiError(Exception):
+    """An error the client can act on. ``slug`` names the problem type in docs/errors.md."""
+
+    status: int = 400
+    title: str = "Bad Request"
+    slug: str = "bad-request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+
+class ValidationFailed(ApiError):
+    """The request is malformed; ``errors`` names every offending field."""
+
+    status = 400
+    title = "Validation failed"
+    slug = "validation-failed"
+
+
+class NotFound(ApiError):
+    status = 404
+    title = "Not Found"
+    slug = "not-found"
+
+
+class EventTypeExists(ApiError):
+    """Emma answers a duplicate ``event_type`` with 400, and so do we."""
+
+    status = 400
+    title = "Event type already exists"
+    slug = "event-type-exists"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    title = "Unsupported Media Type"
+    slug = "unsupported-media-type"
+
+
+class ServiceUnavailable(ApiError):
+    """DynamoDB throttled us beyond the SDK's retries; the client should retry later."""
+
+    status = 503
+    title = "Service Unavailable"
+    slug = "service-unavailable"
+    retry_after_seconds = 1

@@ -1,0 +1,193 @@
+"""Fixtures: a moto DynamoDB table built from template.yaml, functions loaded from functions/, events/ loader."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
+sys.path.insert(0, str(ROOT))
+
+# Dummy credentials and a fixed region: nothing in the tests can reach a real AWS account.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    TABLE_NAME="emma-events-test",
+    POWERTOOLS_SERVICE_NAME="emma-events",
+    POWERTOOLS_LOG_LEVEL="WARNING",
+)
+for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+    os.environ.pop(variable, None)
+
+from moto import mock_aws  # noqa: E402
+
+from devtools.template import create_table_kwargs  # noqa: E402
+
+EVENTS = ROOT / "events"
+FUNCTIONS = ROOT / "functions"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-function"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/test-function"
+    log_stream_name: str = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """An event from events/, the same file ``sam local invoke -e events/<name>.json`` takes."""
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+_UNSET: Any = object()
+
+
+def api_event(
+    name: str,
+    *,
+    path: dict[str, Any] | None = None,
+    body: Any = _UNSET,
+    raw_body: str | None = _UNSET,
+    query: dict[str, str] | None = _UNSET,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A variation of events/<name>.json: other path parameters, body, query string or headers.
+
+    ``path`` values are substituted into the event's ``resource`` to rebuild ``path``, as API Gateway does.
+    """
+    event = load_event(name)
+    if path:
+        event["pathParameters"] = {**event["pathParameters"], **{k: str(v) for k, v in path.items()}}
+        rendered = event["resource"]
+        for key, value in event["pathParameters"].items():
+            rendered = rendered.replace("{" + key + "}", value)
+        event["path"] = rendered
+    if body is not _UNSET:
+        event["body"] = json.dumps(body)
+    if raw_body is not _UNSET:
+        event["body"] = raw_body
+    if query is not _UNSET:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    if headers is not None:
+        event["headers"] = {**(event.get("headers") or {}), **headers}
+        event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    return event
+
+
+_modules: dict[str, ModuleType] = {}
+
+
+def load_function(name: str) -> ModuleType:
+    """functions/<name>/app.py as its own module (every function has an ``app.py``)."""
+    if name not in _modules:
+        spec = importlib.util.spec_from_file_location(f"functions_{name}_app", FUNCTIONS / name / "app.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[name] = module
+    return _modules[name]
+
+
+def invoke(name: str, event: dict[str, Any]) -> HttpResult:
+    """Invoke a function's ``lambda_handler`` with an API Gateway event and decode its proxy response."""
+    response = load_function(name).lambda_handler(event, LambdaContext(function_name=name))
+    headers = dict(response.get("headers") or {})
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        headers.setdefault(key, values[-1])
+    body = response.get("body")
+    return HttpResult(response["statusCode"], headers, json.loads(body) if body else None)
+
+
+@pytest.fixture(scope="session")
+def _moto() -> Iterator[None]:
+    """One in-memory AWS for the session; every test gets a table of its own in it."""
+    with mock_aws():
+        yield
+
+
+_table_numbers = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def dynamodb(_moto: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh table per test, created from template.yaml's definition; the repository is rebuilt on it."""
+    import boto3
+
+    from emma_events.config import settings
+    from emma_events.repository import get_repository
+
+    table_name = f"emma-events-test-{next(_table_numbers)}"
+    monkeypatch.setenv("TABLE_NAME", table_name)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(**create_table_kwargs(table_name))
+    settings.cache_clear()
+    get_repository.cache_clear()
+    yield client
+    client.delete_table(TableName=table_name)
+    settings.cache_clear()
+    get_repository.cache_clear()
+
+
+@pytest.fixture
+def table_items(dynamodb: Any) -> Any:
+    """All items of the table (a test-only Scan, to assert nothing else was written)."""
+
+    def items() -> list[dict[str, Any]]:
+        return dynamodb.scan(TableName=os.environ["TABLE_NAME"], ConsistentRead=True)["Items"]
+
+    return items
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make each moto request atomic, as every DynamoDB request is on the real service.
+
+    moto handles requests without a lock (a failed transaction even restores a snapshot of the whole table), so
+    concurrent tests would measure moto's races instead of ours. With one lock per request, threads still
+    interleave *between* DynamoDB calls, which is exactly where a read-then-write implementation would break.
+    """
+    import threading
+
+    from moto.core.responses import BaseResponse
+
+    lock = threading.RLock()
+    original = BaseResponse.call_action
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    monkeypatch.setattr(BaseResponse, "call_action", call_action)

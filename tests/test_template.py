@@ -1,0 +1,80 @@
+"""template.yaml, functions/, events/ and the layer pins agree with each other."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from devtools.template import api_functions, load_template, resources
+
+ROOT = Path(__file__).resolve().parent.parent
+API_FUNCTIONS = api_functions()
+
+
+def test_every_api_function_has_its_own_folder_with_app_py() -> None:
+    assert API_FUNCTIONS
+    for name, function in API_FUNCTIONS.items():
+        assert (ROOT / function["code_uri"] / "app.py").is_file(), name
+
+
+@pytest.mark.parametrize("name", sorted(API_FUNCTIONS))
+def test_every_api_function_has_an_event_matching_its_route(name: str) -> None:
+    function = API_FUNCTIONS[name]
+    folder = Path(function["code_uri"]).name
+    event = json.loads((ROOT / "events" / f"{folder}.json").read_text())
+    assert event["resource"] == function["path"]
+    assert event["httpMethod"] == function["method"]
+
+
+def test_no_catch_all_routes() -> None:
+    assert all("{proxy+}" not in f["path"] for f in API_FUNCTIONS.values())
+
+
+def test_table_is_on_demand_encrypted_recoverable_and_streams_both_images() -> None:
+    (table,) = resources("AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_functions_run_python312_on_arm64() -> None:
+    globals_ = load_template()["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.12"
+    assert globals_["Architectures"] == ["arm64"]
+
+
+def test_read_only_functions_get_read_actions_only() -> None:
+    functions = resources("AWS::Serverless::Function")
+    for name, function in functions.items():
+        if API_FUNCTIONS.get(name, {}).get("method") != "GET":
+            continue
+        actions = {
+            action
+            for policy in function["Properties"]["Policies"]
+            for statement in policy["Statement"]
+            for action in statement["Action"]
+        }
+        assert actions <= {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}, name
+
+
+def test_no_scan_in_deployed_code() -> None:
+    sources = [*ROOT.glob("functions/*/app.py"), *ROOT.glob("layers/emma_events/emma_events/*.py")]
+    for source in sources:
+        assert not re.search(r"\.scan\(|\"Scan\"|Select=\"ALL", source.read_text()), source
+
+
+def test_layer_pins_are_what_the_tests_run() -> None:
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / "layers/emma_events/requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert pins
+    for package, pinned in pins.items():
+        assert version(package) == pinned.strip(), package
