@@ -21,21 +21,22 @@ _TABLE_PROPERTIES = (
 )
 
 
-@lru_cache(maxsize=1)
-def load_template() -> dict[str, Any]:
+@lru_cache(maxsize=4)
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """The parsed template (SAM CLI's own YAML loader understands ``!Ref``, ``!Sub`` and friends)."""
     from samcli.yamlhelper import yaml_parse
 
-    return yaml_parse(TEMPLATE.read_text())
+    parsed: dict[str, Any] = yaml_parse(Path(path).read_text())
+    return parsed
 
 
-def resources(kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in load_template()["Resources"].items() if r["Type"] == kind}
+def resources(kind: str, path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in load_template(path)["Resources"].items() if r["Type"] == kind}
 
 
-def create_table_kwargs(table_name: str, logical_id: str = "EventsTable") -> dict[str, Any]:
+def create_table_kwargs(table_name: str, logical_id: str = "EventsTable", path: Path = TEMPLATE) -> dict[str, Any]:
     """``CreateTable`` arguments built from the template's ``AWS::DynamoDB::Table`` definition."""
-    props = load_template()["Resources"][logical_id]["Properties"]
+    props = load_template(path)["Resources"][logical_id]["Properties"]
     kwargs: dict[str, Any] = {"TableName": table_name}
     kwargs.update({key: props[key] for key in _TABLE_PROPERTIES if key in props})
     if "StreamSpecification" in props:
@@ -43,8 +44,8 @@ def create_table_kwargs(table_name: str, logical_id: str = "EventsTable") -> dic
     return kwargs
 
 
-def time_to_live_attribute(logical_id: str = "EventsTable") -> str | None:
-    spec = load_template()["Resources"][logical_id]["Properties"].get("TimeToLiveSpecification")
+def time_to_live_attribute(logical_id: str = "EventsTable", path: Path = TEMPLATE) -> str | None:
+    spec = load_template(path)["Resources"][logical_id]["Properties"].get("TimeToLiveSpecification")
     return spec["AttributeName"] if spec and spec.get("Enabled") else None
 
 

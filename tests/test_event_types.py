@@ -430,3 +430,17 @@ def test_a_rename_racing_a_create_of_the_same_name_exactly_one_wins(dynamodb: An
         # The name guard points at the winner: deleting the winner frees the name.
         delete(100, holders[0]["event_type_id"])
         assert create(event_type=target).status == 200
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain"]
+)
+def test_a_declared_content_type_that_is_not_json_is_415(dynamodb: Any, table_items: Any, content_type: str) -> None:
+    result = invoke("create_event_type", api_event("create_event_type", headers={"Content-Type": content_type}))
+    assert_problem(result, 415)
+    assert table_items() == []
+
+
+def test_a_json_content_type_with_a_charset_is_accepted(dynamodb: Any) -> None:
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    assert invoke("create_event_type", api_event("create_event_type", headers=headers)).status == 200

@@ -104,12 +104,35 @@ def make_resolver() -> APIGatewayRestResolver:
     return app
 
 
+def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 415 proxy response when a body declares a content type that is not JSON, else None.
+
+    A body without ``Content-Type`` is read as JSON (existing Emma clients send none). Powertools would parse
+    form-encoded bodies, which this API does not accept, so the check runs before the resolver.
+    """
+    if not event.get("body"):
+        return None
+    declared = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)
+    if not declared:
+        return None
+    media_type = declared.split(";")[0].strip().lower()
+    if media_type == "application/json":
+        return None
+    response = problem(UnsupportedMediaType(f"The body must be JSON (Content-Type: application/json), not {media_type}."))
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
 def lambda_handler_for(app: APIGatewayRestResolver) -> Any:
     """The Lambda entry point of a function: structured logs with the request id, then ``app.resolve``."""
     from aws_lambda_powertools.logging import correlation_paths
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app.resolve(event, context)
+        return unsupported_media_type(event) or app.resolve(event, context)
 
     return lambda_handler

@@ -1,0 +1,172 @@
+"""A Docker-free Lambda runtime: each function gets warm worker processes, like Lambda's execution environments.
+
+A worker (``lambda_worker.py``) is one process with the function's own environment variables, its code folder as
+working directory and its layers on ``PYTHONPATH``; it imports the handler once (its cold start) and then serves
+one invocation at a time, keeping module state warm. Concurrent invocations of one function get more workers
+(up to ``max_workers``), so a slow request never blocks the others. A worker that exceeds the function's timeout
+is killed, as Lambda stops a timed-out environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+WORKER = Path(__file__).with_name("lambda_worker.py")
+
+
+class FunctionTimeout(Exception):
+    """The invocation ran past the function's ``Timeout``."""
+
+
+@dataclass
+class Invocation:
+    payload: str
+    error: bool
+    duration_ms: float
+    cold_start: bool
+
+
+@dataclass
+class FunctionSpec:
+    """What a worker needs: the name, handler, code folder, layer folders, timeout and environment."""
+
+    name: str
+    code_dir: Path
+    layer_dirs: list[Path]
+    timeout: float
+    environment: dict[str, str]
+
+
+class Worker:
+    def __init__(self, spec: FunctionSpec, log: TextIO) -> None:
+        self.spec = spec
+        reply_read, reply_write = os.pipe()
+        env = {
+            **spec.environment,
+            "PYTHONPATH": os.pathsep.join(str(p) for p in [spec.code_dir, *spec.layer_dirs]),
+            "PYTHONUNBUFFERED": "1",
+            "PATH": os.environ.get("PATH", ""),
+        }
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and worker script
+            [sys.executable, str(WORKER), str(reply_write)],
+            cwd=spec.code_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=log,
+            pass_fds=(reply_write,),
+            text=True,
+        )
+        os.close(reply_write)
+        self.replies = os.fdopen(reply_read, "r")
+        self.fresh = True
+        self._read_line(deadline=time.monotonic() + max(spec.timeout, 30))  # the "ready" line (imports done)
+
+    def invoke(self, event: str, timeout: float) -> Invocation:
+        assert self.process.stdin is not None
+        started = time.monotonic()
+        request = {"event": event, "request_id": str(uuid.uuid4()), "deadline": time.time() + timeout}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = self._read_line(deadline=started + timeout)
+        cold, self.fresh = self.fresh, False
+        return Invocation(reply["payload"], reply["error"], (time.monotonic() - started) * 1000, cold)
+
+    def _read_line(self, deadline: float) -> dict[str, Any]:
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([self.replies], [], [], max(remaining, 0))
+        if not ready:
+            raise FunctionTimeout(f"{self.spec.name} timed out after {self.spec.timeout:g} seconds")
+        line = self.replies.readline()
+        if not line:  # the process died (crash, os._exit, out of memory)
+            code = self.process.wait()
+            error = {"errorMessage": f"Runtime exited with status {code}", "errorType": "Runtime.ExitError"}
+            return {"error": True, "payload": json.dumps(error)}
+        return dict(json.loads(line))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+        self.replies.close()
+        if self.process.stdin:
+            self.process.stdin.close()
+
+
+@dataclass
+class Pool:
+    spec: FunctionSpec
+    idle: list[Worker] = field(default_factory=list)
+    busy: int = 0
+
+
+class ProcessRuntime:
+    """Runs functions in warm worker processes, a pool per function."""
+
+    def __init__(self, log: TextIO | None = None, max_workers: int = 10) -> None:
+        self.log = log or sys.stderr
+        self.max_workers = max_workers
+        self._pools: dict[str, Pool] = {}
+        self._lock = threading.Condition()
+        self._closed = False
+
+    def invoke(self, spec: FunctionSpec, event: str) -> Invocation:
+        worker = self._acquire(spec)
+        try:
+            result = worker.invoke(event, spec.timeout)
+        except FunctionTimeout:
+            worker.stop()
+            self._release(spec.name, None)
+            raise
+        except BaseException:
+            worker.stop()
+            self._release(spec.name, None)
+            raise
+        self._release(spec.name, worker if worker.alive() else None)
+        return result
+
+    def _acquire(self, spec: FunctionSpec) -> Worker:
+        with self._lock:
+            pool = self._pools.setdefault(spec.name, Pool(spec))
+            while not pool.idle and pool.busy >= self.max_workers:
+                self._lock.wait()
+            pool.busy += 1
+            if pool.idle:
+                return pool.idle.pop()
+        try:
+            return Worker(spec, self.log)  # a cold start, outside the lock: other functions go on meanwhile
+        except BaseException:
+            self._release(spec.name, None)
+            raise
+
+    def _release(self, name: str, worker: Worker | None) -> None:
+        with self._lock:
+            pool = self._pools[name]
+            pool.busy -= 1
+            if worker is not None and not self._closed:
+                pool.idle.append(worker)
+            elif worker is not None:
+                worker.stop()
+            self._lock.notify_all()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = [w for pool in self._pools.values() for w in pool.idle]
+            for pool in self._pools.values():
+                pool.idle.clear()
+        for worker in workers:
+            worker.stop()

@@ -1,0 +1,75 @@
+"""One warm Lambda execution environment: a process that imports a handler once and serves invocations.
+
+Started by ``lambda_runtime.py`` with the function's environment, its code directory as the working directory
+and its layers on ``PYTHONPATH``, as the Lambda runtime does. Requests arrive as JSON lines on stdin; each result
+(or Lambda's error shape) goes back as one JSON line on the file descriptor named in argv. The handler's own
+stdout is sent to stderr, so nothing it prints can corrupt the protocol.
+"""
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+# This script's folder must not be importable by the function (only its code and layers are, on Lambda).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+
+class LambdaContext:
+    """The attributes and method of the Lambda Python runtime's context object."""
+
+    def __init__(self, request_id: str, deadline: float) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{self.function_name}"
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def _error(exc: BaseException, error_type: str | None = None) -> dict:
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "stackTrace": traceback.format_exception(exc)[1:],
+    }
+
+
+def main() -> None:
+    out = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+    requests = sys.stdin
+    sys.stdout = sys.stderr  # prints and log lines of the handler go to the log stream
+    module_name, _, function_name = os.environ["AWS_LAMBDA_FUNCTION_HANDLER"].rpartition(".")
+    try:
+        handler = getattr(importlib.import_module(module_name), function_name)
+        init_error = None
+    except Exception as exc:  # the Lambda runtime reports import errors on every invocation
+        traceback.print_exc()
+        handler, init_error = None, _error(exc, "Runtime.ImportModuleError")
+    out.write(json.dumps({"ready": True}) + "\n")
+
+    for line in requests:
+        request = json.loads(line)
+        context = LambdaContext(request["request_id"], request["deadline"])
+        if handler is None:
+            reply = {"error": True, "payload": json.dumps(init_error)}
+        else:
+            try:
+                reply = {"error": False, "payload": json.dumps(handler(json.loads(request["event"]), context))}
+            except Exception as exc:  # an unhandled error (or an unserializable result) is a function error
+                traceback.print_exc()
+                reply = {"error": True, "payload": json.dumps(_error(exc))}
+        out.write(json.dumps(reply) + "\n")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""``make run``: the whole API on localhost, without Docker, on an embedded DynamoDB.
+
+Everything an HTTP request meets is SAM CLI's own code, as in ``sam local start-api``: its stack, function and API
+providers read template.yaml; its Flask-based API Gateway emulation matches routes, builds the proxy events,
+runs Lambda authorizers and parses the responses. Only the Docker-backed Lambda runtime is replaced, by
+``lambda_runtime.ProcessRuntime`` (a warm worker process per function). The stream poller plays Lambda's
+DynamoDB event source mappings.
+
+The SAM CLI classes used here are internal APIs: aws-sam-cli is pinned exactly, this module is the only place
+that touches them, and tests/test_local_stack_glue.py fails with a clear message when an upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
+from samcli.lib.providers.api_provider import ApiProvider
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from samcli.lib.utils.stream_writer import StreamWriter
+from samcli.local.apigw.exceptions import LambdaResponseParseException
+from samcli.local.apigw.local_apigw_service import LocalApigwService
+
+from devtools import template
+from devtools.embedded_dynamodb import LOCAL_CREDENTIALS, EmbeddedDynamoDB
+from devtools.lambda_runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
+from devtools.stream_poller import StreamPoller, Subscription
+
+LOG = logging.getLogger("local_stack")
+
+#: What API Gateway answers when the integration (the function) outlives its timeout.
+GATEWAY_TIMEOUT = json.dumps(
+    {
+        "statusCode": 504,
+        "headers": {"Content-Type": "application/json", "x-amzn-ErrorType": "IntegrationTimeout"},
+        "body": json.dumps({"message": "Endpoint request timed out"}),
+    }
+)
+
+
+class SamRuntimeAdapter:
+    """The ``local_runtime`` that SAM's ``LocalLambdaRunner`` drives, backed by worker processes.
+
+    SAM calls ``invoke(function_config, event, ..., stdout=, stderr=)`` and reads the function's JSON result
+    from ``stdout``; a function error is written in Lambda's ``{"errorType", "errorMessage"}`` shape.
+    """
+
+    def __init__(self, runtime: ProcessRuntime, extra_env: dict[str, str], template_dir: Path) -> None:
+        self.runtime = runtime
+        self.extra_env = extra_env
+        self.template_dir = template_dir
+        self._specs: dict[str, FunctionSpec] = {}
+
+    def spec(self, config: Any) -> FunctionSpec:
+        """A worker spec from SAM's ``FunctionConfig``: the template's environment (Globals and function)."""
+        if config.name not in self._specs:
+            environment = {**config.env_vars.resolve(), **self.extra_env}
+            environment.pop("AWS_SESSION_TOKEN", None)
+            self._specs[config.name] = FunctionSpec(
+                name=config.name,
+                code_dir=Path(config.code_abs_path),
+                layer_dirs=[(self.template_dir / layer.codeuri).resolve() for layer in config.layers],
+                timeout=float(config.timeout or 3),
+                environment=environment,
+            )
+        return self._specs[config.name]
+
+    def invoke(self, function_config: Any, event: str, tenant_id: Any = None, **kwargs: Any) -> None:
+        result = self.runtime.invoke(self.spec(function_config), event)
+        stdout = kwargs.get("stdout")
+        if stdout is not None:
+            stdout.write_str(result.payload)
+            stdout.flush()
+
+
+class GatewayService(LocalApigwService):
+    """SAM's local API Gateway, with API Gateway's answers to failed integrations.
+
+    SAM answers a function error with 500; API Gateway answers 502 ("Internal server error"), as it does for a
+    malformed response, and 504 when the function times out.
+    """
+
+    def create(self) -> None:
+        super().create()
+        from flask import request
+
+        @self._app.after_request
+        def access_log(response: Any) -> Any:
+            LOG.info("%s %s -> %s", request.method, request.full_path.rstrip("?"), response.status_code)
+            return response
+
+    def _invoke_lambda_function(self, lambda_function_name: str, event: dict, tenant_id: Any = None) -> Any:
+        try:
+            return super()._invoke_lambda_function(lambda_function_name, event, tenant_id)
+        except LambdaResponseParseException:
+            return ""  # unparseable for SAM's proxy parser too: 502, as API Gateway answers a function error
+        except FunctionTimeout as timeout:
+            LOG.error("%s", timeout)
+            return GATEWAY_TIMEOUT
+
+
+class LocalStack:
+    def __init__(
+        self,
+        template_path: Path = template.TEMPLATE,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        dynamodb_port: int = 8000,
+        dynamodb_endpoint: str | None = None,
+        log: Any = None,
+    ) -> None:
+        self.template_path = Path(template_path).resolve()
+        self.host, self.port = host, port
+        self.dynamodb = EmbeddedDynamoDB(host="127.0.0.1", port=dynamodb_port, endpoint=dynamodb_endpoint)
+        self.log = log or sys.stderr
+        self.runtime = ProcessRuntime(log=self.log)
+        self.pollers: list[StreamPoller] = []
+
+    def start(self) -> None:
+        self.dynamodb.start()
+        stream_arns = self.dynamodb.create_tables(self.template_path)
+        extra_env = {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODBSTREAMS": self.dynamodb.endpoint,
+        }
+        stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path))
+        functions = SamFunctionProvider(stacks, use_raw_codeuri=True)
+        self.adapter = SamRuntimeAdapter(self.runtime, extra_env, self.template_path.parent)
+        self.runner = LocalLambdaRunner(
+            local_runtime=self.adapter,  # type: ignore[arg-type]
+            function_provider=functions,
+            cwd=str(self.template_path.parent),
+            real_path=str(self.template_path.parent),
+        )
+        self.api = ApiProvider(stacks, cwd=str(self.template_path.parent)).api
+        self.service = GatewayService(
+            api=self.api,
+            lambda_runner=self.runner,
+            static_dir=None,
+            port=self.port,
+            host=self.host,
+            stderr=StreamWriter(self.log, auto_flush=True),
+        )
+        self.service.create()
+        self._start_pollers(stream_arns)
+
+    def _start_pollers(self, stream_arns: dict[str, str]) -> None:
+        streams = self.dynamodb.client("dynamodbstreams")
+        for name, resource in template.resources("AWS::Serverless::Function", self.template_path).items():
+            for event in resource["Properties"].get("Events", {}).values():
+                if event["Type"] != "DynamoDB":
+                    continue
+                table = _table_of_stream(event["Properties"]["Stream"])
+                subscription = Subscription.from_event(name, event["Properties"], table)
+                poller = StreamPoller(subscription, streams, stream_arns[table], self.invoke_function)
+                poller.start()
+                self.pollers.append(poller)
+
+    def invoke_function(self, name: str, event: str) -> tuple[bool, str]:
+        """Invoke a function directly (as an event source mapping does): (is_error, payload)."""
+        spec = self.adapter.spec(self.runner.get_invoke_config(self.runner.get_function(name)))
+        try:
+            result = self.runtime.invoke(spec, event)
+        except FunctionTimeout as timeout:
+            return True, json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": str(timeout)})
+        return result.error, result.payload
+
+    def routes(self) -> list[tuple[str, str, str]]:
+        return sorted((r.path, ",".join(sorted(r.methods)), r.function_name) for r in self.api.routes)
+
+    def serve_forever(self) -> None:
+        self.service.run()
+
+    def close(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        self.runtime.close()
+        self.dynamodb.stop()
+
+
+def _table_of_stream(stream: Any) -> str:
+    """The table logical id of ``!GetAtt Table.StreamArn`` in either of its parsed forms."""
+    if isinstance(stream, dict) and "Fn::GetAtt" in stream:
+        target = stream["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    raise ValueError(f"unsupported Stream reference {stream!r}: use !GetAtt <Table>.StreamArn")
+
+
+def _banner(stack: LocalStack, started: float) -> str:
+    base = f"http://{stack.host}:{stack.port}"
+    lines = [f"Emma events API on {base}  (ready in {time.monotonic() - started:.1f}s)", ""]
+    lines += [f"  {methods:<7} {base}{path}  -> {function}" for path, methods, function in stack.routes()]
+    lines += [
+        "",
+        f"Store: {stack.dynamodb.description}",
+        "",
+        "Try:",
+        f"  curl -s -X POST {base}/100/events -d '{{\"event_type\": \"purchase\", \"display_name\": \"Purchase\"}}'",
+        f"  curl -s {base}/100/events",
+        "",
+        "Ctrl-C stops.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--template", type=Path, default=template.TEMPLATE)
+    parser.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", "8000")))
+    parser.add_argument("--dynamodb-endpoint", default=os.environ.get("DYNAMODB_ENDPOINT") or None)
+    args = parser.parse_args(argv)
+
+    # Dummy credentials, forced: nothing started here can touch a real AWS account.
+    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        os.environ.pop(variable, None)
+    os.environ.update(LOCAL_CREDENTIALS)
+    os.environ["SAM_CLI_TELEMETRY"] = "0"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("samcli", "botocore", "werkzeug"):  # werkzeug: the embedded DynamoDB's request log
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    started = time.monotonic()
+    stack = LocalStack(args.template, args.host, args.port, args.dynamodb_port, args.dynamodb_endpoint)
+    stack.start()
+    print(_banner(stack, started), flush=True)
+    try:
+        stack.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    except Exception as error:  # SAM raises ProcessSigTermException on SIGTERM
+        if type(error).__name__ != "ProcessSigTermException":
+            raise
+    finally:
+        stack.close()
+        print("\nLocal stack stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
