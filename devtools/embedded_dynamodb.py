@@ -75,7 +75,7 @@ class EmbeddedDynamoDB:
             self._server.stop()
             self._server = None
 
-    def client(self, service: str = "dynamodb") -> Any:
+    def client(self, service: Any = "dynamodb") -> Any:
         import boto3
 
         return boto3.client(

@@ -71,5 +71,6 @@ def main() -> None:
                 reply = {"error": True, "payload": json.dumps(_error(exc))}
         out.write(json.dumps(reply) + "\n")
 
+
 if __name__ == "__main__":
     main()

@@ -62,6 +62,9 @@ class SamRuntimeAdapter:
     def spec(self, config: Any) -> FunctionSpec:
         """A worker spec from SAM's ``FunctionConfig``: the template's environment (Globals and function)."""
         if config.name not in self._specs:
+            # Only the template's values (no shell overrides): a TABLE_NAME exported in the developer's shell
+            # must not point the functions at another table.
+            config.env_vars.shell_env_values = {}
             environment = {**config.env_vars.resolve(), **self.extra_env}
             environment.pop("AWS_SESSION_TOKEN", None)
             self._specs[config.name] = FunctionSpec(
@@ -136,7 +139,7 @@ class LocalStack:
         functions = SamFunctionProvider(stacks, use_raw_codeuri=True)
         self.adapter = SamRuntimeAdapter(self.runtime, extra_env, self.template_path.parent)
         self.runner = LocalLambdaRunner(
-            local_runtime=self.adapter,  # type: ignore[arg-type]
+            local_runtime=self.adapter,
             function_provider=functions,
             cwd=str(self.template_path.parent),
             real_path=str(self.template_path.parent),
@@ -204,7 +207,7 @@ def _banner(stack: LocalStack, started: float) -> str:
         f"Store: {stack.dynamodb.description}",
         "",
         "Try:",
-        f"  curl -s -X POST {base}/100/events -d '{{\"event_type\": \"purchase\", \"display_name\": \"Purchase\"}}'",
+        f'  curl -s -X POST {base}/100/events -d \'{{"event_type": "purchase", "display_name": "Purchase"}}\'',
         f"  curl -s {base}/100/events",
         "",
         "Ctrl-C stops.",

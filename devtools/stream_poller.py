@@ -57,7 +57,7 @@ class Subscription:
         )
 
     def matches(self, record: dict[str, Any]) -> bool:
-        return not self.filters or any(pattern.matches_event(record) for pattern in self.filters)
+        return not self.filters or any(pattern.matches_event(record) for pattern in self.filters)  # type: ignore[arg-type]
 
 
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
@@ -145,7 +145,10 @@ class StreamPoller(threading.Thread):
             if 0 <= limit < attempt:
                 LOG.error(
                     "%s: %d record(s) failed %d times; discarded (on-failure destination): %s",
-                    self.subscription.function_name, len(pending), attempt, [r["eventID"] for r in pending],
+                    self.subscription.function_name,
+                    len(pending),
+                    attempt,
+                    [r["eventID"] for r in pending],
                 )
                 return
             time.sleep(min(0.05 * 2**attempt, 2))

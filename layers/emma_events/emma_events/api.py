@@ -118,7 +118,9 @@ def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
     media_type = declared.split(";")[0].strip().lower()
     if media_type == "application/json":
         return None
-    response = problem(UnsupportedMediaType(f"The body must be JSON (Content-Type: application/json), not {media_type}."))
+    response = problem(
+        UnsupportedMediaType(f"The body must be JSON (Content-Type: application/json), not {media_type}.")
+    )
     return {
         "statusCode": response.status_code,
         "headers": {"Content-Type": PROBLEM_JSON},

@@ -1,0 +1,145 @@
+"""The local stack over real HTTP: SAM's API Gateway emulation, our worker runtime, the embedded DynamoDB."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from itertools import count
+from typing import Any
+
+import pytest
+from stack import RunningStack, running_stack
+
+_accounts = count(1000)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[RunningStack]:
+    with running_stack() as running:
+        yield running
+
+
+@pytest.fixture
+def account() -> int:
+    """A fresh account id per test: tests share the stack but never each other's data."""
+    return next(_accounts)
+
+
+def create(stack: RunningStack, account: int, name: str = "purchase") -> Any:
+    return stack.request("POST", f"/{account}/events", {"event_type": name, "display_name": name.title()})
+
+
+def test_the_event_type_lifecycle_over_http(stack: RunningStack, account: int) -> None:
+    created = create(stack, account)
+    assert created.status == 200, created.text
+    assert created.content_type == "application/json"
+    type_id = created.json["event_type_id"]
+    assert created.json["created_at"].startswith("@D:")
+
+    listed = stack.request("GET", f"/{account}/events")
+    assert listed.status == 200
+    assert listed.json == [created.json]
+
+    got = stack.request("GET", f"/{account}/events/{type_id}")
+    assert got.json == created.json
+
+    renamed = stack.request("PUT", f"/{account}/events/{type_id}", {"event_type": "order", "display_name": "Order"})
+    assert renamed.status == 200
+    assert renamed.json["event_type"] == "order"
+
+    deleted = stack.request("DELETE", f"/{account}/events/{type_id}")
+    assert deleted.status == 200
+    assert deleted.text == "true"
+    assert stack.request("GET", f"/{account}/events/{type_id}").status == 404
+    assert stack.request("GET", f"/{account}/events").json == []
+
+
+def test_paging_and_count_over_http(stack: RunningStack, account: int) -> None:
+    for n in range(3):
+        create(stack, account, f"type-{n}")
+    assert stack.request("GET", f"/{account}/events?count=true").json == 3
+    assert [t["event_type"] for t in stack.request("GET", f"/{account}/events?start=1&end=2").json] == ["type-1"]
+    assert stack.request("GET", f"/{account}/events?start=2&end=1").status == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/{a}/events", {"event_type": "x"}, 400),
+        ("POST", "/0/events", {"event_type": "x", "display_name": "x"}, 400),
+        ("GET", "/{a}/events/abc", None, 400),
+        ("GET", "/{a}/events/424242", None, 404),
+        ("PUT", "/{a}/events/424242", {"event_type": "x", "display_name": "x"}, 404),
+        ("DELETE", "/{a}/events/424242", None, 404),
+    ],
+)
+def test_errors_are_problem_json_over_http(
+    stack: RunningStack, account: int, method: str, path: str, body: Any, status: int
+) -> None:
+    reply = stack.request(method, path.format(a=account), body)
+    assert reply.status == status, reply.text
+    assert reply.content_type == "application/problem+json"
+    assert reply.json["status"] == status
+
+
+def test_a_body_without_content_type_is_read_as_json(stack: RunningStack, account: int) -> None:
+    reply = stack.request(
+        "POST", f"/{account}/events", raw=b'{"event_type": "a", "display_name": "A"}', headers={"Content-Type": ""}
+    )
+    assert reply.status == 200, reply.text
+
+
+def test_a_form_encoded_body_is_415(stack: RunningStack, account: int) -> None:
+    reply = stack.request(
+        "POST",
+        f"/{account}/events",
+        raw=b"event_type=a&display_name=A",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert reply.status == 415
+    assert reply.content_type == "application/problem+json"
+
+
+def test_malformed_json_is_400_naming_the_body(stack: RunningStack, account: int) -> None:
+    reply = stack.request("POST", f"/{account}/events", raw=b"{nope")
+    assert reply.status == 400
+    assert reply.json["errors"][0]["field"] == "body"
+
+
+def test_a_route_that_does_not_exist_is_answered_by_the_gateway(stack: RunningStack) -> None:
+    reply = stack.request("GET", "/100/nothing-here")
+    assert reply.status == 403  # API Gateway's "Missing Authentication Token" for unknown routes
+    assert stack.request("PATCH", "/100/events").status == 403
+
+
+def test_parallel_creations_all_succeed_with_distinct_ids(stack: RunningStack, account: int) -> None:
+    replies: list[Any] = [None] * 12
+
+    def run(index: int) -> None:
+        replies[index] = create(stack, account, f"parallel-{index}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(replies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status for r in replies] == [200] * 12
+    assert len({r.json["event_type_id"] for r in replies}) == 12
+    assert stack.request("GET", f"/{account}/events?count=true").json == 12
+
+
+def test_parallel_creations_of_one_name_exactly_one_wins(stack: RunningStack, account: int) -> None:
+    replies: list[Any] = [None] * 6
+    barrier = threading.Barrier(len(replies))
+
+    def run(index: int) -> None:
+        barrier.wait()
+        replies[index] = create(stack, account, "contested")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(replies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status for r in replies) == [200] + [400] * 5
+    assert stack.request("GET", f"/{account}/events?count=true").json == 1
