@@ -52,7 +52,8 @@ class EmbeddedDynamoDB:
 
     @property
     def endpoint(self) -> str:
-        return self.external or f"http://{self.host}:{self.port}"
+        host = "127.0.0.1" if self.host == "0.0.0.0" else self.host  # noqa: S104 - a bind address, not a target
+        return self.external or f"http://{host}:{self.port}"
 
     @property
     def description(self) -> str:

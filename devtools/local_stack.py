@@ -119,10 +119,11 @@ class LocalStack:
         dynamodb_port: int = 8000,
         dynamodb_endpoint: str | None = None,
         log: Any = None,
+        dynamodb_host: str = "127.0.0.1",
     ) -> None:
         self.template_path = Path(template_path).resolve()
         self.host, self.port = host, port
-        self.dynamodb = EmbeddedDynamoDB(host="127.0.0.1", port=dynamodb_port, endpoint=dynamodb_endpoint)
+        self.dynamodb = EmbeddedDynamoDB(host=dynamodb_host, port=dynamodb_port, endpoint=dynamodb_endpoint)
         self.log = log or sys.stderr
         self.runtime = ProcessRuntime(log=self.log)
         self.pollers: list[StreamPoller] = []
@@ -222,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, default=template.TEMPLATE)
     parser.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", "8000")))
     parser.add_argument("--dynamodb-endpoint", default=os.environ.get("DYNAMODB_ENDPOINT") or None)
+    parser.add_argument(
+        "--dynamodb-host",
+        default=os.environ.get("DYNAMODB_HOST", "127.0.0.1"),
+        help="interface of the embedded DynamoDB; 0.0.0.0 lets `sam local` containers reach it",
+    )
     args = parser.parse_args(argv)
 
     # Dummy credentials, forced: nothing started here can touch a real AWS account.
@@ -234,7 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     started = time.monotonic()
-    stack = LocalStack(args.template, args.host, args.port, args.dynamodb_port, args.dynamodb_endpoint)
+    stack = LocalStack(
+        args.template,
+        args.host,
+        args.port,
+        args.dynamodb_port,
+        args.dynamodb_endpoint,
+        dynamodb_host=args.dynamodb_host,
+    )
     stack.start()
     print(_banner(stack, started), flush=True)
     try:
