@@ -7,28 +7,58 @@ and, for validation errors, ``errors``: one entry per offending field. Emma answ
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal, NoReturn
+from urllib.parse import unquote, urlencode
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from pydantic import BeforeValidator
 
+from emma_events.dates import parse_time
 from emma_events.errors import ApiError, NotFound, ServiceUnavailable, UnsupportedMediaType, ValidationFailed
 from emma_events.models import MAX_ID
+from emma_events.repository import EventFilter, Idempotency
 
 PROBLEM_JSON = "application/problem+json"
 
 AccountId = Annotated[int, Path(gt=0, le=MAX_ID, description="The account's id.")]
 EventTypeId = Annotated[int, Path(gt=0, le=MAX_ID, description="The event type's id.")]
+MemberId = Annotated[int, Path(gt=0, le=MAX_ID, description="The member's id.")]
+EmailPath = Annotated[str, Path(min_length=1, max_length=762, description="The member's email (URL-encoded).")]
 
 #: Emma paging: ``start``/``end`` select records [start, end), at most ``MAX_PAGE`` per call.
 MAX_PAGE = 500
 Start = Annotated[int, Query(ge=0, le=MAX_ID, description="Index of the first record to return.")]
 End = Annotated[int | None, Query(gt=0, le=MAX_ID, description="Index after the last record (default start+500).")]
 Count = Annotated[bool, Query(description="`true` returns the number of records as a bare integer.")]
+
+Limit = Annotated[int, Query(gt=0, le=MAX_ID, description="Page size with `cursor` (at most 500).")]
+Cursor = Annotated[str | None, Query(max_length=1024, description='From a `Link: <…>; rel="next"` header.')]
+TimeQuery = Annotated[
+    datetime | None,
+    BeforeValidator(lambda v: None if v in (None, "") else parse_time(v)),
+    Query(description="ISO 8601 or @D:YYYY-MM-DDTHH:MM:SS; inclusive."),
+]
+Order = Annotated[Literal["asc", "desc"], Query(description="`desc`: newest first.")]
+EventTypeFilter = Annotated[int | None, Query(gt=0, le=MAX_ID, description="Only events of this type.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retries with the same key and body within 24 hours return the first answer.",
+    ),
+]
 
 logger = Logger()
 
@@ -48,6 +78,73 @@ def page_bounds(start: int, end: int | None) -> tuple[int, int]:
             errors=[_error(("query", "end"), f"end - start must be at most {MAX_PAGE}", "page_too_large")],
         )
     return start, end
+
+
+def reject(field: str, message: str, kind: str) -> NoReturn:
+    """Raise a 400 naming one field (``query.start``, ``path.email``, ...)."""
+    raise ValidationFailed(
+        f"Invalid request: {field}: {message}.", errors=[_error(tuple(field.split(".")), message, kind)]
+    )
+
+
+def validate_email(value: str, field: str) -> str:
+    """The normalized address, or a 400 naming ``field``."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from emma_events.models import Email
+
+    try:
+        return str(TypeAdapter(Email).validate_python(value))
+    except ValidationError as error:
+        reject(field, error.errors()[0]["msg"], "email")
+
+
+def email_from_path(raw: str) -> str:
+    """The email of ``/members/email/{email}``, URL-decoded (API Gateway passes path segments as sent)."""
+    return unquote(raw)
+
+
+def idempotency(key: str | None, body: Any) -> Idempotency | None:
+    """The key and a fingerprint of the JSON body (key order and whitespace do not matter)."""
+    if key is None:
+        return None
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return Idempotency(key, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def _filter_fingerprint(filters: EventFilter) -> str:
+    parts = [filters.event_type_id, filters.since, filters.until, filters.descending]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def encode_cursor(after: str, filters: EventFilter) -> str:
+    raw = json.dumps({"a": after, "f": _filter_fingerprint(filters)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, filters: EventFilter) -> str:
+    """The sort key a cursor continues after; 400 when it is not one of ours or was made for other filters."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after, fingerprint = decoded["a"], decoded["f"]
+        valid = isinstance(after, str) and after.startswith("EV#") and isinstance(fingerprint, str)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        valid = False
+    if not valid:
+        raise ValidationFailed("The cursor is not valid.", errors=[_error(("query", "cursor"), "invalid", "cursor")])
+    if fingerprint != _filter_fingerprint(filters):
+        raise ValidationFailed(
+            "The cursor was made for other filters; keep event_type_id, since, until and order unchanged.",
+            errors=[_error(("query", "cursor"), "made for other filters", "cursor_mismatch")],
+        )
+    return str(after)
+
+
+def next_link(event: Any, cursor: str, limit: int, extra: dict[str, Any]) -> str:
+    """``<path?cursor=…>; rel="next"``, relative to the URL the client called (stage prefix included)."""
+    path = (event.request_context.path if event.request_context else None) or event.path
+    query = {"cursor": cursor, "limit": limit, **{k: v for k, v in extra.items() if v is not None}}
+    return f'<{path}?{urlencode(query)}>; rel="next"'
 
 
 def _error(loc: tuple[Any, ...], message: str, kind: str) -> dict[str, Any]:

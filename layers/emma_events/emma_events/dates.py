@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 EMMA_DATE_FORMAT = "@D:%Y-%m-%dT%H:%M:%S"
 EMMA_DATE_PATTERN = r"^@D:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
@@ -26,3 +26,42 @@ def to_storage(value: datetime) -> str:
 def from_storage(value: str) -> datetime:
     """Parse the stored form written by :func:`to_storage`."""
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+#: How far in the future an ``event_timestamp`` may be (clock skew and scheduled events, not typos).
+MAX_FUTURE = timedelta(days=365)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_time(value: object) -> datetime:
+    """Emma's ``@D:YYYY-MM-DDTHH:MM:SS`` or ISO 8601 with or without an offset (none means UTC), in UTC.
+
+    Truncated to whole seconds, Emma's resolution.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.startswith("@D:"):
+            text = text[3:]
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("must be ISO 8601 (e.g. 2026-11-26T12:00:00Z) or @D:YYYY-MM-DDTHH:MM:SS") from None
+    else:
+        raise ValueError("must be a string: ISO 8601 or @D:YYYY-MM-DDTHH:MM:SS")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0)
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An ``event_timestamp`` (formats of :func:`parse_time`), from 1970 to a year from now."""
+    parsed = parse_time(value)
+    if parsed < EPOCH:
+        raise ValueError("must not be before 1970-01-01T00:00:00Z")
+    if parsed > utc_now() + MAX_FUTURE:
+        raise ValueError("must not be more than a year in the future")
+    return parsed

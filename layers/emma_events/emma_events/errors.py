@@ -63,3 +63,11 @@ class ServiceUnavailable(ApiError):
     title = "Service Unavailable"
     slug = "service-unavailable"
     retry_after_seconds = 1
+
+
+class IdempotencyKeyReused(ApiError):
+    """The ``Idempotency-Key`` was already used, within 24 hours, for a request with another body."""
+
+    status = 422
+    title = "Idempotency key reused"
+    slug = "idempotency-key-reused"

@@ -18,6 +18,7 @@ EVENT_TYPE_PREFIX = "ET#"
 EVENT_TYPE_NAME_PREFIX = "ETNAME#"
 #: Zero-padding keeps the lexical order of sort keys equal to the numeric order of ids (2**53 has 16 digits).
 ID_WIDTH = 16
+MAX_ID = 2**53 - 1
 
 
 def account_pk(account_id: int) -> str:
@@ -31,3 +32,47 @@ def event_type_sk(event_type_id: int) -> str:
 def event_type_name_sk(event_type: str) -> str:
     """The uniqueness guard of an event type's name within its account."""
     return f"{EVENT_TYPE_NAME_PREFIX}{event_type}"
+
+
+# ---- members: each member has a partition of its own, shared with its events ----------------------------------
+MEMBER_SEQUENCE = "member_seq"
+MEMBER_SK = "MEMBER"
+EMAIL_SK = "EMAIL"
+
+
+def member_pk(account_id: int, member_id: int) -> str:
+    return f"{account_id}#M#{member_id}"
+
+
+def email_pk(account_id: int, email: str) -> str:
+    """The uniqueness guard of a member's email: compared case-insensitively, so keyed in lower case."""
+    return f"{account_id}#E#{email.lower()}"
+
+
+# ---- member events: in the member's partition, sorted by timestamp then id ----------------------------------
+EVENT_SEQUENCE = "event_seq"
+EVENT_PREFIX = "EV#"
+#: Keys-only index of events by type, for the cascade delete of a type.
+TYPE_INDEX = "ByType"
+TYPE_INDEX_PK = "GSI1PK"
+TYPE_INDEX_SK = "GSI1SK"
+
+
+def event_sk(timestamp: str, event_id: int) -> str:
+    """``timestamp`` is the stored form (``YYYY-MM-DDTHH:MM:SSZ``), which sorts as time."""
+    return f"{EVENT_PREFIX}{timestamp}#{event_id:0{ID_WIDTH}d}"
+
+
+def type_index_pk(account_id: int, event_type_id: int) -> str:
+    return f"{account_id}#T#{event_type_id}"
+
+
+def type_index_sk(member_id: int, event_id: int) -> str:
+    return f"{member_id:0{ID_WIDTH}d}#{event_id:0{ID_WIDTH}d}"
+
+
+# ---- idempotency records of POST /events/members --------------------------------------------------------------
+
+
+def idempotency_pk(account_id: int) -> str:
+    return f"{account_id}#IK"

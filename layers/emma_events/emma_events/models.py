@@ -6,19 +6,42 @@ keys) never leave ``repository.py``.
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+)
 
-from emma_events.dates import EMMA_DATE_PATTERN, to_emma
-from emma_events.domain import EventType
+from emma_events.dates import EMMA_DATE_PATTERN, parse_timestamp, to_emma
+from emma_events.domain import EventType, Member, MemberEvent, NewMemberEvent
 
 #: Ids are positive integers that stay exact in JavaScript (``Number.MAX_SAFE_INTEGER``).
 MAX_ID = 2**53 - 1
 #: Documented limits (README, "Limits").
 EVENT_TYPE_MAX_LENGTH = 100
 DISPLAY_NAME_MAX_LENGTH = 255
+#: ``attributes`` of one event, serialized as compact JSON in UTF-8. 10 of them and the batch's idempotency
+#: record (which keeps the whole response) must fit DynamoDB's 400 KB item and 4 MB transaction limits.
+ATTRIBUTES_MAX_BYTES = 32 * 1024
+#: A member's ``fields``, serialized the same way.
+FIELDS_MAX_BYTES = 32 * 1024
+#: Nesting depth of ``attributes`` and ``fields`` (DynamoDB allows 32; deep nesting is always a client bug).
+JSON_MAX_DEPTH = 10
+#: ``event_monetary_value``: finite, and exact in an IEEE double (what JSON numbers are in JavaScript).
+MONETARY_MAX_ABS = 10**15
+EMAIL_MAX_LENGTH = 254
+MAX_EVENTS_PER_POST = 10
 
 
 def _printable(value: str) -> str:
@@ -42,6 +65,79 @@ DisplayName = Annotated[
     AfterValidator(_printable),
     Field(description="A human-readable name.", examples=["Purchase"]),
 ]
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _json_object(max_bytes: int) -> Any:
+    def check(value: dict[str, Any]) -> dict[str, Any]:
+        if _depth(value) > JSON_MAX_DEPTH:
+            raise ValueError(f"must not be nested more than {JSON_MAX_DEPTH} levels deep")
+        try:
+            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+        except (ValueError, UnicodeEncodeError):
+            raise ValueError("must contain only finite numbers and valid Unicode text") from None
+        if size > max_bytes:
+            raise ValueError(f"must be at most {max_bytes} bytes as JSON, not {size}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _request_id(value: Any) -> Any:
+    """Ids may come as JSON integers or as strings of ASCII digits; booleans and fractions are refused."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
+
+
+def _email(value: str) -> str:
+    """Validate an address (RFC 5322/6531, no DNS lookup) and return its normalized form."""
+    from email_validator import EmailNotValidError, validate_email  # imported by the functions that need it
+
+    try:
+        return str(validate_email(value, check_deliverability=False).normalized)
+    except EmailNotValidError as error:
+        raise ValueError(f"is not a valid email address: {error}") from None
+
+
+def _monetary(value: int | float) -> int | float:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if abs(value) > MONETARY_MAX_ABS:
+        raise ValueError(f"must be at most {MONETARY_MAX_ABS:.0e} in absolute value")
+    return value
+
+
+RequestId = Annotated[
+    StrictInt, BeforeValidator(_request_id), Field(gt=0, le=MAX_ID, description="An id: integer or digit string.")
+]
+Email = Annotated[
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=EMAIL_MAX_LENGTH),
+    AfterValidator(_printable),
+    AfterValidator(_email),
+    Field(examples=["ada@example.com"]),
+]
+Attributes = Annotated[dict[str, Any], _json_object(ATTRIBUTES_MAX_BYTES)]
+MemberFields = Annotated[dict[str, Any], _json_object(FIELDS_MAX_BYTES)]
+MonetaryValue = Annotated[
+    StrictInt | Annotated[float, Field(strict=True)], AfterValidator(_monetary), Field(examples=[19.99])
+]
+EventTimestamp = Annotated[
+    datetime,
+    BeforeValidator(parse_timestamp),
+    Field(description="ISO 8601 (with or without offset; UTC if none) or @D:YYYY-MM-DDTHH:MM:SS."),
+]
+
 
 #: A datetime serialized the way Emma does it: ``"@D:2026-11-26T12:00:00"`` (UTC).
 EmmaDate = Annotated[
@@ -76,4 +172,105 @@ class EventTypeResponse(BaseModel):
             event_type=event_type.event_type,
             display_name=event_type.display_name,
             created_at=event_type.created_at,
+        )
+
+
+# ---- members ---------------------------------------------------------------------------------------------------
+
+
+class MemberAddRequest(BaseModel):
+    """Body of ``POST /{account_id}/members/add``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    email: Email
+    fields: MemberFields | None = None
+
+
+class MemberAddResponse(BaseModel):
+    member_id: int
+    added: bool
+    status: str
+
+
+class MemberResponse(BaseModel):
+    member_id: int
+    account_id: int
+    email: str
+    fields: dict[str, Any]
+    status: str
+    member_since: EmmaDate
+
+    @classmethod
+    def of(cls, member: Member) -> MemberResponse:
+        return cls(
+            member_id=member.member_id,
+            account_id=member.account_id,
+            email=member.email,
+            fields=member.fields,
+            status=member.status,
+            member_since=member.member_since,
+        )
+
+
+# ---- member events ---------------------------------------------------------------------------------------------
+
+
+class MemberEventRequest(BaseModel):
+    """One event of ``POST /{account_id}/events/members``. Name the member by ``member_id`` or ``email`` and
+    the type by ``event_type_id`` or ``event_type``; when both are given they must agree."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    member_id: RequestId | None = None
+    email: Email | None = None
+    event_type_id: RequestId | None = None
+    event_type: EventTypeName | None = None
+    attributes: Attributes | None = None
+    event_monetary_value: MonetaryValue | None = None
+    mailing_id: RequestId | None = None
+    event_timestamp: EventTimestamp | None = None
+
+    def to_domain(self) -> NewMemberEvent:
+        return NewMemberEvent(
+            member_id=self.member_id,
+            email=self.email,
+            event_type_id=self.event_type_id,
+            event_type=self.event_type,
+            event_timestamp=self.event_timestamp,
+            event_monetary_value=self.event_monetary_value,
+            mailing_id=self.mailing_id,
+            attributes=self.attributes,
+        )
+
+
+class CreateMemberEventsRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    events: list[MemberEventRequest] = Field(min_length=1, max_length=MAX_EVENTS_PER_POST)
+
+
+class MemberEventResponse(BaseModel):
+    event_id: int
+    account_id: int
+    member_id: int
+    event_type_id: int
+    event_timestamp: EmmaDate
+    inserted_at: EmmaDate
+    event_monetary_value: int | float | None
+    mailing_id: int | None
+    attributes: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, event: MemberEvent) -> MemberEventResponse:
+        return cls(
+            event_id=event.event_id,
+            account_id=event.account_id,
+            member_id=event.member_id,
+            event_type_id=event.event_type_id,
+            event_timestamp=event.event_timestamp,
+            inserted_at=event.inserted_at,
+            event_monetary_value=event.event_monetary_value,
+            mailing_id=event.mailing_id,
+            attributes=event.attributes,
         )

@@ -7,8 +7,11 @@ become domain errors (``NotFound``, ``EventTypeExists``), throttling after the S
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache, wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -19,8 +22,8 @@ from botocore.exceptions import ClientError
 from emma_events import keys
 from emma_events.config import settings
 from emma_events.dates import from_storage, to_storage, utc_now
-from emma_events.domain import EventType
-from emma_events.errors import EventTypeExists, NotFound, ServiceUnavailable
+from emma_events.domain import EventType, Member, MemberEvent, NewMemberEvent
+from emma_events.errors import EventTypeExists, IdempotencyKeyReused, NotFound, ServiceUnavailable, ValidationFailed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -87,8 +90,8 @@ class Repository:
 
     # ---- ids -------------------------------------------------------------------------------------------------
 
-    def _next_id(self, account_id: int, sequence: str) -> int:
-        """Allocate the next id of a per-account sequence. 1 x UpdateItem (ADD, atomic).
+    def _next_id(self, account_id: int, sequence: str, count: int = 1) -> int:
+        """Allocate ``count`` ids of a per-account sequence; returns the last. 1 x UpdateItem (ADD, atomic).
 
         Ids are never reused: an id taken by a request that later fails is simply skipped.
         """
@@ -97,10 +100,13 @@ class Repository:
             Key={keys.PK: _s(keys.account_pk(account_id)), keys.SK: _s(keys.SEQUENCE_SK)},
             UpdateExpression="ADD #seq :one",
             ExpressionAttributeNames={"#seq": sequence},
-            ExpressionAttributeValues={":one": _n(1)},
+            ExpressionAttributeValues={":one": _n(count)},
             ReturnValues="UPDATED_NEW",
         )
-        return int(result["Attributes"][sequence]["N"])
+        last = int(result["Attributes"][sequence]["N"])
+        if last > keys.MAX_ID:
+            raise ServiceUnavailable(f"The account has used every id of {sequence}.")
+        return last
 
     # ---- event types -----------------------------------------------------------------------------------------
 
@@ -291,6 +297,399 @@ class Repository:
                 self._backoff(attempt, error)  # renamed or deleted meanwhile: read it again
         raise ServiceUnavailable("The event type is being changed concurrently; retry the request.")
 
+    # ---- members ---------------------------------------------------------------------------------------------
+
+    def _member_key(self, account_id: int, member_id: int) -> Item:
+        return {keys.PK: _s(keys.member_pk(account_id, member_id)), keys.SK: _s(keys.MEMBER_SK)}
+
+    def _email_key(self, account_id: int, email: str) -> Item:
+        return {keys.PK: _s(keys.email_pk(account_id, email)), keys.SK: _s(keys.EMAIL_SK)}
+
+    def _member_item(self, member: Member) -> Item:
+        return self._member_key(member.account_id, member.member_id) | {
+            "entity": _s("member"),
+            "account_id": _n(member.account_id),
+            "member_id": _n(member.member_id),
+            "email": _s(member.email),
+            "fields": _s(json.dumps(member.fields, separators=(",", ":"), ensure_ascii=False)),
+            "status": _s(member.status),
+            "member_since": _s(to_storage(member.member_since)),
+        }
+
+    @staticmethod
+    def _member_of(item: Item) -> Member:
+        return Member(
+            account_id=int(item["account_id"]["N"]),
+            member_id=int(item["member_id"]["N"]),
+            email=item["email"]["S"],
+            fields=json.loads(item["fields"]["S"]),
+            status=item["status"]["S"],
+            member_since=from_storage(item["member_since"]["S"]),
+        )
+
+    @_translate_errors
+    def add_member(self, account_id: int, email: str, fields: dict[str, Any] | None) -> tuple[Member, bool]:
+        """The member with this email (``added`` False), or a new one (``added`` True).
+
+        Existing: 1 x GetItem (email guard) + 1 x GetItem (member). New: 1 x GetItem + 1 x UpdateItem (id) +
+        1 x TransactWriteItems (member + guard, both ``attribute_not_exists``). Of two concurrent adds of one
+        email, the loser's guard condition fails and it returns the winner's member.
+        """
+        for attempt in range(_ATTEMPTS):
+            existing = self._member_id_by_email(account_id, email)
+            if existing is not None:
+                try:
+                    return self.get_member(account_id, existing), False
+                except NotFound:
+                    self._sleep(attempt)  # its guard outlived it for a moment (a delete in flight)
+                    continue
+            member = Member(
+                account_id, self._next_id(account_id, keys.MEMBER_SEQUENCE), email, fields or {}, "a", utc_now()
+            )
+            guard = self._email_key(account_id, email) | {"member_id": _n(member.member_id)}
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {"Put": self._put(self._member_item(member))},
+                        {"Put": self._put(guard)},
+                    ]
+                )
+                return member, True
+            except ClientError as error:
+                if self._cancelled(error)[1] != "ConditionalCheckFailed":
+                    self._backoff(attempt, error)
+                # else: a concurrent add of the same email won; the next round returns its member
+        raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
+
+    def _member_id_by_email(self, account_id: int, email: str) -> int | None:
+        item = self.client.get_item(
+            TableName=self.table_name, Key=self._email_key(account_id, email), ConsistentRead=True
+        ).get("Item")
+        return int(item["member_id"]["N"]) if item else None
+
+    @_translate_errors
+    def get_member(self, account_id: int, member_id: int) -> Member:
+        """1 x GetItem (strongly consistent). ``NotFound`` when the account has no such member."""
+        item = self.client.get_item(
+            TableName=self.table_name, Key=self._member_key(account_id, member_id), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
+        return self._member_of(item)
+
+    @_translate_errors
+    def get_member_by_email(self, account_id: int, email: str) -> Member:
+        """1 x GetItem (email guard) + 1 x GetItem (member)."""
+        member_id = self._member_id_by_email(account_id, email)
+        if member_id is None:
+            raise NotFound(f"No member with email {email!r} in account {account_id}.")
+        return self.get_member(account_id, member_id)
+
+    @_translate_errors
+    def delete_member(self, account_id: int, member_id: int) -> None:
+        """Delete a member and free its email. 1 x GetItem + 1 x TransactWriteItems (member + email guard).
+
+        The member's events are deleted afterwards by the stream-triggered cascade, not in this request.
+        """
+        for attempt in range(_ATTEMPTS):
+            member = self.get_member(account_id, member_id)
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Delete": {
+                                "TableName": self.table_name,
+                                "Key": self._member_key(account_id, member_id),
+                                "ConditionExpression": "attribute_exists(PK)",
+                            }
+                        },
+                        {
+                            "Delete": {
+                                "TableName": self.table_name,
+                                "Key": self._email_key(account_id, member.email),
+                                "ConditionExpression": "member_id = :id",
+                                "ExpressionAttributeValues": {":id": _n(member_id)},
+                            }
+                        },
+                    ]
+                )
+                return
+            except ClientError as error:
+                self._cancelled(error)
+                self._backoff(attempt, error)
+        raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
+
+    # ---- member events ---------------------------------------------------------------------------------------
+
+    def _event_item(self, event: MemberEvent) -> Item:
+        item: Item = {
+            keys.PK: _s(keys.member_pk(event.account_id, event.member_id)),
+            keys.SK: _s(keys.event_sk(to_storage(event.event_timestamp), event.event_id)),
+            keys.TYPE_INDEX_PK: _s(keys.type_index_pk(event.account_id, event.event_type_id)),
+            keys.TYPE_INDEX_SK: _s(keys.type_index_sk(event.member_id, event.event_id)),
+            "entity": _s("member_event"),
+            "account_id": _n(event.account_id),
+            "event_id": _n(event.event_id),
+            "member_id": _n(event.member_id),
+            "event_type_id": _n(event.event_type_id),
+            "event_timestamp": _s(to_storage(event.event_timestamp)),
+            "inserted_at": _s(to_storage(event.inserted_at)),
+        }
+        if event.event_monetary_value is not None:
+            item["event_monetary_value"] = {"N": repr(event.event_monetary_value)}
+        if event.mailing_id is not None:
+            item["mailing_id"] = _n(event.mailing_id)
+        if event.attributes is not None:
+            item["attributes"] = _s(json.dumps(event.attributes, separators=(",", ":"), ensure_ascii=False))
+        return item
+
+    @staticmethod
+    def _event_of(item: Item) -> MemberEvent:
+        return MemberEvent(
+            account_id=int(item["account_id"]["N"]),
+            event_id=int(item["event_id"]["N"]),
+            member_id=int(item["member_id"]["N"]),
+            event_type_id=int(item["event_type_id"]["N"]),
+            event_timestamp=from_storage(item["event_timestamp"]["S"]),
+            inserted_at=from_storage(item["inserted_at"]["S"]),
+            event_monetary_value=_number(item["event_monetary_value"]["N"]) if "event_monetary_value" in item else None,
+            mailing_id=int(item["mailing_id"]["N"]) if "mailing_id" in item else None,
+            attributes=json.loads(item["attributes"]["S"]) if "attributes" in item else None,
+        )
+
+    @_translate_errors
+    def create_member_events(
+        self, account_id: int, events: list[NewMemberEvent], idempotency: Idempotency | None = None
+    ) -> list[MemberEvent]:
+        """Record up to 10 events, all or none.
+
+        By ids: 1 x UpdateItem (event ids) + 1 x TransactWriteItems. By email or type name: + 1 x BatchGetItem
+        (the email and name guards) first. The transaction holds a ``ConditionCheck`` that each member and type
+        still exists, so an event is never stored for a member or type deleted at the same moment, and, with an
+        ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
+        from the record (+1 x GetItem).
+        """
+        for attempt in range(_ATTEMPTS):
+            resolved = self._resolve_references(account_id, events)
+            first = self._next_id(account_id, keys.EVENT_SEQUENCE, len(events)) - len(events) + 1
+            now = utc_now()
+            created = [
+                MemberEvent(
+                    account_id=account_id,
+                    event_id=first + index,
+                    member_id=member_id,
+                    event_type_id=event_type_id,
+                    event_timestamp=new.event_timestamp or now,
+                    inserted_at=now,
+                    event_monetary_value=new.event_monetary_value,
+                    mailing_id=new.mailing_id,
+                    attributes=new.attributes,
+                )
+                for index, (new, (member_id, event_type_id)) in enumerate(zip(events, resolved, strict=True))
+            ]
+            member_ids = sorted({m for m, _ in resolved})
+            type_ids = sorted({t for _, t in resolved})
+            checks = [self._exists_check(self._member_key(account_id, m)) for m in member_ids]
+            checks += [self._exists_check(self._type_key(account_id, t)) for t in type_ids]
+            puts = [{"Put": self._put(self._event_item(event))} for event in created]
+            record = [{"Put": self._idempotency_put(account_id, idempotency, created, now)}] if idempotency else []
+            try:
+                self.client.transact_write_items(TransactItems=checks + puts + record)
+                return created
+            except ClientError as error:
+                codes, failure = self._cancelled(error), error
+            if idempotency is not None and codes[-1] == "ConditionalCheckFailed":
+                replay = self._replay(account_id, idempotency, now)
+                if replay is not None:
+                    return replay
+                continue  # the record expired between the two calls: write anew
+            failed_members = {m for m, code in zip(member_ids, codes, strict=False) if code == "ConditionalCheckFailed"}
+            failed_types = {
+                t
+                for t, code in zip(type_ids, codes[len(member_ids) :], strict=False)
+                if code == "ConditionalCheckFailed"
+            }
+            if failed_members or failed_types:
+                raise self._gone(events, resolved, failed_members, failed_types, account_id)
+            self._backoff(attempt, failure)
+        raise ServiceUnavailable("The events conflicted with concurrent changes; retry the request.")
+
+    def _resolve_references(self, account_id: int, events: list[NewMemberEvent]) -> list[tuple[int, int]]:
+        """(member_id, event_type_id) of each event, reading the email and name guards in one BatchGetItem.
+
+        Raises ``ValidationFailed`` naming every event and field that is missing, unknown or contradictory.
+        """
+        wanted = [self._email_key(account_id, e.email) for e in events if e.email]
+        wanted += [self._name_guard(account_id, e.event_type) for e in events if e.event_type]
+        found = self._batch_get(wanted)
+        errors: list[dict[str, Any]] = []
+        resolved: list[tuple[int, int]] = []
+        for index, event in enumerate(events):
+            member_id = event.member_id
+            if event.email is not None:
+                guard = found.get((keys.email_pk(account_id, event.email), keys.EMAIL_SK))
+                by_email = int(guard["member_id"]["N"]) if guard else None
+                if by_email is None:
+                    errors.append(
+                        _field_error(index, "email", f"no member with email {event.email!r}", "unknown_member")
+                    )
+                elif member_id is not None and member_id != by_email:
+                    message = f"member {member_id} does not have email {event.email!r}"
+                    errors.append(_field_error(index, "member_id", message, "member_mismatch"))
+                member_id = by_email if member_id is None else member_id
+            elif member_id is None:
+                errors.append(_field_error(index, "member_id", "member_id or email is required", "missing"))
+            event_type_id = event.event_type_id
+            if event.event_type is not None:
+                guard = found.get((keys.account_pk(account_id), keys.event_type_name_sk(event.event_type)))
+                by_name = int(guard["event_type_id"]["N"]) if guard else None
+                if by_name is None:
+                    message = f"no event type named {event.event_type!r}"
+                    errors.append(_field_error(index, "event_type", message, "unknown_event_type"))
+                elif event_type_id is not None and event_type_id != by_name:
+                    message = f"event type {event_type_id} is not named {event.event_type!r}"
+                    errors.append(_field_error(index, "event_type_id", message, "event_type_mismatch"))
+                event_type_id = by_name if event_type_id is None else event_type_id
+            elif event_type_id is None:
+                errors.append(
+                    _field_error(index, "event_type_id", "event_type_id or event_type is required", "missing")
+                )
+            resolved.append((member_id or 0, event_type_id or 0))
+        if errors:
+            raise _invalid_events(errors, len(events))
+        return resolved
+
+    @staticmethod
+    def _gone(
+        events: list[NewMemberEvent],
+        resolved: list[tuple[int, int]],
+        members: set[int],
+        types: set[int],
+        account_id: int,
+    ) -> ValidationFailed:
+        """The error for events whose member or type did not exist when the transaction ran."""
+        errors = []
+        for index, (event, (member_id, event_type_id)) in enumerate(zip(events, resolved, strict=True)):
+            if member_id in members:
+                field = "member_id" if event.member_id is not None else "email"
+                errors.append(
+                    _field_error(index, field, f"no member {member_id} in account {account_id}", "unknown_member")
+                )
+            if event_type_id in types:
+                field = "event_type_id" if event.event_type_id is not None else "event_type"
+                message = f"no event type {event_type_id} in account {account_id}"
+                errors.append(_field_error(index, field, message, "unknown_event_type"))
+        return _invalid_events(errors, len(events))
+
+    def _idempotency_put(
+        self, account_id: int, idempotency: Idempotency, created: list[MemberEvent], now: datetime
+    ) -> dict[str, Any]:
+        stored = [self._event_item(event) for event in created]
+        return self._put(
+            {
+                keys.PK: _s(keys.idempotency_pk(account_id)),
+                keys.SK: _s(idempotency.key),
+                "entity": _s("idempotency"),
+                "request_hash": _s(idempotency.request_hash),
+                "events": _s(json.dumps(stored, separators=(",", ":"), ensure_ascii=False)),
+                "expires_at": _n(int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS),
+            },
+            condition="attribute_not_exists(PK) OR expires_at < :now",
+            values={":now": _n(int(now.timestamp()))},
+        )
+
+    def _replay(self, account_id: int, idempotency: Idempotency, now: datetime) -> list[MemberEvent] | None:
+        """The events recorded under this key, or None when its record has expired."""
+        item = self.client.get_item(
+            TableName=self.table_name,
+            Key={keys.PK: _s(keys.idempotency_pk(account_id)), keys.SK: _s(idempotency.key)},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None or int(item["expires_at"]["N"]) < int(now.timestamp()):
+            return None
+        if item["request_hash"]["S"] != idempotency.request_hash:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used in the last 24 hours for a request with another body."
+            )
+        return [self._event_of(stored) for stored in json.loads(item["events"]["S"])]
+
+    @_translate_errors
+    def member_events_page(
+        self, account_id: int, member_id: int, filters: EventFilter, *, offset: int, limit: int, after: str | None
+    ) -> EventPage:
+        """A page of a member's events, sorted by timestamp then id.
+
+        1 x GetItem (the member exists, else ``NotFound``) + Query on the member's partition with the time range
+        as key condition. With ``after`` (a cursor), one Query starting after that key: the cost of a page does
+        not depend on its depth (a type filter may make it shorter than ``limit``). With ``offset`` (Emma's
+        ``start``), Queries until ``offset + limit`` matching events are read.
+        """
+        self._require_member(account_id, member_id)
+        query = self._events_query(account_id, member_id, filters)
+        if after is not None:
+            query["ExclusiveStartKey"] = {keys.PK: query["ExpressionAttributeValues"][":pk"], keys.SK: _s(after)}
+            query["Limit"] = limit
+            page = self.client.query(**query)
+            events = [self._event_of(item) for item in page["Items"]]
+            more = "LastEvaluatedKey" in page
+        else:
+            items: list[Item] = []
+            more = True
+            while more and len(items) < offset + limit + 1:
+                query["Limit"] = offset + limit + 1 - len(items)
+                page = self.client.query(**query)
+                items += page["Items"]
+                more = "LastEvaluatedKey" in page
+                if more:
+                    query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            more = more or len(items) > offset + limit
+            events = [self._event_of(item) for item in items[offset : offset + limit]]
+        next_after = (
+            keys.event_sk(to_storage(events[-1].event_timestamp), events[-1].event_id) if more and events else None
+        )
+        return EventPage(events, next_after)
+
+    @_translate_errors
+    def count_member_events(self, account_id: int, member_id: int, filters: EventFilter) -> int:
+        """1 x GetItem (the member exists) + Query ``Select=COUNT`` (paginated)."""
+        self._require_member(account_id, member_id)
+        query = self._events_query(account_id, member_id, filters) | {"Select": "COUNT"}
+        total = 0
+        while True:
+            page = self.client.query(**query)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                return total
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _require_member(self, account_id: int, member_id: int) -> None:
+        found = self.client.get_item(
+            TableName=self.table_name,
+            Key=self._member_key(account_id, member_id),
+            ProjectionExpression="PK",
+            ConsistentRead=True,
+        )
+        if "Item" not in found:
+            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
+
+    def _events_query(self, account_id: int, member_id: int, filters: EventFilter) -> dict[str, Any]:
+        low = keys.EVENT_PREFIX + (to_storage(filters.since) if filters.since else "")
+        high = keys.EVENT_PREFIX + (to_storage(filters.until) + "#~" if filters.until else "~")
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": _s(keys.member_pk(account_id, member_id)),
+                ":low": _s(low),
+                ":high": _s(high),
+            },
+            "ScanIndexForward": not filters.descending,
+        }
+        if filters.event_type_id is not None:
+            query["FilterExpression"] = "event_type_id = :type"
+            query["ExpressionAttributeValues"][":type"] = _n(filters.event_type_id)
+        return query
+
     # ---- helpers ---------------------------------------------------------------------------------------------
 
     def _prefix_query(self, account_id: int, prefix: str) -> dict[str, Any]:
@@ -314,6 +713,42 @@ class Repository:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def _put(
+        self, item: Item, condition: str = "attribute_not_exists(PK)", values: Item | None = None
+    ) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = values
+        return put
+
+    def _exists_check(self, key: Item) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {"TableName": self.table_name, "Key": key, "ConditionExpression": "attribute_exists(PK)"}
+        }
+
+    def _batch_get(self, wanted: Iterable[Item]) -> dict[tuple[str, str], Item]:
+        """Items by (PK, SK), strongly consistent: 1 x BatchGetItem (more only for unprocessed keys)."""
+        unique = {(k[keys.PK]["S"], k[keys.SK]["S"]): k for k in wanted}
+        found: dict[tuple[str, str], Item] = {}
+        pending = list(unique.values())
+        attempt = 0
+        while pending:
+            page = self.client.batch_get_item(
+                RequestItems={self.table_name: {"Keys": pending[:100], "ConsistentRead": True}}
+            )
+            for item in page["Responses"].get(self.table_name, []):
+                found[(item[keys.PK]["S"], item[keys.SK]["S"])] = item
+            unprocessed = page.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+            pending = unprocessed + pending[100:]
+            if unprocessed:
+                self._sleep(attempt)
+                attempt += 1
+        return found
+
+    @staticmethod
+    def _sleep(attempt: int) -> None:
+        time.sleep(min(0.02 * 2**attempt, 1.0))
+
     @staticmethod
     def _cancelled(error: ClientError) -> list[str]:
         """The cancellation codes of a failed transaction; any other error is re-raised."""
@@ -327,6 +762,53 @@ class Repository:
         if attempt + 1 >= _ATTEMPTS:
             raise ServiceUnavailable("The event type is being changed concurrently; retry the request.") from error
         time.sleep(0.02 * 2**attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """A client's ``Idempotency-Key`` and the fingerprint of the request body it was sent with."""
+
+    key: str
+    request_hash: str
+
+
+#: How long an idempotency record answers retries.
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which of a member's events a listing returns, and in which order."""
+
+    event_type_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[MemberEvent]
+    #: The sort key of the last event returned when more may follow (the next page's cursor), else None.
+    next_after: str | None
+
+
+def _field_error(index: int, field: str, message: str, kind: str) -> dict[str, Any]:
+    loc = ["body", "events", index, field]
+    return {"field": ".".join(str(p) for p in loc), "loc": loc, "message": message, "type": kind}
+
+
+def _number(text: str) -> int | float:
+    """A stored DynamoDB number back as the JSON number the client sent (19.99 stays 19.99, 20 stays 20)."""
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _invalid_events(errors: list[dict[str, Any]], total: int) -> ValidationFailed:
+    indexes = sorted({e["loc"][2] for e in errors})
+    return ValidationFailed(
+        f"{len(indexes)} of {total} events are invalid (indexes {', '.join(map(str, indexes))}); nothing was written.",
+        errors=errors,
+    )
 
 
 def _name_taken(event_type: str) -> str:

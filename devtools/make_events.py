@@ -1,0 +1,126 @@
+"""Regenerate events/*.json: one API Gateway (REST, proxy) event per function, as API Gateway sends it.
+
+    python -m devtools.make_events
+
+The files are committed; `sam local invoke <Function> -e events/<name>.json` and the tests use them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def api_event(
+    method: str,
+    resource: str,
+    path_params: dict[str, Any],
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    path = resource
+    for key, value in path_params.items():
+        path = path.replace("{" + key + "}", str(value))
+    all_headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "Host": "abcdef1234.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "curl/8.5.0",
+        "X-Forwarded-For": "203.0.113.10",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+        **(headers or {}),
+    }
+    if body is None:
+        del all_headers["Content-Type"]
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {k: str(v) for k, v in path_params.items()},
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "resourceId": "a1b2c3",
+            "stage": "v1",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "requestTime": "26/Nov/2026:12:00:00 +0000",
+            "requestTimeEpoch": 1795694400000,
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0"},
+            "path": "/v1" + path,
+            "resourcePath": resource,
+            "httpMethod": method,
+            "protocol": "HTTP/1.1",
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+TYPE = "/{account_id}/events/{event_type_id}"
+MEMBER = "/{account_id}/members/{member_id}"
+EVENTS_BY_FUNCTION = {
+    "create_event_type": api_event(
+        "POST", "/{account_id}/events", {"account_id": 100}, {"event_type": "purchase", "display_name": "Purchase"}
+    ),
+    "list_event_types": api_event("GET", "/{account_id}/events", {"account_id": 100}),
+    "get_event_type": api_event("GET", TYPE, {"account_id": 100, "event_type_id": 1}),
+    "update_event_type": api_event(
+        "PUT", TYPE, {"account_id": 100, "event_type_id": 1}, {"event_type": "order", "display_name": "Order placed"}
+    ),
+    "delete_event_type": api_event("DELETE", TYPE, {"account_id": 100, "event_type_id": 1}),
+    "add_member": api_event(
+        "POST",
+        "/{account_id}/members/add",
+        {"account_id": 100},
+        {"email": "ada@example.com", "fields": {"first_name": "Ada"}},
+    ),
+    "get_member": api_event("GET", MEMBER, {"account_id": 100, "member_id": 1}),
+    "get_member_by_email": api_event(
+        "GET", "/{account_id}/members/email/{email}", {"account_id": 100, "email": "ada@example.com"}
+    ),
+    "delete_member": api_event("DELETE", MEMBER, {"account_id": 100, "member_id": 1}),
+    "create_member_events": api_event(
+        "POST",
+        "/{account_id}/events/members",
+        {"account_id": 100},
+        {
+            "events": [
+                {
+                    "member_id": 1,
+                    "event_type_id": 1,
+                    "event_timestamp": "@D:2026-11-20T09:30:00",
+                    "event_monetary_value": 19.99,
+                    "mailing_id": 42,
+                    "attributes": {"sku": "A-100", "quantity": 2},
+                },
+                {"email": "ada@example.com", "event_type": "purchase"},
+            ]
+        },
+        headers={"Idempotency-Key": "6f1c2a9e-order-1001"},
+    ),
+    "list_member_events": api_event(
+        "GET",
+        "/{account_id}/events/members/{member_id}",
+        {"account_id": 100, "member_id": 1},
+        query={"start": "0", "end": "50"},
+    ),
+}
+
+
+def main() -> None:
+    for name, event in EVENTS_BY_FUNCTION.items():
+        (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""GET /{account_id}/events/members/{member_id}: a member's events, with Emma paging and a cursor."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+
+from emma_events.api import (
+    AccountId,
+    Count,
+    Cursor,
+    End,
+    EventTypeFilter,
+    Limit,
+    MemberId,
+    Order,
+    Start,
+    TimeQuery,
+    decode_cursor,
+    encode_cursor,
+    lambda_handler_for,
+    make_resolver,
+    next_link,
+    page_bounds,
+    reject,
+)
+from emma_events.dates import to_emma
+from emma_events.models import MemberEventResponse
+from emma_events.repository import EventFilter, get_repository
+
+app = make_resolver()
+
+
+@app.get("/<account_id>/events/members/<member_id>", summary="List a member's events")
+def list_member_events(
+    account_id: AccountId,
+    member_id: MemberId,
+    start: Start = 0,
+    end: End = None,
+    count: Count = False,
+    event_type_id: EventTypeFilter = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    order: Order = "asc",
+    cursor: Cursor = None,
+    limit: Limit | None = None,
+) -> Response[list[MemberEventResponse] | int]:
+    filters = EventFilter(event_type_id, since, until, order == "desc")
+    repository = get_repository()
+    if count:
+        return Response(200, "application/json", repository.count_member_events(account_id, member_id, filters))
+    if cursor is not None:
+        if start or end is not None:
+            reject("query.cursor", "cursor and start/end cannot be combined", "cursor_with_offset")
+        offset, size = 0, page_bounds(0, limit)[1]
+        after = decode_cursor(cursor, filters)
+    else:
+        if limit is not None:
+            reject("query.limit", "limit goes with cursor; use start/end for the first page", "limit_without_cursor")
+        first, stop = page_bounds(start, end)
+        offset, size, after = first, stop - first, None
+    page = repository.member_events_page(account_id, member_id, filters, offset=offset, limit=size, after=after)
+    headers = {}
+    if page.next_after is not None:
+        extra = {
+            "event_type_id": event_type_id,
+            "since": to_emma(since) if since else None,
+            "until": to_emma(until) if until else None,
+            "order": "desc" if filters.descending else None,
+        }
+        headers["Link"] = next_link(app.current_event, encode_cursor(page.next_after, filters), size, extra)
+    return Response(200, "application/json", [MemberEventResponse.of(e) for e in page.events], headers=headers)
+
+
+lambda_handler = lambda_handler_for(app)
