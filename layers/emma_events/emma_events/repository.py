@@ -521,10 +521,18 @@ class Repository:
         """
         wanted = [self._email_key(account_id, e.email) for e in events if e.email]
         wanted += [self._name_guard(account_id, e.event_type) for e in events if e.event_type]
+        # When a lookup is needed anyway, the same BatchGetItem checks the ids too, so that one 400 lists every
+        # unknown member and type. Without lookups, the transaction's ConditionChecks report them all.
+        check_ids = bool(wanted)
+        if check_ids:
+            wanted += [self._member_key(account_id, e.member_id) for e in events if e.member_id]
+            wanted += [self._type_key(account_id, e.event_type_id) for e in events if e.event_type_id]
         found = self._batch_get(wanted)
         errors: list[dict[str, Any]] = []
         resolved: list[tuple[int, int]] = []
         for index, event in enumerate(events):
+            if check_ids:
+                errors += self._unknown_ids(account_id, index, event, found)
             member_id = event.member_id
             if event.email is not None:
                 guard = found.get((keys.email_pk(account_id, event.email), keys.EMAIL_SK))
@@ -558,6 +566,19 @@ class Repository:
         if errors:
             raise _invalid_events(errors, len(events))
         return resolved
+
+    @staticmethod
+    def _unknown_ids(
+        account_id: int, index: int, event: NewMemberEvent, found: dict[tuple[str, str], Item]
+    ) -> list[dict[str, Any]]:
+        errors = []
+        if event.member_id and (keys.member_pk(account_id, event.member_id), keys.MEMBER_SK) not in found:
+            message = f"no member {event.member_id} in account {account_id}"
+            errors.append(_field_error(index, "member_id", message, "unknown_member"))
+        if event.event_type_id and (keys.account_pk(account_id), keys.event_type_sk(event.event_type_id)) not in found:
+            message = f"no event type {event.event_type_id} in account {account_id}"
+            errors.append(_field_error(index, "event_type_id", message, "unknown_event_type"))
+        return errors
 
     @staticmethod
     def _gone(

@@ -1,0 +1,62 @@
+"""Calls of the functions by name, built from the events/ files, shared by the test modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import api_event, invoke
+
+
+def assert_problem(result: Any, status: int, *fields: str) -> None:
+    assert result.status == status, result.body
+    assert result.content_type == "application/problem+json"
+    assert {"type", "title", "status", "detail"} <= result.body.keys()
+    assert result.body["status"] == status
+    if fields:
+        named = {error["field"] for error in result.body["errors"]}
+        for field in fields:
+            assert any(n == field or n.startswith(field + ".") for n in named), (field, named)
+
+
+def create_type(account_id: int = 100, event_type: str = "purchase") -> int:
+    result = invoke(
+        "create_event_type",
+        api_event(
+            "create_event_type", path={"account_id": account_id}, body={"event_type": event_type, "display_name": "X"}
+        ),
+    )
+    assert result.status == 200, result.body
+    return int(result.body["event_type_id"])
+
+
+def delete_type(account_id: int, event_type_id: int) -> Any:
+    path = {"account_id": account_id, "event_type_id": event_type_id}
+    return invoke("delete_event_type", api_event("delete_event_type", path=path))
+
+
+def add_member(account_id: int = 100, email: str = "ada@example.com", fields: Any = None) -> Any:
+    body: dict[str, Any] = {"email": email}
+    if fields is not None:
+        body["fields"] = fields
+    return invoke("add_member", api_event("add_member", path={"account_id": account_id}, body=body))
+
+
+def new_member(account_id: int = 100, email: str = "ada@example.com") -> int:
+    result = add_member(account_id, email)
+    assert result.status == 200, result.body
+    return int(result.body["member_id"])
+
+
+def post_events(account_id: int, events: Any, headers: dict[str, str] | None = None) -> Any:
+    event = api_event("create_member_events", path={"account_id": account_id}, body={"events": events})
+    event["headers"].pop("Idempotency-Key", None)
+    event["multiValueHeaders"].pop("Idempotency-Key", None)
+    if headers:
+        event["headers"].update(headers)
+        event["multiValueHeaders"].update({k: [v] for k, v in headers.items()})
+    return invoke("create_member_events", event)
+
+
+def list_events(account_id: int, member_id: int, query: dict[str, str] | None = None) -> Any:
+    path = {"account_id": account_id, "member_id": member_id}
+    return invoke("list_member_events", api_event("list_member_events", path=path, query=query or {}))

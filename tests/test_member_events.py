@@ -1,0 +1,506 @@
+"""POST /{account_id}/events/members and GET /{account_id}/events/members/{member_id}."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from conftest import api_event, invoke, load_event
+from helpers import assert_problem, create_type, delete_type, list_events, new_member, post_events
+
+FIELDS = {
+    "event_id",
+    "account_id",
+    "member_id",
+    "event_type_id",
+    "event_timestamp",
+    "inserted_at",
+    "event_monetary_value",
+    "mailing_id",
+    "attributes",
+}
+
+
+@pytest.fixture
+def world(dynamodb: Any) -> dict[str, int]:
+    """Account 100 with member ada (id in "ada") and types purchase and click."""
+    return {
+        "ada": new_member(100, "ada@example.com"),
+        "bob": new_member(100, "bob@example.com"),
+        "purchase": create_type(100, "purchase"),
+        "click": create_type(100, "click"),
+    }
+
+
+def raw_event(member_id: int, event_type_id: int, monetary_literal: str) -> str:
+    """A body with the monetary value written exactly as given (JSON literals Python would not produce)."""
+    return (
+        f'{{"events": [{{"member_id": {member_id}, "event_type_id": {event_type_id}, '
+        f'"event_monetary_value": {monetary_literal}}}]}}'
+    )
+
+
+def stored_events(table_items: Any) -> list[dict[str, Any]]:
+    return [item for item in table_items() if item.get("entity", {}).get("S") == "member_event"]
+
+
+# ---- POST: success --------------------------------------------------------------------------------------------
+
+
+def test_the_event_file_posts_by_ids_and_by_names(world: dict[str, int]) -> None:
+    result = invoke("create_member_events", load_event("create_member_events"))
+
+    assert result.status == 200, result.body
+    first, second = result.body
+    assert set(first) == FIELDS
+    assert first["member_id"] == world["ada"]
+    assert first["event_type_id"] == world["purchase"]
+    assert first["event_timestamp"] == "@D:2026-11-20T09:30:00"
+    assert first["event_monetary_value"] == 19.99
+    assert first["mailing_id"] == 42
+    assert first["attributes"] == {"sku": "A-100", "quantity": 2}
+    assert second["member_id"] == world["ada"]
+    assert second["event_type_id"] == world["purchase"]
+    assert second["event_monetary_value"] is None
+    assert second["mailing_id"] is None
+    assert second["attributes"] is None
+    assert second["event_timestamp"] == second["inserted_at"]  # defaults to the time of insertion
+    assert second["event_id"] > first["event_id"]
+
+
+def test_events_come_back_in_request_order_with_integer_ids(world: dict[str, int]) -> None:
+    events = [
+        {"member_id": str(world["bob"]), "event_type_id": str(world["click"]), "mailing_id": "7"},
+        {"email": "ada@example.com", "event_type": "purchase"},
+        {
+            "member_id": world["ada"],
+            "email": "ADA@example.com",
+            "event_type_id": world["purchase"],
+            "event_type": "purchase",
+        },
+    ]
+    result = post_events(100, events)
+    assert result.status == 200, result.body
+    assert [(e["member_id"], e["event_type_id"]) for e in result.body] == [
+        (world["bob"], world["click"]),
+        (world["ada"], world["purchase"]),
+        (world["ada"], world["purchase"]),
+    ]
+    assert result.body[0]["mailing_id"] == 7
+    ids = [e["event_id"] for e in result.body]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3
+
+
+def test_ten_events_are_accepted(world: dict[str, int], table_items: Any) -> None:
+    events = [{"member_id": world["ada"], "event_type_id": world["click"]}] * 10
+    assert post_events(100, events).status == 200
+    assert len(stored_events(table_items)) == 10
+
+
+@pytest.mark.parametrize(
+    ("sent", "returned"), [("19.99", 19.99), ("20", 20), ("0.1", 0.1), ("-5.5", -5.5), ("1e3", 1000.0)]
+)
+def test_monetary_value_comes_back_exactly_as_sent(world: dict[str, int], sent: str, returned: Any) -> None:
+    raw = raw_event(world["ada"], world["purchase"], sent)
+    event = api_event("create_member_events", raw_body=raw)
+    event["headers"].pop("Idempotency-Key")
+    posted = invoke("create_member_events", event)
+    assert posted.status == 200, posted.body
+    listed = list_events(100, world["ada"]).body
+    for value in (posted.body[0]["event_monetary_value"], listed[0]["event_monetary_value"]):
+        assert value == returned
+        assert type(value) is type(returned)
+        assert json.dumps(value) == json.dumps(returned)
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("2026-11-20T10:00:00+02:00", "@D:2026-11-20T08:00:00"),
+        ("2026-11-20T10:00:00Z", "@D:2026-11-20T10:00:00"),
+        ("2026-11-20T10:00:00", "@D:2026-11-20T10:00:00"),
+        ("2026-11-20T10:00:00.750-05:00", "@D:2026-11-20T15:00:00"),
+        ("@D:2026-11-20T10:00:00", "@D:2026-11-20T10:00:00"),
+        ("2026-11-20", "@D:2026-11-20T00:00:00"),
+    ],
+)
+def test_event_timestamps_are_parsed_and_returned_in_utc(world: dict[str, int], sent: str, stored: str) -> None:
+    result = post_events(100, [{"member_id": world["ada"], "event_type_id": world["click"], "event_timestamp": sent}])
+    assert result.status == 200, result.body
+    assert result.body[0]["event_timestamp"] == stored
+
+
+# ---- POST: validation, all or nothing ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"events": None}, {"events": {}}, {"events": "x"}, {"events": []}, {"events": [{}] * 11}]
+)
+def test_events_must_be_a_list_of_1_to_10(world: dict[str, int], table_items: Any, body: Any) -> None:
+    before = len(table_items())
+    result = invoke("create_member_events", api_event("create_member_events", body=body))
+    assert_problem(result, 400, "body.events")
+    assert len(table_items()) == before
+
+
+def in_ten_years() -> str:
+    return (datetime.now(UTC) + timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"member_id": None}, "member_id"),
+        ({"event_type_id": None}, "event_type_id"),
+        ({"member_id": 0}, "member_id"),
+        ({"member_id": -3}, "member_id"),
+        ({"member_id": True}, "member_id"),
+        ({"member_id": 1.5}, "member_id"),
+        ({"member_id": "12a"}, "member_id"),
+        ({"member_id": 2**53}, "member_id"),
+        ({"email": "nope"}, "email"),
+        ({"event_type": ""}, "event_type"),
+        ({"mailing_id": "x"}, "mailing_id"),
+        ({"event_monetary_value": "19.99"}, "event_monetary_value"),
+        ({"event_monetary_value": True}, "event_monetary_value"),
+        ({"event_monetary_value": 1e16}, "event_monetary_value"),
+        ({"attributes": [1, 2]}, "attributes"),
+        ({"attributes": "text"}, "attributes"),
+        ({"attributes": {"blob": "x" * 33_000}}, "attributes"),
+        ({"event_timestamp": "yesterday"}, "event_timestamp"),
+        ({"event_timestamp": 1700000000}, "event_timestamp"),
+        ({"event_timestamp": "1969-12-31T23:59:59Z"}, "event_timestamp"),
+        ({"event_timestamp": in_ten_years()}, "event_timestamp"),
+    ],
+)
+def test_an_invalid_event_rejects_the_whole_batch_naming_index_and_field(
+    world: dict[str, int], table_items: Any, patch: dict[str, Any], field: str
+) -> None:
+    good = {"member_id": world["ada"], "event_type_id": world["click"]}
+    bad = {key: value for key, value in {**good, **patch}.items() if value is not None}
+    before = len(table_items())
+
+    result = post_events(100, [good, good, bad])
+
+    assert_problem(result, 400, f"body.events.2.{field}")
+    assert all(e["loc"][2] == 2 for e in result.body["errors"])
+    assert len(table_items()) == before
+
+
+def test_deeply_nested_attributes_are_rejected(world: dict[str, int]) -> None:
+    nested: dict[str, Any] = {}
+    for _ in range(11):
+        nested = {"a": nested}
+    result = post_events(100, [{"member_id": world["ada"], "event_type_id": world["click"], "attributes": nested}])
+    assert_problem(result, 400, "body.events.0.attributes")
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_rejected(world: dict[str, int], literal: str) -> None:
+    raw = raw_event(world["ada"], world["click"], literal)
+    event = api_event("create_member_events", raw_body=raw)
+    assert_problem(invoke("create_member_events", event), 400, "body.events.0.event_monetary_value")
+
+
+def test_unknown_members_and_types_are_listed_by_index_and_nothing_is_written(
+    world: dict[str, int], table_items: Any
+) -> None:
+    before = len(stored_events(table_items))
+    result = post_events(
+        100,
+        [
+            {"member_id": world["ada"], "event_type_id": world["click"]},
+            {"member_id": 999, "event_type_id": world["click"]},
+            {"email": "nobody@example.com", "event_type": "purchase"},
+            {"member_id": world["ada"], "event_type": "no-such-type"},
+            {"member_id": world["ada"], "event_type_id": 999},
+        ],
+    )
+    assert_problem(
+        result,
+        400,
+        "body.events.1.member_id",
+        "body.events.2.email",
+        "body.events.3.event_type",
+        "body.events.4.event_type_id",
+    )
+    assert "0" not in {str(e["loc"][2]) for e in result.body["errors"]}
+    assert len(stored_events(table_items)) == before
+
+
+def test_member_and_type_of_another_account_are_unknown(world: dict[str, int]) -> None:
+    result = post_events(200, [{"member_id": world["ada"], "event_type_id": world["click"]}])
+    assert_problem(result, 400, "body.events.0.member_id", "body.events.0.event_type_id")
+
+
+def test_id_and_name_that_disagree_are_rejected(world: dict[str, int]) -> None:
+    result = post_events(
+        100,
+        [
+            {"member_id": world["bob"], "email": "ada@example.com", "event_type_id": world["click"]},
+            {"member_id": world["ada"], "event_type_id": world["click"], "event_type": "purchase"},
+        ],
+    )
+    assert_problem(result, 400, "body.events.0.member_id", "body.events.1.event_type_id")
+
+
+def test_an_event_for_a_deleted_type_is_rejected(world: dict[str, int]) -> None:
+    delete_type(100, world["click"])
+    result = post_events(100, [{"member_id": world["ada"], "event_type_id": world["click"]}])
+    assert_problem(result, 400, "body.events.0.event_type_id")
+
+
+def test_a_type_deleted_between_lookup_and_write_is_caught_inside_dynamodb(
+    world: dict[str, int], table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name resolves, then the type is deleted before the write: the transaction's ConditionCheck fails."""
+    from emma_events.repository import get_repository
+
+    client = get_repository().client
+    original = client.transact_write_items
+    calls = {"n": 0}
+
+    def delete_first(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            monkeypatch.setattr(client, "transact_write_items", original)
+            assert delete_type(100, world["purchase"]).status == 200
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "transact_write_items", delete_first)
+    before = len(stored_events(table_items))
+
+    result = post_events(100, [{"member_id": world["ada"], "event_type": "purchase"}])
+
+    assert_problem(result, 400, "body.events.0.event_type")
+    assert len(stored_events(table_items)) == before
+
+
+def test_a_member_deleted_between_lookup_and_write_is_caught_inside_dynamodb(
+    world: dict[str, int], table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emma_events.repository import get_repository
+
+    client = get_repository().client
+    original = client.transact_write_items
+
+    def delete_first(**kwargs: Any) -> Any:
+        monkeypatch.setattr(client, "transact_write_items", original)
+        path = {"account_id": 100, "member_id": world["ada"]}
+        assert invoke("delete_member", api_event("delete_member", path=path)).status == 200
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "transact_write_items", delete_first)
+    result = post_events(100, [{"email": "ada@example.com", "event_type_id": world["click"]}])
+    assert_problem(result, 400, "body.events.0.email")
+    assert stored_events(table_items) == []
+
+
+# ---- POST: idempotency --------------------------------------------------------------------------------------
+
+
+def test_a_retry_with_the_same_key_and_body_returns_the_first_answer_without_writing(
+    world: dict[str, int], table_items: Any
+) -> None:
+    events = [{"member_id": world["ada"], "event_type_id": world["click"]}]
+    first = post_events(100, events, {"Idempotency-Key": "k-1"})
+    count = len(stored_events(table_items))
+
+    # Same JSON, other key order and spacing: the same body.
+    event = api_event(
+        "create_member_events", raw_body=json.dumps({"events": [dict(reversed(events[0].items()))]}, indent=2)
+    )
+    event["headers"]["idempotency-key"] = event["headers"].pop("Idempotency-Key")  # header names are case-insensitive
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    event["headers"]["idempotency-key"] = "k-1"
+    event["multiValueHeaders"]["idempotency-key"] = ["k-1"]
+    retry = invoke("create_member_events", event)
+
+    assert first.status == retry.status == 200
+    assert retry.body == first.body
+    assert len(stored_events(table_items)) == count
+
+
+def test_the_same_key_with_another_body_is_422(world: dict[str, int], table_items: Any) -> None:
+    post_events(100, [{"member_id": world["ada"], "event_type_id": world["click"]}], {"Idempotency-Key": "k-2"})
+    count = len(stored_events(table_items))
+    other = post_events(100, [{"member_id": world["bob"], "event_type_id": world["click"]}], {"Idempotency-Key": "k-2"})
+    assert_problem(other, 422)
+    assert len(stored_events(table_items)) == count
+
+
+def test_keys_are_per_account_and_requests_without_a_key_always_write(world: dict[str, int], table_items: Any) -> None:
+    events = [{"member_id": world["ada"], "event_type_id": world["click"]}]
+    a = post_events(100, events)
+    b = post_events(100, events)
+    assert a.body[0]["event_id"] != b.body[0]["event_id"]
+    other_account = create_type(300, "click")
+    member = new_member(300, "zed@example.com")
+    post_events(100, events, {"Idempotency-Key": "shared"})
+    third = post_events(300, [{"member_id": member, "event_type_id": other_account}], {"Idempotency-Key": "shared"})
+    assert third.status == 200
+    assert third.body[0]["account_id"] == 300
+
+
+def test_a_failed_request_does_not_burn_its_key(world: dict[str, int]) -> None:
+    bad = post_events(100, [{"member_id": 999, "event_type_id": world["click"]}], {"Idempotency-Key": "k-3"})
+    assert bad.status == 400
+    good = post_events(100, [{"member_id": 999, "event_type_id": world["click"]}], {"Idempotency-Key": "k-3"})
+    assert good.status == 400  # still validated, not replayed
+    ok = post_events(100, [{"member_id": world["ada"], "event_type_id": world["click"]}], {"Idempotency-Key": "k-4"})
+    assert ok.status == 200
+
+
+def test_an_expired_key_writes_again(world: dict[str, int], dynamodb: Any, table_items: Any) -> None:
+    import os
+
+    events = [{"member_id": world["ada"], "event_type_id": world["click"]}]
+    first = post_events(100, events, {"Idempotency-Key": "k-5"})
+    dynamodb.update_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key={"PK": {"S": "100#IK"}, "SK": {"S": "k-5"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": "1000"}},
+    )
+    again = post_events(100, events, {"Idempotency-Key": "k-5"})
+    assert again.status == 200
+    assert again.body[0]["event_id"] != first.body[0]["event_id"]
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "naïve"])
+def test_a_malformed_idempotency_key_is_400(world: dict[str, int], key: str) -> None:
+    result = post_events(100, [{"member_id": world["ada"], "event_type_id": world["click"]}], {"Idempotency-Key": key})
+    assert_problem(result, 400)
+    assert "idempotency" in json.dumps(result.body["errors"]).lower()
+
+
+# ---- GET a member's events ----------------------------------------------------------------------------------
+
+
+def post_at(world: dict[str, int], *stamps: str, type_name: str = "click", member: str = "ada") -> list[int]:
+    events = [{"member_id": world[member], "event_type_id": world[type_name], "event_timestamp": s} for s in stamps]
+    result = post_events(100, events)
+    assert result.status == 200, result.body
+    return [e["event_id"] for e in result.body]
+
+
+def test_the_event_file_lists_a_members_events(world: dict[str, int]) -> None:
+    post_at(world, "2026-01-01T00:00:00Z")
+    result = invoke("list_member_events", load_event("list_member_events"))
+    assert result.status == 200
+    assert len(result.body) == 1
+    assert set(result.body[0]) == FIELDS
+
+
+def test_events_are_sorted_by_timestamp_then_id(world: dict[str, int]) -> None:
+    late, early = post_at(world, "2026-03-01T00:00:00Z", "2026-01-01T00:00:00Z")
+    same_a, same_b = post_at(world, "2026-02-01T00:00:00Z", "2026-02-01T00:00:00Z")
+    post_at(world, "2026-01-15T00:00:00Z", member="bob")
+    listed = list_events(100, world["ada"]).body
+    assert [e["event_id"] for e in listed] == [early, same_a, same_b, late]
+    descending = list_events(100, world["ada"], {"order": "desc"}).body
+    assert [e["event_id"] for e in descending] == [late, same_b, same_a, early]
+
+
+def test_an_unknown_member_is_404_and_a_member_without_events_is_empty(world: dict[str, int]) -> None:
+    assert list_events(100, world["bob"]).body == []
+    assert_problem(list_events(100, 999), 404)
+    assert_problem(list_events(200, world["ada"]), 404)
+
+
+def test_filters_by_type_and_time_range(world: dict[str, int]) -> None:
+    jan, feb, mar = post_at(world, "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z")
+    (purchase,) = post_at(world, "2026-02-15T00:00:00Z", type_name="purchase")
+
+    def ids(query: dict[str, str]) -> list[int]:
+        result = list_events(100, world["ada"], query)
+        assert result.status == 200, result.body
+        return [e["event_id"] for e in result.body]
+
+    assert ids({"event_type_id": str(world["purchase"])}) == [purchase]
+    assert ids({"since": "2026-02-01T00:00:00Z"}) == [feb, purchase, mar]
+    assert ids({"until": "@D:2026-02-01T00:00:00"}) == [jan, feb]
+    assert ids({"since": "2026-01-15", "until": "2026-02-20", "event_type_id": str(world["click"])}) == [feb]
+    assert list_events(100, world["ada"], {"count": "true", "since": "2026-02-01T00:00:00Z"}).body == 3
+
+
+def test_emma_paging_with_start_end_and_count(world: dict[str, int]) -> None:
+    ids = post_at(world, *[f"2026-01-0{d}T00:00:00Z" for d in range(1, 8)])
+    assert [e["event_id"] for e in list_events(100, world["ada"], {"start": "2", "end": "5"}).body] == ids[2:5]
+    assert list_events(100, world["ada"], {"start": "7"}).body == []
+    count = list_events(100, world["ada"], {"count": "true"})
+    assert count.status == 200
+    assert count.body == 7
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"start": "5", "end": "5"}, "query.end"),
+        ({"start": "0", "end": "501"}, "query.end"),
+        ({"start": "x"}, "query.start"),
+        ({"order": "sideways"}, "query.order"),
+        ({"since": "soon"}, "query.since"),
+        ({"event_type_id": "0"}, "query.event_type_id"),
+        ({"cursor": "not-a-cursor"}, "query.cursor"),
+        ({"limit": "10"}, "query.limit"),
+    ],
+)
+def test_bad_listing_parameters_are_400_naming_them(world: dict[str, int], query: dict[str, str], field: str) -> None:
+    assert_problem(list_events(100, world["ada"], query), 400, field)
+
+
+def follow(world: dict[str, int], query: dict[str, str]) -> tuple[list[int], int]:
+    """Walk the Link headers from the first page; returns every event id seen and the number of pages."""
+    seen: list[int] = []
+    pages = 0
+    while True:
+        result = list_events(100, world["ada"], query)
+        assert result.status == 200, result.body
+        pages += 1
+        seen += [e["event_id"] for e in result.body]
+        link = result.headers.get("Link")
+        if link is None:
+            return seen, pages
+        match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+        assert match, link
+        url = urlparse(match.group(1))
+        assert url.path == f"/v1/100/events/members/{world['ada']}"
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+
+
+def test_the_cursor_in_the_link_header_walks_every_event_exactly_once(world: dict[str, int]) -> None:
+    stamps = [f"2026-01-{d:02d}T00:00:00Z" for d in range(1, 24)]
+    ids = post_at(world, *stamps[:10]) + post_at(world, *stamps[10:20]) + post_at(world, *stamps[20:])
+    seen, pages = follow(world, {"start": "0", "end": "5"})
+    assert seen == ids
+    assert pages == 5
+    newest_first, _ = follow(world, {"end": "4", "order": "desc"})
+    assert newest_first == list(reversed(ids))
+
+
+def test_the_cursor_keeps_the_filters(world: dict[str, int]) -> None:
+    clicks = post_at(world, *[f"2026-01-0{d}T00:00:00Z" for d in range(1, 7)])
+    post_at(world, "2026-01-03T12:00:00Z", type_name="purchase")
+    seen, _ = follow(world, {"end": "2", "event_type_id": str(world["click"]), "since": "2026-01-02T00:00:00Z"})
+    assert seen == clicks[1:]
+
+
+def test_a_cursor_used_with_other_filters_is_rejected(world: dict[str, int]) -> None:
+    post_at(world, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
+    link = list_events(100, world["ada"], {"end": "1"}).headers["Link"]
+    cursor = parse_qs(urlparse(link[1 : link.index(">")]).query)["cursor"][0]
+    assert list_events(100, world["ada"], {"cursor": cursor}).status == 200
+    assert_problem(list_events(100, world["ada"], {"cursor": cursor, "order": "desc"}), 400, "query.cursor")
+    assert_problem(list_events(100, world["ada"], {"cursor": cursor, "start": "1"}), 400, "query.cursor")
+
+
+def test_the_last_page_has_no_link(world: dict[str, int]) -> None:
+    post_at(world, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
+    assert "Link" not in list_events(100, world["ada"], {"end": "5"}).headers
+    assert "Link" in list_events(100, world["ada"], {"end": "1"}).headers
