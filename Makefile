@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install run test lint validate build check clean
+.PHONY: install run test lint validate build bench check clean
 
 $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ run: install ## Serve the whole API on http://$(HOST):$(PORT) with an embedded D
 
 test: install ## Run every test
 	$(PY) -m pytest
+
+bench: install ## DynamoDB round trips per operation against their budgets (writes bench-results.json)
+	$(PY) -m devtools.bench
 
 lint: install ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -34,35 +31,12 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
 
 from moto import mock_aws  # noqa: E402
 
+from devtools.handlers import HttpResult, LambdaContext, invoke, load_function  # noqa: E402
 from devtools.template import create_table_kwargs  # noqa: E402
 
+__all__ = ["HttpResult", "LambdaContext", "api_event", "invoke", "load_event", "load_function"]
+
 EVENTS = ROOT / "events"
-FUNCTIONS = ROOT / "functions"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "test-function"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    log_group_name: str = "/aws/lambda/test-function"
-    log_stream_name: str = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-@dataclass
-class HttpResult:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("Content-Type", "")
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -104,31 +78,6 @@ def api_event(
         event["headers"] = {**(event.get("headers") or {}), **headers}
         event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
     return event
-
-
-_modules: dict[str, ModuleType] = {}
-
-
-def load_function(name: str) -> ModuleType:
-    """functions/<name>/app.py as its own module (every function has an ``app.py``)."""
-    if name not in _modules:
-        spec = importlib.util.spec_from_file_location(f"functions_{name}_app", FUNCTIONS / name / "app.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _modules[name] = module
-    return _modules[name]
-
-
-def invoke(name: str, event: dict[str, Any]) -> HttpResult:
-    """Invoke a function's ``lambda_handler`` with an API Gateway event and decode its proxy response."""
-    response = load_function(name).lambda_handler(event, LambdaContext(function_name=name))
-    headers = dict(response.get("headers") or {})
-    for key, values in (response.get("multiValueHeaders") or {}).items():
-        headers.setdefault(key, values[-1])
-    body = response.get("body")
-    return HttpResult(response["statusCode"], headers, json.loads(body) if body else None)
 
 
 @pytest.fixture(scope="session")

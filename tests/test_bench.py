@@ -1,0 +1,33 @@
+"""The round-trip budgets hold: `make bench` (devtools/bench.py) exits 0 and reports them within budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_NAME"))}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "devtools.bench", "--json", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {row["operation"]: row for row in json.loads(out.read_text())["round_trips"]}
+    assert rows["POST 10 events by ids"]["round_trips"] <= 2
+    assert rows["POST 10 events by email and name"]["round_trips"] <= 3
+    first = rows["member events: first page (500)"]["round_trips"]
+    assert first <= 2
+    assert rows["member events: cursor page (after 1,000)"]["round_trips"] == first
+    assert all("Scan" not in row["calls"] for row in rows.values())
