@@ -143,3 +143,43 @@ def test_parallel_creations_of_one_name_exactly_one_wins(stack: RunningStack, ac
         thread.join()
     assert sorted(r.status for r in replies) == [200] + [400] * 5
     assert stack.request("GET", f"/{account}/events?count=true").json == 1
+
+
+def test_members_and_member_events_over_http(stack: RunningStack, account: int) -> None:
+    type_id = create(stack, account).json["event_type_id"]
+    added = stack.request("POST", f"/{account}/members/add", {"email": "Ada@Example.com", "fields": {"tier": "gold"}})
+    assert added.status == 200, added.text
+    member_id = added.json["member_id"]
+    assert added.json == {"member_id": member_id, "added": True, "status": "a"}
+    assert stack.request("POST", f"/{account}/members/add", {"email": "ada@example.com"}).json["added"] is False
+    assert stack.request("GET", f"/{account}/members/{member_id}").json["fields"] == {"tier": "gold"}
+    assert stack.request("GET", f"/{account}/members/email/ada%40example.com").json["member_id"] == member_id
+
+    batch = [
+        {"email": "ada@example.com", "event_type": "purchase", "event_monetary_value": 19.99, "event_timestamp": t}
+        for t in ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z")
+    ]
+    posted = stack.request("POST", f"/{account}/events/members", {"events": batch}, headers={"Idempotency-Key": "h-1"})
+    assert posted.status == 200, posted.text
+    assert [e["event_monetary_value"] for e in posted.json] == [19.99] * 3
+    assert all(e["event_type_id"] == type_id for e in posted.json)
+    replay = stack.request("POST", f"/{account}/events/members", {"events": batch}, headers={"Idempotency-Key": "h-1"})
+    assert replay.json == posted.json
+
+    page = stack.request("GET", f"/{account}/events/members/{member_id}?end=2")
+    assert [e["event_id"] for e in page.json] == [e["event_id"] for e in posted.json[:2]]
+    link = page.headers["link"]
+    assert link.startswith(f"</{account}/events/members/{member_id}?cursor="), link
+    rest = stack.request("GET", link[1 : link.index(">")])
+    assert [e["event_id"] for e in rest.json] == [posted.json[2]["event_id"]]
+    assert "link" not in rest.headers
+    assert stack.request("GET", f"/{account}/events/members/{member_id}?count=true").json == 3
+
+    bad = stack.request(
+        "POST", f"/{account}/events/members", {"events": [{"member_id": 999999, "event_type_id": type_id}]}
+    )
+    assert bad.status == 400
+    assert bad.json["errors"][0]["field"] == "body.events.0.member_id"
+
+    assert stack.request("DELETE", f"/{account}/members/{member_id}").text == "true"
+    assert stack.request("GET", f"/{account}/members/{member_id}").status == 404

@@ -504,3 +504,49 @@ def test_the_last_page_has_no_link(world: dict[str, int]) -> None:
     post_at(world, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
     assert "Link" not in list_events(100, world["ada"], {"end": "5"}).headers
     assert "Link" in list_events(100, world["ada"], {"end": "1"}).headers
+
+
+@pytest.mark.usefixtures("atomic_dynamodb")
+def test_posts_racing_the_deletion_of_their_type_never_store_an_event_after_it(
+    world: dict[str, int], dynamodb: Any, table_items: Any
+) -> None:
+    """Posts and a delete of their type run concurrently. Each post is all-or-nothing, a post that starts after
+    the delete returned is refused, and every stored event of the type is in the ByType index for the cascade."""
+    import os
+    import threading
+    import time
+
+    deleted_at: list[float] = []
+    outcomes: list[tuple[float, int, int]] = []  # (start time, status, events written)
+    start = threading.Barrier(3)
+
+    def poster() -> None:
+        start.wait()
+        for _ in range(12):
+            began = time.monotonic()
+            result = post_events(100, [{"member_id": world["ada"], "event_type": "purchase"}] * 3)
+            outcomes.append((began, result.status, len(result.body) if result.status == 200 else 0))
+
+    def deleter() -> None:
+        start.wait()
+        time.sleep(0.05)
+        assert delete_type(100, world["purchase"]).status == 200
+        deleted_at.append(time.monotonic())
+
+    threads = [threading.Thread(target=poster), threading.Thread(target=poster), threading.Thread(target=deleter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert {status for _, status, _ in outcomes} <= {200, 400}
+    assert all(status == 400 for began, status, _ in outcomes if began > deleted_at[0])
+    stored = [e for e in stored_events(table_items) if int(e["event_type_id"]["N"]) == world["purchase"]]
+    assert len(stored) == sum(written for _, _, written in outcomes)
+    indexed = dynamodb.query(
+        TableName=os.environ["TABLE_NAME"],
+        IndexName="ByType",
+        KeyConditionExpression="GSI1PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"100#T#{world['purchase']}"}},
+    )["Items"]
+    assert len(indexed) == len(stored)

@@ -142,7 +142,10 @@ def decode_cursor(cursor: str, filters: EventFilter) -> str:
 
 def next_link(event: Any, cursor: str, limit: int, extra: dict[str, Any]) -> str:
     """``<path?cursor=…>; rel="next"``, relative to the URL the client called (stage prefix included)."""
-    path = (event.request_context.path if event.request_context else None) or event.path
+    # requestContext.path is the path the client called (with the stage or a custom domain's base path); SAM's
+    # local emulation puts the resource template there instead, so fall back to the route's own path.
+    called = event.request_context.path if event.request_context else None
+    path = called if called and "{" not in called else event.path
     query = {"cursor": cursor, "limit": limit, **{k: v for k, v in extra.items() if v is not None}}
     return f'<{path}?{urlencode(query)}>; rel="next"'
 
