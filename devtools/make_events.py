@@ -117,6 +117,46 @@ EVENTS_BY_FUNCTION = {
 }
 
 
+STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/EventsTable/stream/2026-11-26T00:00:00.000"
+
+
+def stream_removal(account_id: int, event_type_id: int, name: str) -> dict[str, Any]:
+    """The stream record Lambda delivers when an event type item is deleted (NEW_AND_OLD_IMAGES)."""
+    keys = {"PK": {"S": str(account_id)}, "SK": {"S": f"ET#{event_type_id:016d}"}}
+    old_image = {
+        **keys,
+        "entity": {"S": "event_type"},
+        "account_id": {"N": str(account_id)},
+        "event_type_id": {"N": str(event_type_id)},
+        "event_type": {"S": name},
+        "display_name": {"S": name.title()},
+        "created_at": {"S": "2026-11-26T12:00:00Z"},
+    }
+    return {
+        "Records": [
+            {
+                "eventID": "7de3041dd709b024af6f29e4fa13d34c",
+                "eventName": "REMOVE",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1795694400.0,
+                    "Keys": keys,
+                    "OldImage": old_image,
+                    "SequenceNumber": "111000000000000000000001",
+                    "SizeBytes": 212,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": STREAM_ARN,
+            }
+        ]
+    }
+
+
+EVENTS_BY_FUNCTION["cascade_delete"] = stream_removal(100, 1, "purchase")
+
+
 def main() -> None:
     for name, event in EVENTS_BY_FUNCTION.items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")

@@ -79,6 +79,7 @@ class StreamPoller(threading.Thread):
         stream_arn: str,
         invoke: Invoke,
         interval: float = 0.2,
+        retry_delay: float = 0.05,
     ) -> None:
         super().__init__(name=f"stream:{subscription.function_name}", daemon=True)
         self.subscription = subscription
@@ -86,6 +87,7 @@ class StreamPoller(threading.Thread):
         self.stream_arn = stream_arn
         self.invoke = invoke
         self.interval = interval
+        self.retry_delay = retry_delay
         self.stopping = threading.Event()
         self._iterators: dict[str, str | None] = {}
         self.invocations = 0
@@ -102,16 +104,22 @@ class StreamPoller(threading.Thread):
                 LOG.exception("stream poller for %s failed; retrying", self.subscription.function_name)
                 self.stopping.wait(1)
 
+    def open_iterators(self) -> list[str]:
+        """Position on every shard not yet read (at the subscription's ``StartingPosition``); the shard ids."""
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType=self.subscription.starting_position,
+                )["ShardIterator"]
+        return [shard["ShardId"] for shard in shards]
+
     def poll_once(self) -> bool:
         """Read every shard once and deliver what matched. True when any record was read."""
         read_any = False
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            shard_id = shard["ShardId"]
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=self.subscription.starting_position
-                )["ShardIterator"]
+        for shard_id in self.open_iterators():
             iterator = self._iterators[shard_id]
             if iterator is None:
                 continue  # a closed shard, fully read
@@ -151,7 +159,7 @@ class StreamPoller(threading.Thread):
                     [r["eventID"] for r in pending],
                 )
                 return
-            time.sleep(min(0.05 * 2**attempt, 2))
+            time.sleep(min(self.retry_delay * 2**attempt, 2))
 
     def _failed_from(self, batch: list[dict[str, Any]], payload: str) -> list[dict[str, Any]] | None:
         """The records to retry after a partial-batch response, or None when the whole batch succeeded."""

@@ -24,6 +24,8 @@ os.environ.update(
     AWS_REGION="us-east-1",
     TABLE_NAME="emma-events-test",
     POWERTOOLS_SERVICE_NAME="emma-events",
+    POWERTOOLS_METRICS_NAMESPACE="EmmaEvents",
+    CASCADE_TIME_MARGIN_MS="1000",
     POWERTOOLS_LOG_LEVEL="WARNING",
 )
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):

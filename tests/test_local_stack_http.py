@@ -183,3 +183,54 @@ def test_members_and_member_events_over_http(stack: RunningStack, account: int) 
 
     assert stack.request("DELETE", f"/{account}/members/{member_id}").text == "true"
     assert stack.request("GET", f"/{account}/members/{member_id}").status == 404
+
+
+def test_deleting_a_type_or_member_removes_their_events_within_seconds(stack: RunningStack, account: int) -> None:
+    import time
+
+    doomed = create(stack, account, "doomed").json["event_type_id"]
+    create(stack, account, "kept")
+    ada = stack.request("POST", f"/{account}/members/add", {"email": "ada@example.com"}).json["member_id"]
+    bob = stack.request("POST", f"/{account}/members/add", {"email": "bob@example.com"}).json["member_id"]
+    for member in (ada, bob):
+        events = [{"member_id": member, "event_type": name} for name in ("doomed", "kept", "doomed")]
+        assert stack.request("POST", f"/{account}/events/members", {"events": events}).status == 200
+
+    assert stack.request("DELETE", f"/{account}/events/{doomed}").status == 200
+    assert stack.request("DELETE", f"/{account}/members/{bob}").status == 200
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        remaining = stack.request("GET", f"/{account}/events/members/{ada}").json
+        if all(e["event_type_id"] != doomed for e in remaining):
+            break
+        time.sleep(0.2)
+    assert [e["event_type_id"] != doomed for e in remaining] == [True]  # only ada's "kept" event is left
+    assert stack.request("GET", f"/{account}/events/members/{bob}").status == 404
+
+    # Bob's events are gone from the table too (read straight from the stack's embedded DynamoDB).
+    import re
+
+    import boto3
+
+    endpoint = re.search(r"\(moto\) at (http://[0-9.]+:[0-9]+)", stack.log())
+    assert endpoint, stack.log()
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint.group(1),
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+    def bobs_items() -> list[object]:
+        return client.query(
+            TableName="EventsTable",
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"{account}#M#{bob}"}},
+        )["Items"]
+
+    deadline = time.monotonic() + 15
+    while bobs_items() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert bobs_items() == []

@@ -30,6 +30,27 @@ def test_every_api_function_has_an_event_matching_its_route(name: str) -> None:
     assert event["httpMethod"] == function["method"]
 
 
+def test_every_function_has_an_event_file() -> None:
+    for function in resources("AWS::Serverless::Function").values():
+        folder = Path(function["Properties"]["CodeUri"]).name
+        assert (ROOT / "events" / f"{folder}.json").is_file(), folder
+
+
+def test_the_cascade_reads_the_stream_with_failure_handling() -> None:
+    stream = resources("AWS::Serverless::Function")["CascadeDeleteFunction"]["Properties"]["Events"]["Stream"]
+    props = stream["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 0 <= props["MaximumRetryAttempts"] <= 10
+    assert 60 <= props["MaximumRecordAgeInSeconds"] < 86400
+    assert props["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    # Filters only on the `dynamodb` key, as AWS supports for DynamoDB event source mappings.
+    for pattern in props["FilterCriteria"]["Filters"]:
+        assert list(json.loads(pattern["Pattern"])) == ["dynamodb"]
+    alarms = resources("AWS::CloudWatch::Alarm")
+    assert any(a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible" for a in alarms.values())
+
+
 def test_no_catch_all_routes() -> None:
     assert all("{proxy+}" not in f["path"] for f in API_FUNCTIONS.values())
 

@@ -10,11 +10,19 @@ from functools import lru_cache
 @dataclass(frozen=True, slots=True)
 class Settings:
     table_name: str
+    #: The cascade checkpoints and stops when the invocation has less time left than this.
+    cascade_time_margin_ms: int = 60_000
+    #: Keys read per Query by the cascade (then deleted 25 at a time).
+    cascade_page_size: int = 1000
 
     @classmethod
     def from_environ(cls) -> Settings:
         try:
-            return cls(table_name=os.environ["TABLE_NAME"])
+            return cls(
+                table_name=os.environ["TABLE_NAME"],
+                cascade_time_margin_ms=int(os.environ.get("CASCADE_TIME_MARGIN_MS", "60000")),
+                cascade_page_size=int(os.environ.get("CASCADE_PAGE_SIZE", "1000")),
+            )
         except KeyError as missing:
             raise RuntimeError(f"environment variable {missing} is not set (template.yaml sets it)") from None
 

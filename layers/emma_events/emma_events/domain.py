@@ -51,3 +51,23 @@ class MemberEvent:
     event_monetary_value: int | float | None
     mailing_id: int | None
     attributes: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """An event type or a member whose events the cascade deletes."""
+
+    kind: str  # "event_type" | "member"
+    account_id: int
+    parent_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeState:
+    """Where a cascade stands: carried by its cursor item from one step (invocation) to the next."""
+
+    parent: Parent
+    position: dict[str, Any] | None  # the ExclusiveStartKey of the next read; None: from the start
+    deleted: int  # events deleted so far, all passes
+    pass_deleted: int  # events deleted in the current pass
+    steps: int

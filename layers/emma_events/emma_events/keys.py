@@ -76,3 +76,15 @@ def type_index_sk(member_id: int, event_id: int) -> str:
 
 def idempotency_pk(account_id: int) -> str:
     return f"{account_id}#IK"
+
+
+# ---- cascade cursors: one per parent whose events are being deleted ---------------------------------------------
+
+
+def cascade_pk(account_id: int) -> str:
+    return f"{account_id}#CASCADE"
+
+
+def cascade_sk(kind: str, parent_id: int) -> str:
+    """``kind`` is ``event_type`` or ``member``."""
+    return f"{kind}#{parent_id}"

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from emma_events import keys
 from emma_events.config import settings
 from emma_events.dates import from_storage, to_storage, utc_now
-from emma_events.domain import EventType, Member, MemberEvent, NewMemberEvent
+from emma_events.domain import CascadeState, EventType, Member, MemberEvent, NewMemberEvent, Parent
 from emma_events.errors import EventTypeExists, IdempotencyKeyReused, NotFound, ServiceUnavailable, ValidationFailed
 
 if TYPE_CHECKING:
@@ -710,6 +710,96 @@ class Repository:
             query["FilterExpression"] = "event_type_id = :type"
             query["ExpressionAttributeValues"][":type"] = _n(filters.event_type_id)
         return query
+
+    # ---- cascade delete -------------------------------------------------------------------------------------
+
+    def parent_event_keys(
+        self, parent: Parent, position: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Item], dict[str, Any] | None]:
+        """Up to ``limit`` keys of the parent's events after ``position``, and where the next read starts.
+
+        1 x Query, keys only: a type's events through the keys-only ``ByType`` index; a member's events in the
+        member's own partition (strongly consistent, ``ProjectionExpression`` of the keys).
+        """
+        if parent.kind == "event_type":
+            query: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": keys.TYPE_INDEX,
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": {":pk": _s(keys.type_index_pk(parent.account_id, parent.parent_id))},
+            }
+        else:
+            query = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :events)",
+                "ExpressionAttributeValues": {
+                    ":pk": _s(keys.member_pk(parent.account_id, parent.parent_id)),
+                    ":events": _s(keys.EVENT_PREFIX),
+                },
+                "ProjectionExpression": "PK, SK",
+                "ConsistentRead": True,
+            }
+        query["Limit"] = limit
+        if position:
+            query["ExclusiveStartKey"] = position
+        page = self.client.query(**query)
+        found = [{keys.PK: item[keys.PK], keys.SK: item[keys.SK]} for item in page["Items"]]
+        return found, page.get("LastEvaluatedKey")
+
+    def delete_keys(self, items: list[Item], max_attempts: int = 8) -> int:
+        """Delete items by key: BatchWriteItem in chunks of 25 (the service's limit), retrying
+        ``UnprocessedItems`` with exponential backoff. Returns how many were deleted (absent ones count: a
+        delete is idempotent). Raises ``ServiceUnavailable`` when items stay unprocessed after the retries."""
+        for start in range(0, len(items), 25):
+            pending = [{"DeleteRequest": {"Key": key}} for key in items[start : start + 25]]
+            for attempt in range(max_attempts):
+                result = self.client.batch_write_item(RequestItems={self.table_name: pending})
+                pending = result.get("UnprocessedItems", {}).get(self.table_name, [])
+                if not pending:
+                    break
+                self._sleep(attempt)
+            else:
+                raise ServiceUnavailable(f"{len(pending)} deletes stayed unprocessed after {max_attempts} attempts")
+        return len(items)
+
+    def _cascade_key(self, parent: Parent) -> Item:
+        return {
+            keys.PK: _s(keys.cascade_pk(parent.account_id)),
+            keys.SK: _s(keys.cascade_sk(parent.kind, parent.parent_id)),
+        }
+
+    def save_cascade(self, state: CascadeState) -> None:
+        """Checkpoint a cascade: 1 x PutItem of its cursor item. The item's stream record starts the next step.
+
+        A PutItem (not an UpdateItem) so that each checkpoint is exactly one stream record.
+        """
+        parent = state.parent
+        item = self._cascade_key(parent) | {
+            "entity": _s("cascade"),
+            "kind": _s(parent.kind),
+            "account_id": _n(parent.account_id),
+            "parent_id": _n(parent.parent_id),
+            "deleted": _n(state.deleted),
+            "pass_deleted": _n(state.pass_deleted),
+            "steps": _n(state.steps),
+            "updated_at": _s(to_storage(utc_now())),
+        }
+        if state.position is not None:
+            item["position"] = _s(json.dumps(state.position, sort_keys=True))
+        self.client.put_item(TableName=self.table_name, Item=item)
+
+    def finish_cascade(self, parent: Parent) -> None:
+        """1 x DeleteItem of the cursor item (its REMOVE record matches no filter)."""
+        self.client.delete_item(TableName=self.table_name, Key=self._cascade_key(parent))
+
+    @staticmethod
+    def cascade_of(image: Item) -> CascadeState:
+        """The state carried by a cursor item's stream image."""
+        parent = Parent(image["kind"]["S"], int(image["account_id"]["N"]), int(image["parent_id"]["N"]))
+        position = json.loads(image["position"]["S"]) if "position" in image else None
+        return CascadeState(
+            parent, position, int(image["deleted"]["N"]), int(image["pass_deleted"]["N"]), int(image["steps"]["N"])
+        )
 
     # ---- helpers ---------------------------------------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+"""The cascade delete of a parent's events (an event type's or a member's), one bounded step per invocation.
+
+A step deletes pages of the parent's events until the invocation's remaining time falls under a margin, then
+checkpoints its position in the parent's cursor item; that item's stream record invokes the next step. A cascade
+ends after a whole pass over the parent's events finds none left: after a pass that deleted events, one more
+pass from the start verifies (a global secondary index is eventually consistent, so an event written just
+before its type was deleted may show up in the index a moment later). Every step is idempotent: a retried or
+duplicated record deletes what is left and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from emma_events.domain import CascadeState, Parent
+from emma_events.repository import Item, Repository
+
+PARENT_ENTITIES = ("event_type", "member")
+ID_ATTRIBUTE = {"event_type": "event_type_id", "member": "member_id"}
+
+
+class Context(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    parent: Parent
+    deleted: int  # in this step
+    total: int  # in the whole cascade so far
+    step: int
+    done: bool
+    duration_ms: float
+
+
+def removed_parent(old_image: Item | None, new_image: Item | None) -> Parent | None:
+    """The parent a stream record removes, or None when the record is not a parent's removal."""
+    if new_image or not old_image:
+        return None
+    entity = old_image.get("entity", {}).get("S")
+    if entity not in PARENT_ENTITIES:
+        return None
+    return Parent(entity, int(old_image["account_id"]["N"]), int(old_image[ID_ATTRIBUTE[entity]]["N"]))
+
+
+def cursor_state(new_image: Item | None) -> CascadeState | None:
+    """The state of a cascade whose cursor item this record writes, else None."""
+    if not new_image or new_image.get("entity", {}).get("S") != "cascade":
+        return None
+    return Repository.cascade_of(new_image)
+
+
+class Cascade:
+    def __init__(self, repository: Repository, *, time_margin_ms: int, page_size: int = 1000) -> None:
+        self.repository = repository
+        self.time_margin_ms = time_margin_ms
+        self.page_size = page_size
+
+    def start(self, parent: Parent, context: Context) -> StepResult:
+        return self.step(CascadeState(parent, None, 0, 0, 0), context)
+
+    def step(self, state: CascadeState, context: Context) -> StepResult:
+        started = time.monotonic()
+        parent, position, pass_deleted, deleted = state.parent, state.position, state.pass_deleted, 0
+        while True:  # at least one page per step, so that every step makes progress
+            found, position = self.repository.parent_event_keys(parent, position, self.page_size)
+            deleted += self.repository.delete_keys(found)
+            pass_deleted += len(found)
+            if position is None:  # the end of a pass
+                if pass_deleted == 0:
+                    self.repository.finish_cascade(parent)
+                    return self._result(state, deleted, True, started)
+                pass_deleted = 0  # verify with a fresh pass, in the next step
+                break
+            if context.get_remaining_time_in_millis() <= self.time_margin_ms:
+                break
+        self.repository.save_cascade(
+            CascadeState(parent, position, state.deleted + deleted, pass_deleted, state.steps + 1)
+        )
+        return self._result(state, deleted, False, started)
+
+    @staticmethod
+    def _result(state: CascadeState, deleted: int, done: bool, started: float) -> StepResult:
+        duration = (time.monotonic() - started) * 1000
+        return StepResult(state.parent, deleted, state.deleted + deleted, state.steps + 1, done, duration)
+
+
+def describe(result: StepResult) -> dict[str, Any]:
+    """The fields of the structured log line of a step."""
+    return {
+        "parent_kind": result.parent.kind,
+        "account_id": result.parent.account_id,
+        "parent_id": result.parent.parent_id,
+        "deleted": result.deleted,
+        "total_deleted": result.total,
+        "step": result.step,
+        "done": result.done,
+        "duration_ms": round(result.duration_ms, 1),
+    }

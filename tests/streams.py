@@ -1,0 +1,72 @@
+"""Drive the cascade function from the table's real stream (moto's DynamoDB Streams API), as Lambda's event
+source mapping would: the template's FilterCriteria and BatchSize, partial-batch retries. Nothing hand-written."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from devtools.handlers import LambdaContext, load_function
+from devtools.stream_poller import StreamPoller, Subscription
+from devtools.template import resources
+
+
+@dataclass
+class BudgetContext(LambdaContext):
+    """A Lambda context whose remaining time runs out after ``checks`` calls (None: never)."""
+
+    checks: int | None = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self.checks is None:
+            return 900_000
+        self.checks -= 1
+        return 900_000 if self.checks >= 0 else 0
+
+
+@dataclass
+class CascadeDriver:
+    """Attaches to the stream when created, at its end (``LATEST``): the records of the test's setup are not read,
+    as for a mapping created after them. ``from_start`` reads the whole stream (``TRIM_HORIZON``) instead."""
+
+    context: Callable[[], LambdaContext] = LambdaContext
+    from_start: bool = False
+    invocations: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        (function,) = [
+            (name, r) for name, r in resources("AWS::Serverless::Function").items() if name == "CascadeDeleteFunction"
+        ]
+        properties = function[1]["Properties"]["Events"]["Stream"]["Properties"]
+        self.subscription = Subscription.from_event("CascadeDeleteFunction", properties, "EventsTable")
+        if not self.from_start:
+            self.subscription.starting_position = "LATEST"
+        table = boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])["Table"]
+        streams = boto3.client("dynamodbstreams")
+        self.poller = StreamPoller(self.subscription, streams, table["LatestStreamArn"], self._invoke, retry_delay=0)
+        self.poller.open_iterators()
+
+    def _invoke(self, name: str, event_json: str) -> tuple[bool, str]:
+        event = json.loads(event_json)
+        self.invocations.append(event["Records"])
+        try:
+            result = load_function("cascade_delete").lambda_handler(event, self.context())
+        except Exception as error:  # a function error: the mapping retries the batch
+            return True, json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)})
+        return False, json.dumps(result)
+
+    def drain(self, max_polls: int = 10_000) -> int:
+        """Deliver every record until the stream is quiet; returns the number of polls."""
+        for polls in range(1, max_polls + 1):
+            if not self.poller.poll_once():
+                return polls
+        raise AssertionError("the stream never went quiet")
+
+    @property
+    def delivered(self) -> list[dict[str, Any]]:
+        return [record for batch in self.invocations for record in batch]

@@ -1,0 +1,272 @@
+"""The cascade delete: driven by the table's stream, with the template's filters and batch settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+from conftest import api_event, invoke, load_event
+from helpers import create_type, delete_type, new_member, post_events
+from streams import BudgetContext, CascadeDriver
+
+from devtools.handlers import LambdaContext, load_function
+
+
+def seed_events(
+    member_id: int, event_type_id: int, count: int, account_id: int = 100, first_id: int = 1_000_000
+) -> None:
+    """Many events at once, in the repository's own item layout (through the API this would take minutes on moto)."""
+    from emma_events.dates import utc_now
+    from emma_events.domain import MemberEvent
+    from emma_events.repository import get_repository
+
+    repository = get_repository()
+    now = utc_now()
+    items = [
+        repository._event_item(
+            MemberEvent(account_id, first_id + n, member_id, event_type_id, now, now, None, None, None)
+        )
+        for n in range(count)
+    ]
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        repository.client.batch_write_item(RequestItems={repository.table_name: batch})
+
+
+def events_of(table_items: Any, *, event_type_id: int | None = None, member_id: int | None = None) -> list[Any]:
+    return [
+        item
+        for item in table_items()
+        if item.get("entity", {}).get("S") == "member_event"
+        and (event_type_id is None or int(item["event_type_id"]["N"]) == event_type_id)
+        and (member_id is None or int(item["member_id"]["N"]) == member_id)
+    ]
+
+
+def cursors(table_items: Any) -> list[Any]:
+    return [item for item in table_items() if item.get("entity", {}).get("S") == "cascade"]
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 10 keys, so that small cascades take several pages."""
+    from emma_events.config import settings
+
+    monkeypatch.setenv("CASCADE_PAGE_SIZE", "10")
+    settings.cache_clear()
+
+
+@pytest.mark.parametrize("count", [0, 1, 25, 26])
+@pytest.mark.usefixtures("small_pages")
+def test_deleting_a_type_deletes_all_its_events_and_nothing_else(dynamodb: Any, table_items: Any, count: int) -> None:
+    member = new_member()
+    doomed, kept = create_type(100, "doomed"), create_type(100, "kept")
+    seed_events(member, doomed, count)
+    seed_events(member, kept, 3, first_id=2_000_000)
+    driver = CascadeDriver()
+
+    assert delete_type(100, doomed).status == 200
+    driver.drain()
+
+    assert events_of(table_items, event_type_id=doomed) == []
+    assert len(events_of(table_items, event_type_id=kept)) == 3
+    assert cursors(table_items) == []
+
+
+@pytest.mark.slow
+def test_a_cascade_of_10000_events_completes(dynamodb: Any, table_items: Any) -> None:
+    member = new_member()
+    doomed = create_type(100, "doomed")
+    seed_events(member, doomed, 10_000)
+    driver = CascadeDriver()
+
+    delete_type(100, doomed)
+    driver.drain()
+
+    assert events_of(table_items, event_type_id=doomed) == []
+    assert cursors(table_items) == []
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_deleting_a_member_deletes_its_events_only(dynamodb: Any, table_items: Any) -> None:
+    ada, bob = new_member(100, "ada@example.com"), new_member(100, "bob@example.com")
+    click = create_type(100, "click")
+    seed_events(ada, click, 30)
+    seed_events(bob, click, 4, first_id=2_000_000)
+    driver = CascadeDriver()
+
+    path = {"account_id": 100, "member_id": ada}
+    assert invoke("delete_member", api_event("delete_member", path=path)).status == 200
+    driver.drain()
+
+    assert events_of(table_items, member_id=ada) == []
+    assert len(events_of(table_items, member_id=bob)) == 4
+    assert cursors(table_items) == []
+
+
+def test_event_deletions_and_other_writes_never_invoke_the_function(dynamodb: Any) -> None:
+    member = new_member()
+    doomed = create_type(100, "doomed")
+    post_events(100, [{"member_id": member, "event_type_id": doomed}] * 3)
+    driver = CascadeDriver(from_start=True)  # every record of the table, inserts included
+
+    delete_type(100, doomed)
+    driver.drain()
+
+    kinds = set()
+    for record in driver.delivered:
+        images = record["dynamodb"]
+        if "NewImage" in images:
+            kinds.add(("write", images["NewImage"]["entity"]["S"]))
+        else:
+            kinds.add((record["eventName"], images["OldImage"]["entity"]["S"]))
+    assert kinds == {("REMOVE", "event_type"), ("write", "cascade")}
+    assert len(driver.invocations) >= 2  # the type's removal, then at least its verification step
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_a_cascade_that_runs_out_of_time_checkpoints_and_continues(
+    dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = new_member()
+    doomed = create_type(100, "doomed")
+    seed_events(member, doomed, 95)
+    driver = CascadeDriver(context=lambda: BudgetContext(checks=2))  # two pages (20 keys) per invocation
+
+    delete_type(100, doomed)
+    driver.drain()
+
+    assert events_of(table_items, event_type_id=doomed) == []
+    assert cursors(table_items) == []
+    assert len(driver.invocations) >= 95 // 20  # it took several invocations, each starting where the last stopped
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_a_crash_in_the_middle_is_retried_and_the_cascade_completes(
+    dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emma_events.repository import Repository
+
+    member = new_member()
+    doomed = create_type(100, "doomed")
+    seed_events(member, doomed, 60)
+    original = Repository.delete_keys
+    crashes = {"left": 2, "calls": 0}
+
+    def flaky(self: Repository, items: list[Any], max_attempts: int = 8) -> int:
+        crashes["calls"] += 1
+        if crashes["calls"] % 3 == 0 and crashes["left"] > 0:
+            crashes["left"] -= 1
+            original(self, items[: len(items) // 2], max_attempts)  # half done, then the crash
+            raise RuntimeError("injected crash")
+        return original(self, items, max_attempts)
+
+    monkeypatch.setattr(Repository, "delete_keys", flaky)
+    driver = CascadeDriver()
+
+    delete_type(100, doomed)
+    driver.drain()
+
+    assert crashes["left"] == 0
+    assert events_of(table_items, event_type_id=doomed) == []
+    assert cursors(table_items) == []
+
+
+def test_the_same_record_delivered_twice_is_harmless(dynamodb: Any, table_items: Any) -> None:
+    member = new_member()
+    doomed, kept = create_type(100, "doomed"), create_type(100, "kept")
+    seed_events(member, doomed, 5)
+    seed_events(member, kept, 2, first_id=2_000_000)
+    driver = CascadeDriver()
+    delete_type(100, doomed)
+    driver.drain()
+    removal = next(r for r in driver.delivered if r["eventName"] == "REMOVE")
+
+    for _ in range(2):
+        result = load_function_result({"Records": [removal]})
+        assert result == {"batchItemFailures": []}
+
+    assert events_of(table_items, event_type_id=doomed) == []
+    assert len(events_of(table_items, event_type_id=kept)) == 2
+    assert cursors(table_items) == []
+
+
+def load_function_result(event: dict[str, Any]) -> Any:
+    return load_function("cascade_delete").lambda_handler(event, LambdaContext(function_name="cascade"))
+
+
+def test_a_type_recreated_with_the_same_name_keeps_its_new_events(dynamodb: Any, table_items: Any) -> None:
+    member = new_member()
+    old = create_type(100, "purchase")
+    seed_events(member, old, 12)
+    driver = CascadeDriver()
+    delete_type(100, old)
+    new = create_type(100, "purchase")
+    assert new != old
+    posted = post_events(100, [{"member_id": member, "event_type": "purchase"}] * 4)
+    assert posted.status == 200
+
+    driver.drain()
+
+    assert events_of(table_items, event_type_id=old) == []
+    assert len(events_of(table_items, event_type_id=new)) == 4
+
+
+@pytest.mark.usefixtures("atomic_dynamodb")
+def test_posts_racing_the_deletion_of_their_type_leave_no_orphans(dynamodb: Any, table_items: Any) -> None:
+    member = new_member()
+    doomed = create_type(100, "doomed")
+    driver = CascadeDriver()
+    start = threading.Barrier(3)
+
+    def poster() -> None:
+        start.wait()
+        for _ in range(10):
+            post_events(100, [{"member_id": member, "event_type": "doomed"}] * 2)
+
+    def deleter() -> None:
+        start.wait()
+        time.sleep(0.03)
+        delete_type(100, doomed)
+
+    threads = [threading.Thread(target=poster), threading.Thread(target=poster), threading.Thread(target=deleter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    driver.drain()
+
+    assert events_of(table_items, event_type_id=doomed) == []
+
+
+def test_the_event_file_runs_the_function(dynamodb: Any) -> None:
+    """events/cascade_delete.json (for `sam local invoke`): a removed type with no events is a finished cascade."""
+    assert load_function_result(load_event("cascade_delete")) == {"batchItemFailures": []}
+
+
+def test_a_step_logs_its_parent_count_and_duration(dynamodb: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    member = new_member()
+    doomed = create_type(100, "doomed")
+    seed_events(member, doomed, 3)
+    driver = CascadeDriver()
+    delete_type(100, doomed)
+    logger = load_function("cascade_delete").logger
+    logger.setLevel("INFO")
+    stream = logger.registered_handler.setStream(sys.stdout)  # the module may have been loaded by another test
+    try:
+        capfd.readouterr()
+        driver.drain()
+    finally:
+        logger.setLevel("WARNING")
+        logger.registered_handler.setStream(stream)
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    steps = [line for line in lines if line.get("message") == "cascade step"]
+    assert steps, lines
+    assert {"parent_kind", "account_id", "parent_id", "deleted", "duration_ms", "step", "done"} <= steps[0].keys()
+    assert sum(step["deleted"] for step in steps) >= 3
+    metrics = [line for line in lines if "_aws" in line]
+    assert any("EventsDeleted" in line for line in metrics)
