@@ -15,7 +15,7 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_NAME"))}
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "devtools.bench", "--json", str(out)],
+        [sys.executable, "-m", "devtools.bench", "--json", str(out), "--cascade-events", "300"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -31,3 +31,6 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
     assert first <= 2
     assert rows["member events: cursor page (after 1,000)"]["round_trips"] == first
     assert all("Scan" not in row["calls"] for row in rows.values())
+    cascade = json.loads(out.read_text())["cascade"]
+    assert cascade["left_after_cascade"] == 0
+    assert cascade["cascade_calls"]["BatchWriteItem"] == 12  # 300 deletes, 25 per request

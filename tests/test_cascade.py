@@ -270,3 +270,59 @@ def test_a_step_logs_its_parent_count_and_duration(dynamodb: Any, capfd: pytest.
     assert sum(step["deleted"] for step in steps) >= 3
     metrics = [line for line in lines if "_aws" in line]
     assert any("EventsDeleted" in line for line in metrics)
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_a_failed_batch_in_the_dead_letter_queue_is_replayed(
+    dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poison cascade exhausts its retries and lands in the queue; after the fix, the replay tool restarts it."""
+    import boto3
+
+    from devtools.replay_cascades import replay_queue
+    from emma_events.repository import Repository, get_repository
+
+    member = new_member()
+    doomed = create_type(100, "doomed")
+    seed_events(member, doomed, 30)
+    driver = CascadeDriver()
+
+    def broken(self: Repository, items: list[Any], max_attempts: int = 8) -> int:
+        raise RuntimeError("permissions were wrong")
+
+    monkeypatch.setattr(Repository, "delete_keys", broken)
+    delete_type(100, doomed)
+    driver.drain()  # MaximumRetryAttempts, then the batch is discarded: its events are still there
+    failed = [batch for batch in driver.invocations if batch[0]["eventName"] == "REMOVE"]
+    assert len(failed) == driver.subscription.maximum_retry_attempts + 1
+    assert len(events_of(table_items, event_type_id=doomed)) == 30
+
+    # What Lambda sends to the on-failure destination for a stream batch.
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="cascade-dlq")["QueueUrl"]
+    record = failed[0][0]
+    message = {
+        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 6},
+        "DDBStreamBatchInfo": {
+            "shardId": driver.poller.open_iterators()[0],
+            "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": record["dynamodb"]["SequenceNumber"],
+            "streamArn": record["eventSourceARN"],
+            "batchSize": 1,
+        },
+    }
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+    monkeypatch.undo()  # the fix is deployed
+
+    from emma_events.config import settings
+
+    monkeypatch.setenv("CASCADE_PAGE_SIZE", "10")
+    monkeypatch.setenv("TABLE_NAME", get_repository().table_name)
+    settings.cache_clear()
+    restarted = replay_queue(get_repository(), sqs, boto3.client("dynamodbstreams"), queue_url)
+    driver.drain()
+
+    assert [(p.kind, p.parent_id) for p in restarted] == [("event_type", doomed)]
+    assert events_of(table_items, event_type_id=doomed) == []
+    assert cursors(table_items) == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)

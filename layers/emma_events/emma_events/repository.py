@@ -727,6 +727,7 @@ class Repository:
                 "IndexName": keys.TYPE_INDEX,
                 "KeyConditionExpression": "GSI1PK = :pk",
                 "ExpressionAttributeValues": {":pk": _s(keys.type_index_pk(parent.account_id, parent.parent_id))},
+                "ProjectionExpression": "PK, SK",  # only the table keys: half the payload of the index entry
             }
         else:
             query = {

@@ -1,0 +1,115 @@
+"""Replay failed cascades: restart the cascade delete of every parent named in the dead-letter queue.
+
+When a stream batch of the cascade function exhausts its retries, Lambda sends a message describing it (not the
+records) to the on-failure queue: the stream, shard and sequence-number range. This tool reads those records
+back from the stream (kept 24 hours), finds the parents they were about (a removed type or member, or a
+cascade's cursor) and writes a fresh cursor item for each: its stream record starts the cascade again, from the
+beginning, which is safe since every step is idempotent. Messages are deleted once their parents are restarted.
+
+    python -m devtools.replay_cascades --table TABLE --queue-url URL [--dry-run]
+    python -m devtools.replay_cascades --table TABLE --account 100 --event-type 7   # after the 24 hours
+    python -m devtools.replay_cascades --table TABLE --account 100 --member 5
+
+Credentials and region come from the usual AWS environment; add --endpoint-url for the local stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "emma_events"))
+
+from emma_events.cascade import cursor_state, removed_parent
+from emma_events.domain import CascadeState, Parent
+from emma_events.repository import Repository
+
+
+def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
+    """The parents of the records between a failed batch's first and last sequence numbers."""
+    iterator = streams.get_shard_iterator(
+        StreamArn=batch["streamArn"],
+        ShardId=batch["shardId"],
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=batch["startSequenceNumber"],
+    )["ShardIterator"]
+    last = int(batch["endSequenceNumber"])
+    parents: set[Parent] = set()
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        for record in page["Records"]:
+            if int(record["dynamodb"]["SequenceNumber"]) > last:
+                return parents
+            images = record["dynamodb"]
+            state = cursor_state(images.get("NewImage"))
+            parent = state.parent if state else removed_parent(images.get("OldImage"), images.get("NewImage"))
+            if parent is not None:
+                parents.add(parent)
+        if not page["Records"]:
+            return parents
+        iterator = page.get("NextShardIterator")
+    return parents
+
+
+def restart(repository: Repository, parent: Parent) -> None:
+    """A fresh cursor for the parent: its stream record starts the cascade from the beginning."""
+    repository.save_cascade(CascadeState(parent, None, 0, 0, 0))
+
+
+def replay_queue(repository: Repository, sqs: Any, streams: Any, queue_url: str, dry_run: bool = False) -> list[Parent]:
+    restarted: list[Parent] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        if not messages:
+            return restarted
+        for message in messages:
+            batch = json.loads(message["Body"])["DDBStreamBatchInfo"]
+            for parent in sorted(parents_in_batch(streams, batch), key=lambda p: (p.account_id, p.kind, p.parent_id)):
+                print(f"restart cascade of {parent.kind} {parent.parent_id} in account {parent.account_id}")
+                if not dry_run:
+                    restart(repository, parent)
+                restarted.append(parent)
+            if not dry_run:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        if dry_run:
+            return restarted
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", required=True, help="the stack's TableName output")
+    parser.add_argument("--queue-url", help="the stack's CascadeDeadLetterQueueUrl output")
+    parser.add_argument("--account", type=int)
+    parser.add_argument("--event-type", type=int)
+    parser.add_argument("--member", type=int)
+    parser.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:8000 for the local stack")
+    parser.add_argument("--dry-run", action="store_true", help="print what would be restarted; change nothing")
+    args = parser.parse_args(argv)
+
+    import boto3
+
+    def client(service: Any) -> Any:
+        return boto3.client(service, endpoint_url=args.endpoint_url)
+
+    repository = Repository(args.table, client("dynamodb"))
+    if args.account is not None and (args.event_type is None) != (args.member is None):
+        kind, parent_id = ("event_type", args.event_type) if args.event_type is not None else ("member", args.member)
+        parent = Parent(kind, args.account, parent_id)
+        print(f"restart cascade of {kind} {parent_id} in account {args.account}")
+        if not args.dry_run:
+            restart(repository, parent)
+        return 0
+    if not args.queue_url:
+        parser.error("give --queue-url, or --account with one of --event-type/--member")
+    restarted = replay_queue(repository, client("sqs"), client("dynamodbstreams"), args.queue_url, args.dry_run)
+    print(f"{len(restarted)} cascade(s) {'would be ' if args.dry_run else ''}restarted")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
