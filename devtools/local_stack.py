@@ -13,9 +13,11 @@ that touches them, and tests/test_local_stack_glue.py fails with a clear message
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -240,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("samcli", "botocore", "werkzeug"):  # werkzeug: the embedded DynamoDB's request log
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack (a stuck stack)
     started = time.monotonic()
     stack = LocalStack(
         args.template,

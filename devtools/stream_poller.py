@@ -90,6 +90,7 @@ class StreamPoller(threading.Thread):
         self.retry_delay = retry_delay
         self.stopping = threading.Event()
         self._iterators: dict[str, str | None] = {}
+        self._last_sequence: dict[str, str] = {}
         self.invocations = 0
 
     def stop(self) -> None:
@@ -125,6 +126,18 @@ class StreamPoller(threading.Thread):
                 continue  # a closed shard, fully read
             page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
             self._iterators[shard_id] = page.get("NextShardIterator")
+            if page["Records"]:
+                self._last_sequence[shard_id] = page["Records"][-1]["dynamodb"]["SequenceNumber"]
+            elif shard_id in self._last_sequence and self._iterators[shard_id] is not None:
+                # Re-position after the last record read. Iterators expire on DynamoDB (15 minutes), and moto
+                # replaces a table's stream shard with a copy when a transaction is cancelled, which leaves
+                # older iterators reading a shard that no longer grows.
+                self._iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard_id,
+                    ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                    SequenceNumber=self._last_sequence[shard_id],
+                )["ShardIterator"]
             records = [lambda_record(r, self.stream_arn) for r in page["Records"]]
             read_any = read_any or bool(records)
             matching = [r for r in records if self.subscription.matches(r)]
