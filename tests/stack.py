@@ -68,13 +68,16 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(template: Path | None = None, startup_timeout: float = 60) -> Iterator[RunningStack]:
+def running_stack(
+    template: Path | None = None, startup_timeout: float = 60, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningStack]:
     port = free_port()
     command = [sys.executable, "-m", "devtools.local_stack", "--port", str(port), "--dynamodb-port", "0"]
     if template is not None:
         command += ["--template", str(template)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_NAME", "POWERTOOLS_"))}
     env.pop("DYNAMODB_ENDPOINT", None)
+    env.update(extra_env or {})
     log_file = tempfile.NamedTemporaryFile(prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
     stack = RunningStack(f"http://127.0.0.1:{port}", process, Path(log_file.name))

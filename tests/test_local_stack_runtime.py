@@ -125,3 +125,33 @@ def test_the_stream_delivers_matching_records_only_in_batches_and_retries_failur
     assert all(int(item["batch_size"]["N"]) <= 2 for item in records.values())  # BatchSize: 2
     # fail-once-d was reported in batchItemFailures the first time, then retried and recorded.
     assert int(records["fail-once-d"]["deliveries"]["N"]) == 1
+
+
+def test_dynamodb_endpoint_points_the_stack_at_a_running_dynamodb() -> None:
+    """DYNAMODB_ENDPOINT: the stack uses that DynamoDB (here a separate moto server standing in for DynamoDB
+    Local), creates the missing tables there, and its data outlives the stack."""
+    from moto.server import ThreadedMotoServer
+    from stack import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        with running_stack(extra_env={"DYNAMODB_ENDPOINT": endpoint}) as stack:
+            reply = stack.request("POST", "/100/events", {"event_type": "kept", "display_name": "Kept"})
+            assert reply.status == 200, reply.text
+            assert f"DynamoDB at {endpoint}" in stack.log()
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        item = client.get_item(TableName="EventsTable", Key={"PK": {"S": "100"}, "SK": {"S": "ETNAME#kept"}})
+        assert "Item" in item
+        with running_stack(extra_env={"DYNAMODB_ENDPOINT": endpoint}) as stack:  # tables exist: reused
+            assert [t["event_type"] for t in stack.request("GET", "/100/events").json] == ["kept"]
+    finally:
+        server.stop()
