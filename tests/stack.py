@@ -21,6 +21,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def dynamodb_client(endpoint: str) -> Any:
+    """A DynamoDB client for a local stack's store, with the stack's dummy credentials."""
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import api_event, invoke, load_event
+from helpers import assert_problem
 
 EMMA_DATE = re.compile(r"^@D:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 MAX_ID = 2**53 - 1
@@ -51,16 +52,6 @@ def delete(account_id: int, event_type_id: int) -> Any:
 
 def list_types(account_id: int = 100, query: dict[str, str] | None = None) -> Any:
     return invoke("list_event_types", api_event("list_event_types", path={"account_id": account_id}, query=query))
-
-
-def assert_problem(result: Any, status: int, *fields: str) -> None:
-    assert result.status == status, result.body
-    assert result.content_type == "application/problem+json"
-    assert {"type", "title", "status", "detail"} <= result.body.keys()
-    assert result.body["status"] == status
-    if fields:
-        named = {error["field"] for error in result.body["errors"]}
-        assert set(fields) <= named, named
 
 
 # ---- POST /{account_id}/events ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from itertools import count
 from typing import Any
 
 import pytest
-from stack import RunningStack, running_stack
+from stack import RunningStack, dynamodb_client, running_stack
 
 _accounts = count(1000)
 
@@ -213,17 +213,9 @@ def test_deleting_a_type_or_member_removes_their_events_within_seconds(stack: Ru
     # Bob's events are gone from the table too (read straight from the stack's embedded DynamoDB).
     import re
 
-    import boto3
-
     endpoint = re.search(r"\(moto\) at (http://[0-9.]+:[0-9]+)", stack.log())
     assert endpoint, stack.log()
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint.group(1),
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client = dynamodb_client(endpoint.group(1))
 
     def bobs_items() -> list[object]:
         return client.query(

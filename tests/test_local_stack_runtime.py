@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from stack import RunningStack, running_stack
+from stack import RunningStack, dynamodb_client, running_stack
 
 APP = Path(__file__).parent / "fixtures" / "stack_app" / "template.yaml"
 
@@ -94,13 +93,7 @@ def test_a_slow_request_does_not_block_the_others(stack: RunningStack) -> None:
 
 def test_the_stream_delivers_matching_records_only_in_batches_and_retries_failures(stack: RunningStack) -> None:
     endpoint = probe(stack, "a")["endpoint"]
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client = dynamodb_client(endpoint)
     keys = [("watched#1", "a"), ("watched#1", "b"), ("other#1", "c"), ("watched#1", "fail-once-d")]
     for pk, sk in keys:
         client.put_item(TableName="Table", Item={"PK": {"S": pk}, "SK": {"S": sk}})
@@ -142,13 +135,7 @@ def test_dynamodb_endpoint_points_the_stack_at_a_running_dynamodb() -> None:
             reply = stack.request("POST", "/100/events", {"event_type": "kept", "display_name": "Kept"})
             assert reply.status == 200, reply.text
             assert f"DynamoDB at {endpoint}" in stack.log()
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        client = dynamodb_client(endpoint)
         item = client.get_item(TableName="EventsTable", Key={"PK": {"S": "100"}, "SK": {"S": "ETNAME#kept"}})
         assert "Item" in item
         with running_stack(extra_env={"DYNAMODB_ENDPOINT": endpoint}) as stack:  # tables exist: reused

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from emma_events.dates import EMMA_DATE_PATTERN, parse_timestamp, to_emma
-from emma_events.domain import EventType, Member, MemberEvent, NewMemberEvent
+from emma_events.domain import NewMemberEvent
 
 #: Ids are positive integers that stay exact in JavaScript (``Number.MAX_SAFE_INTEGER``).
 MAX_ID = 2**53 - 1
@@ -147,6 +147,16 @@ EmmaDate = Annotated[
 ]
 
 
+class ResponseModel(BaseModel):
+    """A response body, built from the domain object of the same fields."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, domain: object) -> Self:
+        return cls.model_validate(domain)
+
+
 class EventTypeRequest(BaseModel):
     """Body of ``POST /{account_id}/events`` and ``PUT /{account_id}/events/{event_type_id}``."""
 
@@ -157,22 +167,12 @@ class EventTypeRequest(BaseModel):
     display_name: DisplayName
 
 
-class EventTypeResponse(BaseModel):
+class EventTypeResponse(ResponseModel):
     account_id: int
     event_type_id: int
     event_type: str
     display_name: str
     created_at: EmmaDate
-
-    @classmethod
-    def of(cls, event_type: EventType) -> EventTypeResponse:
-        return cls(
-            account_id=event_type.account_id,
-            event_type_id=event_type.event_type_id,
-            event_type=event_type.event_type,
-            display_name=event_type.display_name,
-            created_at=event_type.created_at,
-        )
 
 
 # ---- members ---------------------------------------------------------------------------------------------------
@@ -193,24 +193,13 @@ class MemberAddResponse(BaseModel):
     status: str
 
 
-class MemberResponse(BaseModel):
+class MemberResponse(ResponseModel):
     member_id: int
     account_id: int
     email: str
     fields: dict[str, Any]
     status: str
     member_since: EmmaDate
-
-    @classmethod
-    def of(cls, member: Member) -> MemberResponse:
-        return cls(
-            member_id=member.member_id,
-            account_id=member.account_id,
-            email=member.email,
-            fields=member.fields,
-            status=member.status,
-            member_since=member.member_since,
-        )
 
 
 # ---- member events ---------------------------------------------------------------------------------------------
@@ -250,7 +239,7 @@ class CreateMemberEventsRequest(BaseModel):
     events: list[MemberEventRequest] = Field(min_length=1, max_length=MAX_EVENTS_PER_POST)
 
 
-class MemberEventResponse(BaseModel):
+class MemberEventResponse(ResponseModel):
     event_id: int
     account_id: int
     member_id: int
@@ -260,17 +249,3 @@ class MemberEventResponse(BaseModel):
     event_monetary_value: int | float | None
     mailing_id: int | None
     attributes: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, event: MemberEvent) -> MemberEventResponse:
-        return cls(
-            event_id=event.event_id,
-            account_id=event.account_id,
-            member_id=event.member_id,
-            event_type_id=event.event_type_id,
-            event_timestamp=event.event_timestamp,
-            inserted_at=event.inserted_at,
-            event_monetary_value=event.event_monetary_value,
-            mailing_id=event.mailing_id,
-            attributes=event.attributes,
-        )
