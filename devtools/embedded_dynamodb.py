@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ LOCAL_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
+LOG = logging.getLogger("local_stack")
 _atomic_lock = threading.RLock()
 _atomic_installed = False
 
@@ -39,6 +42,15 @@ def make_moto_requests_atomic() -> None:
 
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
     _atomic_installed = True
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 class EmbeddedDynamoDB:
@@ -67,6 +79,9 @@ class EmbeddedDynamoDB:
         from moto.server import ThreadedMotoServer
 
         make_moto_requests_atomic()
+        if self.port and not _free(self.host, self.port):
+            LOG.warning("port %s is in use (a DynamoDB Local?); the embedded DynamoDB takes a free port", self.port)
+            self.port = 0
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         self.port = self._server._server.server_port  # the real port when 0 was asked for
