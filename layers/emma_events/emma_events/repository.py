@@ -172,7 +172,7 @@ class Repository:
                 )
                 return created
             except ClientError as error:
-                codes = self._cancelled(error)
+                codes = self._cancelled(error, 2)
                 if codes[1] == "ConditionalCheckFailed":
                     raise EventTypeExists(_name_taken(event_type)) from error
                 self._backoff(attempt, error)
@@ -256,7 +256,7 @@ class Repository:
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                     continue  # the type changed or vanished since it was read: read it again
-                codes = self._cancelled(error)
+                codes = self._cancelled(error, 3)
                 if codes[2] == "ConditionalCheckFailed":
                     raise EventTypeExists(_name_taken(event_type)) from error
                 self._backoff(attempt, error)
@@ -356,7 +356,7 @@ class Repository:
                 )
                 return member, True
             except ClientError as error:
-                if self._cancelled(error)[1] != "ConditionalCheckFailed":
+                if self._cancelled(error, 2)[1] != "ConditionalCheckFailed":
                     self._backoff(attempt, error)
                 # else: a concurrent add of the same email won; the next round returns its member
         raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
@@ -493,11 +493,12 @@ class Repository:
             checks += [self._exists_check(self._type_key(account_id, t)) for t in type_ids]
             puts = [{"Put": self._put(self._event_item(event))} for event in created]
             record = [{"Put": self._idempotency_put(account_id, idempotency, created, now)}] if idempotency else []
+            items = checks + puts + record
             try:
-                self.client.transact_write_items(TransactItems=checks + puts + record)
+                self.client.transact_write_items(TransactItems=items)
                 return created
             except ClientError as error:
-                codes, failure = self._cancelled(error), error
+                codes, failure = self._cancelled(error, len(items)), error
             if idempotency is not None and codes[-1] == "ConditionalCheckFailed":
                 replay = self._replay(account_id, idempotency, now)
                 if replay is not None:
@@ -862,17 +863,19 @@ class Repository:
         time.sleep(min(0.02 * 2**attempt, 1.0))
 
     @staticmethod
-    def _cancelled(error: ClientError) -> list[str]:
-        """The cancellation codes of a failed transaction; any other error is re-raised."""
+    def _cancelled(error: ClientError, size: int = 0) -> list[str]:
+        """The cancellation codes of a failed transaction of ``size`` items (padded with "None" should the
+        service omit any); any other error is re-raised."""
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise error
-        return _cancellation_codes(error)
+        codes = _cancellation_codes(error)
+        return codes + ["None"] * (size - len(codes))
 
     @staticmethod
     def _backoff(attempt: int, error: ClientError) -> None:
         """Wait before trying again a transaction that lost a race; give up after the last attempt."""
         if attempt + 1 >= _ATTEMPTS:
-            raise ServiceUnavailable("The event type is being changed concurrently; retry the request.") from error
+            raise ServiceUnavailable("The data is being changed concurrently; retry the request.") from error
         time.sleep(0.02 * 2**attempt)
 
 
