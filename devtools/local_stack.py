@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,18 @@ from devtools.lambda_runtime import FunctionSpec, FunctionTimeout, ProcessRuntim
 from devtools.stream_poller import StreamPoller, Subscription
 
 LOG = logging.getLogger("local_stack")
+
+#: The development key of account 100 that `make run` creates when LOCAL_API_KEYS is unset (README, Security).
+DEFAULT_LOCAL_API_KEYS = "100:0123456789abcdef0123:local-dev-private-key-0123456789ab"
+
+
+class FunctionUnauthorized(Exception):
+    """A function failed with the message "Unauthorized": from an authorizer, API Gateway's 401."""
+
+
+class Unauthenticated(Exception):
+    """The authorizer refused the credentials: API Gateway's 401."""
+
 
 #: What API Gateway answers when the integration (the function) outlives its timeout.
 GATEWAY_TIMEOUT = json.dumps(
@@ -80,6 +93,8 @@ class SamRuntimeAdapter:
 
     def invoke(self, function_config: Any, event: str, tenant_id: Any = None, **kwargs: Any) -> None:
         result = self.runtime.invoke(self.spec(function_config), event)
+        if result.error and json.loads(result.payload).get("errorMessage") == "Unauthorized":
+            raise FunctionUnauthorized
         stdout = kwargs.get("stdout")
         if stdout is not None:
             stdout.write_str(result.payload)
@@ -87,11 +102,15 @@ class SamRuntimeAdapter:
 
 
 class GatewayService(LocalApigwService):
-    """SAM's local API Gateway, with API Gateway's answers to failed integrations.
+    """SAM's local API Gateway, with API Gateway's answers where SAM's differ.
 
-    SAM answers a function error with 500; API Gateway answers 502 ("Internal server error"), as it does for a
-    malformed response, and 504 when the function times out.
+    SAM answers a function error with 500 and an authorizer that raises with 502. API Gateway answers 502
+    ("Internal server error") for a function error, as for a malformed response; 504 when the function times
+    out; and 401 when the authorizer raises "Unauthorized". (A policy that does not allow the requested resource
+    is a 403 in both.)
     """
+
+    _authorizing = threading.local()
 
     def create(self) -> None:
         super().create()
@@ -102,9 +121,30 @@ class GatewayService(LocalApigwService):
             LOG.info("%s %s -> %s", request.method, request.full_path.rstrip("?"), response.status_code)
             return response
 
+    def _request_handler(self, **kwargs: Any) -> Any:
+        try:
+            return super()._request_handler(**kwargs)
+        except Unauthenticated:
+            return self.service_response(
+                json.dumps({"message": "Unauthorized"}), {"Content-Type": "application/json"}, 401
+            )
+
+    def _invoke_parse_lambda_authorizer(self, lambda_authorizer: Any, *args: Any, **kwargs: Any) -> None:
+        self._authorizing.active = True
+        try:
+            super()._invoke_parse_lambda_authorizer(lambda_authorizer, *args, **kwargs)
+        except FunctionUnauthorized:
+            raise Unauthenticated from None
+        finally:
+            self._authorizing.active = False
+
     def _invoke_lambda_function(self, lambda_function_name: str, event: dict, tenant_id: Any = None) -> Any:
         try:
             return super()._invoke_lambda_function(lambda_function_name, event, tenant_id)
+        except FunctionUnauthorized:
+            if getattr(self._authorizing, "active", False):
+                raise
+            return ""  # any other function failing this way is a function error: 502
         except LambdaResponseParseException:
             return ""  # unparseable for SAM's proxy parser too: 502, as API Gateway answers a function error
         except FunctionTimeout as timeout:
@@ -122,13 +162,16 @@ class LocalStack:
         dynamodb_endpoint: str | None = None,
         log: Any = None,
         dynamodb_host: str = "127.0.0.1",
+        api_keys: str | None = None,
     ) -> None:
+        self.api_keys = api_keys
         self.template_path = Path(template_path).resolve()
         self.host, self.port = host, port
         self.dynamodb = EmbeddedDynamoDB(host=dynamodb_host, port=dynamodb_port, endpoint=dynamodb_endpoint)
         self.log = log or sys.stderr
         self.runtime = ProcessRuntime(log=self.log)
         self.pollers: list[StreamPoller] = []
+        self.seeded_keys: list[tuple[int, str, str]] = []
 
     def start(self) -> None:
         self.dynamodb.start()
@@ -158,6 +201,27 @@ class LocalStack:
         )
         self.service.create()
         self._start_pollers(stream_arns)
+        self.seeded_keys = self._seed_api_keys() if "EventsTable" in stream_arns else []
+
+    def _seed_api_keys(self) -> list[tuple[int, str, str]]:
+        """The development keys of LOCAL_API_KEYS ("account:public:private,..."), or account 100's default."""
+        sys.path.insert(0, str(template.ROOT / "layers" / "emma_events"))
+        from botocore.exceptions import ClientError
+
+        from emma_events.auth import Credentials
+        from emma_events.repository import Repository
+
+        repository = Repository("EventsTable", self.dynamodb.client())
+        seeded = []
+        for entry in filter(None, (self.api_keys or DEFAULT_LOCAL_API_KEYS).split(",")):
+            account, public, private = entry.strip().split(":", 2)
+            try:
+                repository.create_api_key(int(account), credentials=Credentials(public, private))
+            except ClientError as error:  # already there (a DynamoDB that outlives the stack)
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+            seeded.append((int(account), public, private))
+        return seeded
 
     def _start_pollers(self, stream_arns: dict[str, str]) -> None:
         streams = self.dynamodb.client("dynamodbstreams")
@@ -205,14 +269,20 @@ def _banner(stack: LocalStack, started: float) -> str:
     base = f"http://{stack.host}:{stack.port}"
     lines = [f"Emma events API on {base}  (ready in {time.monotonic() - started:.1f}s)", ""]
     lines += [f"  {methods:<7} {base}{path}  -> {function}" for path, methods, function in stack.routes()]
+    lines += ["", f"Store: {stack.dynamodb.description}", ""]
+    if stack.seeded_keys:
+        lines += ["API keys (HTTP Basic: public key as user, private key as password):"]
+        lines += [f"  account {account}: {public}:{private}" for account, public, private in stack.seeded_keys]
+        account, public, private = stack.seeded_keys[0]
+        user = f"-u {public}:{private} "
+        lines += [""]
+    else:
+        account, user = 100, ""
     lines += [
-        "",
-        f"Store: {stack.dynamodb.description}",
-        "",
         "Try:",
-        f"  curl -s -X POST {base}/100/events -H 'Content-Type: application/json' \\",
+        f"  curl -s {user}-X POST {base}/{account}/events -H 'Content-Type: application/json' \\",
         '       -d \'{"event_type": "purchase", "display_name": "Purchase"}\'',
-        f"  curl -s {base}/100/events",
+        f"  curl -s {user}{base}/{account}/events",
         "",
         "Ctrl-C stops.",
     ]
@@ -251,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         args.dynamodb_port,
         args.dynamodb_endpoint,
         dynamodb_host=args.dynamodb_host,
+        api_keys=os.environ.get("LOCAL_API_KEYS") or None,
     )
     stack.start()
     print(_banner(stack, started), flush=True)

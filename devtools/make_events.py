@@ -157,6 +157,23 @@ def stream_removal(account_id: int, event_type_id: int, name: str) -> dict[str, 
 EVENTS_BY_FUNCTION["cascade_delete"] = stream_removal(100, 1, "purchase")
 
 
+def authorizer_request(public_key: str, private_key: str) -> dict[str, Any]:
+    """The REQUEST authorizer event API Gateway sends for GET /100/events with HTTP Basic credentials."""
+    import base64
+
+    event = api_event("GET", "/{account_id}/events", {"account_id": 100})
+    token = base64.b64encode(f"{public_key}:{private_key}".encode()).decode()
+    event["headers"]["Authorization"] = f"Basic {token}"
+    event["multiValueHeaders"]["Authorization"] = [f"Basic {token}"]
+    event["type"] = "REQUEST"
+    event["methodArn"] = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/100/events"
+    return event
+
+
+# Credentials of the local stack's default development key (README, "Security").
+EVENTS_BY_FUNCTION["authorizer"] = authorizer_request("0123456789abcdef0123", "local-dev-private-key-0123456789ab")
+
+
 def main() -> None:
     for name, event in EVENTS_BY_FUNCTION.items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")

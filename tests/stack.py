@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -55,6 +56,16 @@ class Reply:
         return self.headers.get("content-type", "")
 
 
+#: Development keys the test stacks are started with (LOCAL_API_KEYS): accounts 100 and 1000-1099.
+TEST_ACCOUNTS = [100, *range(1000, 1100)]
+TEST_KEYS = {account: (f"pub{account}", f"private-key-of-{account}") for account in TEST_ACCOUNTS}
+AUTO: Any = object()
+
+
+def basic(public: str, private: str) -> str:
+    return "Basic " + base64.b64encode(f"{public}:{private}".encode()).decode()
+
+
 @dataclass
 class RunningStack:
     base_url: str
@@ -62,10 +73,23 @@ class RunningStack:
     log_path: Path
 
     def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        auth: Any = AUTO,
     ) -> Reply:
+        """``auth``: by default the key of the account the path names (if it is a test account); None sends no
+        credentials; a (public, private) pair sends those."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         all_headers = {"Content-Type": "application/json"} if data is not None else {}
+        if auth is AUTO:
+            first = path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+            auth = TEST_KEYS.get(int(first)) if first.isdigit() else None
+        if auth is not None:
+            all_headers["Authorization"] = basic(*auth)
         all_headers.update(headers or {})
         request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=all_headers)  # noqa: S310
         try:
@@ -90,6 +114,7 @@ def running_stack(
         command += ["--template", str(template)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_NAME", "POWERTOOLS_"))}
     env.pop("DYNAMODB_ENDPOINT", None)
+    env["LOCAL_API_KEYS"] = ",".join(f"{a}:{pub}:{priv}" for a, (pub, priv) in TEST_KEYS.items())
     env.update(extra_env or {})
     log_file = tempfile.NamedTemporaryFile(prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603

@@ -72,6 +72,9 @@ def test_the_api_gateway_service_has_the_hooks_we_override() -> None:
     invoke = inspect.signature(LocalApigwService._invoke_lambda_function).parameters
     assert list(invoke)[:3] == ["self", "lambda_function_name", "event"], HINT
     assert callable(LocalApigwService.create), HINT
+    assert callable(LocalApigwService._request_handler), HINT
+    authorizer = inspect.signature(LocalApigwService._invoke_parse_lambda_authorizer).parameters
+    assert list(authorizer)[:2] == ["self", "lambda_authorizer"], HINT
     assert callable(LocalApigwService.run), HINT
 
 

@@ -99,3 +99,24 @@ def test_layer_pins_are_what_the_tests_run() -> None:
     assert pins
     for package, pinned in pins.items():
         assert version(package) == pinned.strip(), package
+
+
+def test_every_route_requires_the_authorizer_and_an_api_key() -> None:
+    (api,) = resources("AWS::Serverless::Api").values()
+    auth = api["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "ApiKeyAuthorizer"
+    assert auth["Authorizers"]["ApiKeyAuthorizer"]["FunctionPayloadType"] == "REQUEST"
+    assert auth["ApiKeyRequired"] is True
+    assert api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
+    for name, function in resources("AWS::Serverless::Function").items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "Api":
+                assert "Auth" not in event["Properties"], f"{name} overrides the default authorizer"
+
+
+def test_the_authorizer_reads_only_key_items() -> None:
+    (statement,) = resources("AWS::Serverless::Function")["AuthorizerFunction"]["Properties"]["Policies"][0][
+        "Statement"
+    ]
+    assert statement["Action"] == ["dynamodb:GetItem"]
+    assert statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["KEY#*"]

@@ -88,3 +88,17 @@ def cascade_pk(account_id: int) -> str:
 def cascade_sk(kind: str, parent_id: int) -> str:
     """``kind`` is ``event_type`` or ``member``."""
     return f"{kind}#{parent_id}"
+
+
+# ---- API keys: found by public key (the authorizer's only access pattern), listed per account ------------------
+API_KEY_SK = "KEY"
+API_KEY_REF_PREFIX = "APIKEY#"
+
+
+def api_key_pk(public_key: str) -> str:
+    """The one partition that does not begin with an account id: the authorizer knows only the public key."""
+    return f"KEY#{public_key}"
+
+
+def api_key_ref_sk(public_key: str) -> str:
+    return f"{API_KEY_REF_PREFIX}{public_key}"

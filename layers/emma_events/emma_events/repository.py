@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from emma_events import keys
+from emma_events import auth, keys
 from emma_events.config import settings
 from emma_events.dates import from_storage, to_storage, utc_now
 from emma_events.domain import CascadeState, EventType, Member, MemberEvent, NewMemberEvent, Parent
@@ -801,6 +801,110 @@ class Repository:
         position = json.loads(image["position"]["S"]) if "position" in image else None
         return CascadeState(
             parent, position, int(image["deleted"]["N"]), int(image["pass_deleted"]["N"]), int(image["steps"]["N"])
+        )
+
+    # ---- API keys -------------------------------------------------------------------------------------------
+
+    @_translate_errors
+    def create_api_key(
+        self, account_id: int, usage_key: str | None = None, credentials: auth.Credentials | None = None
+    ) -> auth.Credentials:
+        """A new key pair for the account (or the given one); only the private key's salted digest is stored.
+
+        1 x TransactWriteItems: the key item (by public key) and its reference in the account's partition.
+        """
+        credentials = credentials or auth.new_credentials()
+        salt = auth.new_salt()
+        created = _s(to_storage(utc_now()))
+        key_item: Item = {
+            keys.PK: _s(keys.api_key_pk(credentials.public_key)),
+            keys.SK: _s(keys.API_KEY_SK),
+            "entity": _s("api_key"),
+            "account_id": _n(account_id),
+            "public_key": _s(credentials.public_key),
+            "salt": _s(salt),
+            "digest": _s(auth.digest(salt, credentials.private_key)),
+            "revoked": {"BOOL": False},
+            "created_at": created,
+        }
+        if usage_key:
+            key_item["usage_key"] = _s(usage_key)
+        reference: Item = {
+            keys.PK: _s(keys.account_pk(account_id)),
+            keys.SK: _s(keys.api_key_ref_sk(credentials.public_key)),
+            "entity": _s("api_key_ref"),
+            "public_key": _s(credentials.public_key),
+            "revoked": {"BOOL": False},
+            "created_at": created,
+        }
+        self.client.transact_write_items(TransactItems=[{"Put": self._put(key_item)}, {"Put": self._put(reference)}])
+        return credentials
+
+    @_translate_errors
+    def list_api_keys(self, account_id: int) -> list[dict[str, Any]]:
+        """The account's keys (public key, created_at, revoked). Query on the account partition."""
+        return [
+            {
+                "public_key": item["public_key"]["S"],
+                "created_at": item["created_at"]["S"],
+                "revoked": item["revoked"]["BOOL"],
+            }
+            for item in self._query_prefix(account_id, keys.API_KEY_REF_PREFIX, None)
+        ]
+
+    @_translate_errors
+    def revoke_api_key(self, account_id: int, public_key: str) -> None:
+        """Mark a key revoked. 1 x TransactWriteItems (the key, on condition it is the account's, and its
+        reference). ``NotFound`` when the account has no such key."""
+        revoke = "SET revoked = :true"
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {keys.PK: _s(keys.api_key_pk(public_key)), keys.SK: _s(keys.API_KEY_SK)},
+                            "UpdateExpression": revoke,
+                            "ConditionExpression": "account_id = :account",
+                            "ExpressionAttributeValues": {":true": {"BOOL": True}, ":account": _n(account_id)},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {
+                                keys.PK: _s(keys.account_pk(account_id)),
+                                keys.SK: _s(keys.api_key_ref_sk(public_key)),
+                            },
+                            "UpdateExpression": revoke,
+                            "ConditionExpression": "attribute_exists(PK)",
+                            "ExpressionAttributeValues": {":true": {"BOOL": True}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            self._cancelled(error, 2)
+            raise NotFound(f"Account {account_id} has no key {public_key!r}.") from error
+
+    @_translate_errors
+    def find_api_key(self, public_key: str) -> auth.StoredKey | None:
+        """The stored key for a public key. 1 x GetItem (strongly consistent, so a revocation counts at once)."""
+        item = self.client.get_item(
+            TableName=self.table_name,
+            Key={keys.PK: _s(keys.api_key_pk(public_key)), keys.SK: _s(keys.API_KEY_SK)},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        return auth.StoredKey(
+            account_id=int(item["account_id"]["N"]),
+            public_key=item["public_key"]["S"],
+            salt=item["salt"]["S"],
+            digest=item["digest"]["S"],
+            revoked=item["revoked"]["BOOL"],
+            created_at=item["created_at"]["S"],
+            usage_key=item["usage_key"]["S"] if "usage_key" in item else None,
         )
 
     # ---- helpers ---------------------------------------------------------------------------------------------

@@ -1,0 +1,42 @@
+"""The API's Lambda REQUEST authorizer: HTTP Basic with an account's public and private API keys.
+
+Unknown, malformed, wrong or revoked credentials raise ``Unauthorized`` (API Gateway answers 401). Valid ones
+get a policy allowing only their account's paths, so a valid key used on another account's path is denied by
+API Gateway itself (403), also when the decision comes from the authorizer cache. Nothing here logs a key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from emma_events.auth import allow_policy, matches, parse_basic
+from emma_events.repository import get_repository
+
+logger = Logger()
+
+
+class Unauthorized(Exception):
+    """The exact message API Gateway turns into a 401."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    headers = event.get("headers") or {}
+    return next((value for key, value in headers.items() if key.lower() == name), None)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    credentials = parse_basic(_header(event, "authorization"))
+    if credentials is None:
+        logger.info("rejected", extra={"reason": "missing or malformed credentials"})
+        raise Unauthorized
+    stored = get_repository().find_api_key(credentials.public_key)
+    if stored is None or stored.revoked or not matches(stored, credentials.private_key):
+        logger.info("rejected", extra={"reason": "unknown, revoked or wrong key"})
+        raise Unauthorized
+    return allow_policy(event["methodArn"], stored.account_id, stored.public_key, stored.usage_key)
