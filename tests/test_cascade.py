@@ -111,8 +111,12 @@ def test_deleting_a_member_deletes_its_events_only(dynamodb: Any, table_items: A
 def test_event_deletions_and_other_writes_never_invoke_the_function(dynamodb: Any) -> None:
     member = new_member()
     doomed = create_type(100, "doomed")
-    post_events(100, [{"member_id": member, "event_type_id": doomed}] * 3)
-    driver = CascadeDriver(from_start=True)  # every record of the table, inserts included
+    renamed = create_type(100, "renamed-later")
+    post_events(100, [{"member_id": member, "event_type_id": doomed}] * 3, {"Idempotency-Key": "k"})
+    path = {"account_id": 100, "event_type_id": renamed}
+    body = {"event_type": "renamed-now", "display_name": "Renamed"}
+    assert invoke("update_event_type", api_event("update_event_type", path=path, body=body)).status == 200
+    driver = CascadeDriver(from_start=True)  # every record of the table: inserts, the rename, the removals
 
     delete_type(100, doomed)
     driver.drain()
