@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install run test lint validate scan build bench check clean
+.PHONY: install run test lint validate scan build bench openapi check clean
 
 $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: install ## Run every test
 
 bench: install ## DynamoDB round trips per operation against their budgets (writes bench-results.json)
 	$(PY) -m devtools.bench
+
+openapi: install ## Regenerate docs/openapi.json from the functions' code (a test fails when it is stale)
+	$(PY) -m devtools.openapi
 
 lint: install ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

@@ -114,7 +114,28 @@ class GatewayService(LocalApigwService):
 
     def create(self) -> None:
         super().create()
-        from flask import request
+        from flask import Response, request
+
+        document = template.ROOT / "docs" / "openapi.json"
+
+        # The API's contract, outside the account paths and without credentials (as the README documents).
+        @self._app.get("/openapi.json")
+        def openapi() -> Any:
+            return Response(document.read_text(), mimetype="application/json")
+
+        @self._app.get("/docs")
+        def swagger_ui() -> Any:
+            from aws_lambda_powertools.event_handler.openapi.swagger_ui import html
+
+            assets = Path(html.__file__).parent
+            page = html.generate_swagger_html(
+                document.read_text(),
+                (assets / "swagger-ui-bundle.min.js").read_text(),
+                (assets / "swagger-ui.min.css").read_text(),
+                "",
+                None,
+            )
+            return Response(page, mimetype="text/html")
 
         @self._app.after_request
         def access_log(response: Any) -> Any:

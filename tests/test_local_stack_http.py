@@ -227,3 +227,16 @@ def test_deleting_a_type_or_member_removes_their_events_within_seconds(stack: Ru
     while bobs_items() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert bobs_items() == []
+
+
+def test_the_stack_serves_the_openapi_document_and_swagger_ui_without_credentials(stack: RunningStack) -> None:
+    import json
+
+    from devtools.openapi import DOCUMENT
+
+    document = stack.request("GET", "/openapi.json", auth=None)
+    assert document.status == 200
+    assert document.json == json.loads(DOCUMENT.read_text())
+    page = stack.request("GET", "/docs", auth=None)
+    assert page.status == 200
+    assert "SwaggerUIBundle" in page.text
