@@ -57,7 +57,10 @@ ERRORS = {
     "502": ("The function failed (API Gateway).", "GatewayMessage"),
     "503": ("DynamoDB is throttling; retry after `Retry-After` seconds.", "Problem"),
 }
-BODY_ERRORS = {"415": ("The body declares a Content-Type that is not JSON.", "Problem")}
+BODY_ERRORS = {
+    "413": ("The body is larger than 1 MB.", "Problem"),
+    "415": ("The body declares a Content-Type that is not JSON.", "Problem"),
+}
 
 
 def _environment() -> None:
@@ -98,6 +101,8 @@ def build() -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
             errors = {**ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
+            if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+                errors["422"] = ("The Idempotency-Key was used in the last 24 hours with another body.", "Problem")
             for status, (description, schema) in errors.items():
                 media = "application/problem+json" if schema == "Problem" else "application/json"
                 responses[status] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Any
@@ -435,3 +436,18 @@ def test_a_declared_content_type_that_is_not_json_is_415(dynamodb: Any, table_it
 def test_a_json_content_type_with_a_charset_is_accepted(dynamodb: Any) -> None:
     headers = {"Content-Type": "application/json; charset=utf-8"}
     assert invoke("create_event_type", api_event("create_event_type", headers=headers)).status == 200
+
+
+def test_a_body_with_duplicate_keys_is_400(dynamodb: Any, table_items: Any) -> None:
+    raw = '{"event_type": "a", "display_name": "A", "event_type": "b"}'
+    result = invoke("create_event_type", api_event("create_event_type", raw_body=raw))
+    assert_problem(result, 400, "body")
+    assert "duplicate key" in result.body["errors"][0]["message"]
+    assert table_items() == []
+
+
+def test_a_body_over_one_megabyte_is_413(dynamodb: Any, table_items: Any) -> None:
+    raw = json.dumps({"event_type": "a", "display_name": "A", "padding": "x" * (1024 * 1024)})
+    result = invoke("create_event_type", api_event("create_event_type", raw_body=raw))
+    assert_problem(result, 413)
+    assert table_items() == []

@@ -23,11 +23,20 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from pydantic import BeforeValidator
 
 from emma_events.dates import parse_time
-from emma_events.errors import ApiError, NotFound, ServiceUnavailable, UnsupportedMediaType, ValidationFailed
+from emma_events.errors import (
+    ApiError,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from emma_events.models import MAX_ID
 from emma_events.repository import EventFilter, Idempotency
 
 PROBLEM_JSON = "application/problem+json"
+#: Request bodies larger than this are refused with 413 (10 events of 32 KB of attributes fit well within).
+MAX_BODY_BYTES = 1024 * 1024
 
 AccountId = Annotated[int, Path(gt=0, le=MAX_ID, description="The account's id.")]
 EventTypeId = Annotated[int, Path(gt=0, le=MAX_ID, description="The event type's id.")]
@@ -174,9 +183,23 @@ def _validation_problem(exc: RequestValidationError) -> Response[str]:
     return problem(ValidationFailed(f"Invalid request: {fields}.", errors=errors))
 
 
+def _strict_json(text: str) -> Any:
+    """``json.loads`` that refuses duplicate keys (which parser would win is anyone's guess)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                raise json.JSONDecodeError(f"duplicate key {key!r}", text, 0)
+            seen[key] = value
+        return seen
+
+    return json.loads(text, object_pairs_hook=pairs)
+
+
 def make_resolver() -> APIGatewayRestResolver:
     """A REST API resolver with request validation and this API's error mapping."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_strict_json)
 
     app.exception_handler(ApiError)(problem)
     app.exception_handler(RequestValidationError)(_validation_problem)
@@ -204,23 +227,26 @@ def make_resolver() -> APIGatewayRestResolver:
     return app
 
 
-def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A 415 proxy response when a body declares a content type that is not JSON, else None.
+def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 413 or 415 proxy response for a body this API will not read, else None.
 
-    A body without ``Content-Type`` is read as JSON (existing Emma clients send none). Powertools would parse
-    form-encoded bodies, which this API does not accept, so the check runs before the resolver.
+    Over ``MAX_BODY_BYTES``: 413. A declared content type that is not JSON: 415 (a body without
+    ``Content-Type`` is read as JSON: existing Emma clients send none; Powertools would parse form-encoded
+    bodies, which this API does not accept). Checked before the resolver parses anything.
     """
-    if not event.get("body"):
+    body = event.get("body")
+    if not body:
         return None
+    error: ApiError | None = None
+    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
+        error = PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
     declared = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)
-    if not declared:
+    media_type = (declared or "").split(";")[0].strip().lower()
+    if error is None and media_type and media_type != "application/json":
+        error = UnsupportedMediaType(f"The body must be JSON (Content-Type: application/json), not {media_type}.")
+    if error is None:
         return None
-    media_type = declared.split(";")[0].strip().lower()
-    if media_type == "application/json":
-        return None
-    response = problem(
-        UnsupportedMediaType(f"The body must be JSON (Content-Type: application/json), not {media_type}.")
-    )
+    response = problem(error)
     return {
         "statusCode": response.status_code,
         "headers": {"Content-Type": PROBLEM_JSON},
@@ -235,6 +261,6 @@ def lambda_handler_for(app: APIGatewayRestResolver) -> Any:
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return unsupported_media_type(event) or app.resolve(event, context)
+        return refuse_body(event) or app.resolve(event, context)
 
     return lambda_handler

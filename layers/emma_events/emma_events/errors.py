@@ -56,6 +56,12 @@ class UnsupportedMediaType(ApiError):
     slug = "unsupported-media-type"
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+    title = "Payload Too Large"
+    slug = "payload-too-large"
+
+
 class ServiceUnavailable(ApiError):
     """DynamoDB throttled us beyond the SDK's retries; the client should retry later."""
 
