@@ -101,7 +101,7 @@ def build() -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
             errors = {**ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
-            if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+            if any(p.get("name", "").lower() == "idempotency-key" for p in operation.get("parameters", [])):
                 errors["422"] = ("The Idempotency-Key was used in the last 24 hours with another body.", "Problem")
             for status, (description, schema) in errors.items():
                 media = "application/problem+json" if schema == "Problem" else "application/json"
