@@ -61,6 +61,16 @@ GATEWAY_TIMEOUT = json.dumps(
 )
 
 
+#: API Gateway's own answers, by status and message, and the gateway response type that customizes each.
+GATEWAY_ANSWERS: dict[tuple[int, str | None], str] = {
+    (401, "Unauthorized"): "UNAUTHORIZED",
+    (403, "User is not authorized to access this resource"): "ACCESS_DENIED",
+    (403, "Missing Authentication Token"): "MISSING_AUTHENTICATION_TOKEN",
+    (502, "Internal server error"): "DEFAULT_5XX",
+    (504, "Endpoint request timed out"): "INTEGRATION_TIMEOUT",
+}
+
+
 class SamRuntimeAdapter:
     """The ``local_runtime`` that SAM's ``LocalLambdaRunner`` drives, backed by worker processes.
 
@@ -138,9 +148,33 @@ class GatewayService(LocalApigwService):
             return Response(page, mimetype="text/html")
 
         @self._app.after_request
-        def access_log(response: Any) -> Any:
-            LOG.info("%s %s -> %s", request.method, request.full_path.rstrip("?"), response.status_code)
+        def gateway_answers(response: Any) -> Any:
+            """API Gateway's own answers, customized by the template's GatewayResponses as API Gateway does."""
+            customized = self._gateway_response(response)
+            LOG.info("%s %s -> %s", request.method, request.full_path.rstrip("?"), customized.status_code)
+            return customized
+
+    gateway_responses: dict[str, Any] = {}  # noqa: RUF012 - set per stack from the template
+
+    def _gateway_response(self, response: Any) -> Any:
+        if not self.gateway_responses or response.mimetype != "application/json":
             return response
+        try:
+            body = json.loads(response.get_data(as_text=True))
+        except ValueError:
+            return response
+        message = body.get("message", body.get("Message")) if isinstance(body, dict) and len(body) == 1 else None
+        kind = GATEWAY_ANSWERS.get((response.status_code, message))
+        custom = self.gateway_responses.get(kind) if kind else None
+        if not custom:
+            return response
+        templates = custom.get("ResponseTemplates", {})
+        if "application/json" in templates:
+            response.set_data(templates["application/json"])
+        response.status_code = int(custom.get("StatusCode", response.status_code))
+        for header, value in custom.get("ResponseParameters", {}).get("Headers", {}).items():
+            response.headers[header] = str(value).strip("'")  # API Gateway header values are quoted literals
+        return response
 
     def _request_handler(self, **kwargs: Any) -> Any:
         try:
@@ -220,6 +254,8 @@ class LocalStack:
             host=self.host,
             stderr=StreamWriter(self.log, auto_flush=True),
         )
+        (api_resource,) = template.resources("AWS::Serverless::Api", self.template_path).values() or [{}]
+        self.service.gateway_responses = api_resource.get("Properties", {}).get("GatewayResponses", {})
         self.service.create()
         self._start_pollers(stream_arns)
         self.seeded_keys = self._seed_api_keys() if "EventsTable" in stream_arns else []

@@ -46,15 +46,15 @@ PROBLEM = {
         },
     },
 }
-GATEWAY_MESSAGE = {"type": "object", "properties": {"message": {"type": "string"}}}
 ERRORS = {
     "400": ("Invalid path, query or body: `errors` names each field.", "Problem"),
-    "401": ("Missing, malformed, unknown, wrong or revoked credentials.", "GatewayMessage"),
-    "403": ("Valid credentials used on another account's path.", "GatewayMessage"),
+    "401": ("Missing, malformed, unknown, wrong or revoked credentials.", "Problem"),
+    "403": ("Valid credentials used on another account's path.", "Problem"),
     "404": ("The account has no such resource.", "Problem"),
-    "429": ("Over the account's rate limit (API Gateway usage plan).", "GatewayMessage"),
+    "429": ("Over the account's rate limit (API Gateway usage plan).", "Problem"),
     "500": ("Unexpected error (logged).", "Problem"),
-    "502": ("The function failed (API Gateway).", "GatewayMessage"),
+    "502": ("The function failed (API Gateway).", "Problem"),
+    "504": ("The function did not answer in time (API Gateway).", "Problem"),
     "503": ("DynamoDB is throttling; retry after `Retry-After` seconds.", "Problem"),
 }
 BODY_ERRORS = {
@@ -93,7 +93,7 @@ def build() -> dict[str, Any]:
         merge.add_schema(json.loads(app.get_openapi_json_schema()))
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     components = document.setdefault("components", {})
-    components.setdefault("schemas", {}).update({"Problem": PROBLEM, "GatewayMessage": GATEWAY_MESSAGE})
+    components.setdefault("schemas", {}).update({"Problem": PROBLEM})
     for schema in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):  # Powertools 422 shapes
         components["schemas"].pop(schema, None)
     for operations in document["paths"].values():
@@ -104,10 +104,9 @@ def build() -> dict[str, Any]:
             if any(p.get("name", "").lower() == "idempotency-key" for p in operation.get("parameters", [])):
                 errors["422"] = ("The Idempotency-Key was used in the last 24 hours with another body.", "Problem")
             for status, (description, schema) in errors.items():
-                media = "application/problem+json" if schema == "Problem" else "application/json"
                 responses[status] = {
                     "description": description,
-                    "content": {media: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+                    "content": {"application/problem+json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
                 }
     return document
 

@@ -107,8 +107,11 @@ def test_malformed_json_is_400_naming_the_body(stack: RunningStack, account: int
 
 def test_a_route_that_does_not_exist_is_answered_by_the_gateway(stack: RunningStack) -> None:
     reply = stack.request("GET", "/100/nothing-here")
-    assert reply.status == 403  # API Gateway's "Missing Authentication Token" for unknown routes
-    assert stack.request("PATCH", "/100/events").status == 403
+    # API Gateway's "Missing Authentication Token", customized by the template's GatewayResponses.
+    assert reply.status == 404
+    assert reply.content_type == "application/problem+json"
+    assert reply.json["type"] == "urn:emma-events:problem:not-found"
+    assert stack.request("PATCH", "/100/events").status == 404
 
 
 def test_parallel_creations_all_succeed_with_distinct_ids(stack: RunningStack, account: int) -> None:

@@ -74,7 +74,9 @@ def test_every_endpoint_refuses_what_is_not_the_accounts_own_key(
         reply = stack.request(method, target, BODIES.get(method), auth=credentials)
     assert reply.status == status, (method, target, reply.text)
     assert not any(secret in reply.text for secret in SECRETS)
-    assert ("Unauthorized" if status == 401 else "not authorized") in reply.text
+    assert reply.content_type == "application/problem+json"
+    assert reply.json["type"] == f"urn:emma-events:problem:{'unauthorized' if status == 401 else 'forbidden'}"
+    assert reply.json["status"] == status
 
 
 def test_the_accounts_own_key_reads_its_data(stack: RunningStack) -> None:

@@ -120,3 +120,15 @@ def test_the_authorizer_reads_only_key_items() -> None:
     ]
     assert statement["Action"] == ["dynamodb:GetItem"]
     assert statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["KEY#*"]
+
+
+def test_api_gateways_own_errors_are_problem_documents() -> None:
+    (api,) = resources("AWS::Serverless::Api").values()
+    responses = api["Properties"]["GatewayResponses"]
+    required = {"UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED", "BAD_REQUEST_BODY", "MISSING_AUTHENTICATION_TOKEN"}
+    assert required <= set(responses)
+    for kind, response in responses.items():
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert {"type", "title", "status", "detail"} <= set(body), kind
+        assert body["status"] == int(response["StatusCode"]), kind
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'", kind
