@@ -34,7 +34,8 @@ Item = dict[str, dict[str, Any]]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Standard retry mode (exponential backoff with jitter, throttling-aware), short timeouts: a Lambda behind
+#: Standard retry mode (exponential backoff with jitter, throttling-aware; max_attempts counts retries, so 5
+#: attempts in all), short timeouts: a Lambda behind
 #: API Gateway (29 s limit) must fail fast and let the client retry rather than hang on one slow connection.
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},

@@ -1,0 +1,113 @@
+"""DynamoDB throttling and transient errors, injected at the HTTP layer of botocore: the SDK's own retries
+run, then the request either succeeds or the client gets 503 with Retry-After, and nothing is half-written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import assert_problem, create_type, delete_type, new_member, post_events
+from streams import CascadeDriver
+from test_cascade import events_of, seed_events
+
+
+def throttle(
+    monkeypatch: pytest.MonkeyPatch, action: str, times: int, code: str = "ThrottlingException"
+) -> dict[str, int]:
+    """Make moto answer the next ``times`` calls of ``action`` (e.g. ``transact_write_items``) with a 400
+    throttling error, before it touches any data: the SDK sees what DynamoDB would send and retries."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.responses import DynamoHandler
+
+    state = {"left": times, "calls": 0}
+    original = getattr(DynamoHandler, action)
+
+    def throttled(self: Any) -> Any:
+        state["calls"] += 1
+        if state["left"] > 0:
+            state["left"] -= 1
+            raise JsonRESTError(code, "Rate of requests exceeds the allowed throughput.")
+        return original(self)
+
+    monkeypatch.setattr(DynamoHandler, action, throttled)
+    return state
+
+
+@pytest.fixture
+def repository_client(dynamodb: Any) -> Any:
+    from emma_events.repository import get_repository
+
+    return get_repository().client
+
+
+def stored(table_items: Any) -> list[Any]:
+    return [item for item in table_items() if item.get("entity", {}).get("S") == "member_event"]
+
+
+def test_a_throttled_write_that_the_sdk_retries_succeeds(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member, click = new_member(), create_type(100, "click")
+    state = throttle(monkeypatch, "transact_write_items", times=2)
+
+    result = post_events(100, [{"member_id": member, "event_type_id": click}] * 3)
+
+    assert result.status == 200, result.body
+    assert state["calls"] == 3  # two throttled attempts, then the SDK's third went through
+    assert len(stored(table_items)) == 3
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "ProvisionedThroughputExceededException"])
+def test_throttling_beyond_the_sdk_retries_is_503_and_writes_nothing(
+    repository_client: Any, table_items: Any, code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member, click = new_member(), create_type(100, "click")
+    state = throttle(monkeypatch, "transact_write_items", times=100, code=code)
+
+    result = post_events(100, [{"member_id": member, "event_type_id": click}] * 3)
+
+    assert_problem(result, 503)
+    assert result.headers["Retry-After"] == "1"
+    assert state["calls"] == 5  # botocore: the first attempt and max_attempts (4) retries
+    assert stored(table_items) == []
+
+
+def test_a_throttled_cascade_is_retried_by_the_stream_and_completes(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member, doomed = new_member(), create_type(100, "doomed")
+    seed_events(member, doomed, 60)
+    driver = CascadeDriver()
+    delete_type(100, doomed)
+    throttle(monkeypatch, "batch_write_item", times=9)  # more than one call survives: 5 attempts each
+
+    driver.drain()
+
+    assert events_of(table_items, event_type_id=doomed) == []
+
+
+def test_unprocessed_items_are_retried_until_deleted(repository_client: Any, table_items: Any) -> None:
+    from emma_events.repository import get_repository
+
+    member, doomed = new_member(), create_type(100, "doomed")
+    seed_events(member, doomed, 30)
+    keys = [{"PK": i["PK"], "SK": i["SK"]} for i in events_of(table_items, event_type_id=doomed)]
+    original = repository_client.batch_write_item
+    calls = {"n": 0}
+
+    def half_processed(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        requests = next(iter(kwargs["RequestItems"].values()))
+        table = next(iter(kwargs["RequestItems"]))
+        if calls["n"] == 1 and len(requests) > 1:
+            original(RequestItems={table: requests[: len(requests) // 2]})
+            return {"UnprocessedItems": {table: requests[len(requests) // 2 :]}}
+        return original(**kwargs)
+
+    repository_client.batch_write_item = half_processed
+    try:
+        assert get_repository().delete_keys(keys) == 30
+    finally:
+        repository_client.batch_write_item = original
+    assert events_of(table_items, event_type_id=doomed) == []
+    assert calls["n"] == 3  # 25 (half unprocessed), the other half again, then the last 5
