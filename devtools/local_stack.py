@@ -147,6 +147,16 @@ class GatewayService(LocalApigwService):
             )
             return Response(page, mimetype="text/html")
 
+        @self._app.before_request
+        def text_body() -> None:
+            """API Gateway passes a non-binary body on as text; bytes that are not UTF-8 become U+FFFD there, so the
+            function answers (400) instead of SAM's 502 for a body it cannot decode."""
+            data = request.get_data(cache=True)
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                request._cached_data = data.decode("utf-8", "replace").encode("utf-8")
+
         @self._app.after_request
         def gateway_answers(response: Any) -> Any:
             """API Gateway's own answers, customized by the template's GatewayResponses as API Gateway does."""

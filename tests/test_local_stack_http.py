@@ -243,3 +243,9 @@ def test_the_stack_serves_the_openapi_document_and_swagger_ui_without_credential
     page = stack.request("GET", "/docs", auth=None)
     assert page.status == 200
     assert "SwaggerUIBundle" in page.text
+
+
+def test_a_body_that_is_not_utf8_is_a_400_not_a_server_error(stack: RunningStack, account: int) -> None:
+    reply = stack.request("POST", f"/{account}/events", raw=b'{"event_type": "\xff\xfe"}')
+    assert reply.status == 400, reply.text
+    assert reply.content_type == "application/problem+json"
