@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install run test lint validate scan build bench openapi check clean
+.PHONY: install run test lint validate scan fuzz build bench openapi check clean
 
 $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,10 +48,19 @@ $(CHECKOV_VENV)/.installed: requirements-scan.txt
 scan: $(CHECKOV_VENV)/.installed ## IaC security scan of template.yaml (checkov); every skip has its reason in the template
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet
 
+FUZZ_VENV ?= .venv-fuzz
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt
+	test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-fuzz.txt
+	touch $@
+
+fuzz: install $(FUZZ_VENV)/.installed ## schemathesis against the local stack (stateless + stateful, with credentials)
+	$(PY) -m devtools.fuzz
+
 build: install ## sam build (needs python3.12 on PATH)
 	$(if $(PYENV_312),PYENV_VERSION=$$(pyenv version-name 2>/dev/null | cut -d: -f1):$(PYENV_312)) $(VENV)/bin/sam build
 
-check: test lint validate scan ## What CI runs
+check: test lint validate scan fuzz ## What CI runs
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
