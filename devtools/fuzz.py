@@ -4,7 +4,7 @@ Starts the local stack on free ports, runs schemathesis (from .venv-fuzz) over d
 that matter (no server error; status code, content type and body as documented), with a fixed seed so that CI
 is reproducible, then stops the stack. Exits with schemathesis's status.
 
-    python -m devtools.fuzz [--examples 100] [--seed 20261126]
+    python -m devtools.fuzz [--examples 120] [--seed 20261126]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _free_port() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=100, help="examples per operation and phase")
+    parser.add_argument("--examples", type=int, default=120, help="examples per operation and phase")
     parser.add_argument("--seed", type=int, default=20261126)
     args = parser.parse_args(argv)
 
