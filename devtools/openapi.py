@@ -63,6 +63,33 @@ BODY_ERRORS = {
 }
 
 
+#: Explicit links between operations (OpenAPI `links`), so stateful fuzzing follows the API's real sequences:
+#: create a type, then read, rename, delete it; add a member, then read it, list its events, delete it.
+LINKS = {
+    ("post", "/{account_id}/events"): {
+        f"{verb}EventType": {
+            "operationId": f"{name}__account_id__events__event_type_id__{verb.lower()}",
+            "parameters": {"account_id": "$request.path.account_id", "event_type_id": "$response.body#/event_type_id"},
+        }
+        for verb, name in (("Get", "get_event_type"), ("Put", "update_event_type"), ("Delete", "delete_event_type"))
+    },
+    ("post", "/{account_id}/members/add"): {
+        "GetMember": {
+            "operationId": "get_member__account_id__members__member_id__get",
+            "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/member_id"},
+        },
+        "ListMemberEvents": {
+            "operationId": "list_member_events__account_id__events_members__member_id__get",
+            "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/member_id"},
+        },
+        "DeleteMember": {
+            "operationId": "delete_member__account_id__members__member_id__delete",
+            "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/member_id"},
+        },
+    },
+}
+
+
 def _environment() -> None:
     os.environ.setdefault("TABLE_NAME", "EventsTable")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -96,9 +123,11 @@ def build() -> dict[str, Any]:
     components.setdefault("schemas", {}).update({"Problem": PROBLEM})
     for schema in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):  # Powertools 422 shapes
         components["schemas"].pop(schema, None)
-    for operations in document["paths"].values():
-        for operation in operations.values():
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            if (method, path) in LINKS:
+                responses["200"]["links"] = LINKS[(method, path)]
             responses.pop("422", None)
             errors = {**ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
             if any(p.get("name", "").lower() == "idempotency-key" for p in operation.get("parameters", [])):
