@@ -87,6 +87,22 @@ LINKS = {
             "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/member_id"},
         },
     },
+    ("post", "/{account_id}/events/members"): {
+        "ListEventsOfTheMember": {
+            "operationId": "list_member_events__account_id__events_members__member_id__get",
+            "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/0/member_id"},
+        },
+        **{
+            f"{verb}EventTypeOfTheEvent": {
+                "operationId": f"{name}__account_id__events__event_type_id__{verb.lower()}",
+                "parameters": {
+                    "account_id": "$request.path.account_id",
+                    "event_type_id": "$response.body#/0/event_type_id",
+                },
+            }
+            for verb, name in (("Get", "get_event_type"), ("Delete", "delete_event_type"))
+        },
+    },
 }
 
 

@@ -8,7 +8,8 @@ from itertools import count
 from typing import Any
 
 import pytest
-from stack import RunningStack, dynamodb_client, running_stack
+
+from devtools.stack import RunningStack, dynamodb_client, running_stack
 
 _accounts = count(1000)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack import RunningStack, dynamodb_client, running_stack
+
+from devtools.stack import RunningStack, dynamodb_client, running_stack
 
 APP = Path(__file__).parent / "fixtures" / "stack_app" / "template.yaml"
 

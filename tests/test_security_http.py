@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from stack import TEST_KEYS, RunningStack, dynamodb_client, running_stack
 
+from devtools.stack import TEST_KEYS, RunningStack, dynamodb_client, running_stack
 from devtools.template import api_functions
 
 VICTIM, ATTACKER, REVOKED_ACCOUNT = 1090, 1091, 1092

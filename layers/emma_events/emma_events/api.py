@@ -41,7 +41,10 @@ MAX_BODY_BYTES = 1024 * 1024
 AccountId = Annotated[int, Path(gt=0, le=MAX_ID, description="The account's id.")]
 EventTypeId = Annotated[int, Path(gt=0, le=MAX_ID, description="The event type's id.")]
 MemberId = Annotated[int, Path(gt=0, le=MAX_ID, description="The member's id.")]
-EmailPath = Annotated[str, Path(min_length=1, max_length=762, description="The member's email (URL-encoded).")]
+EmailPath = Annotated[
+    str,
+    Path(min_length=1, max_length=762, description="The member's email (URL-encoded).", examples=["ada@example.com"]),
+]
 
 #: Emma paging: ``start``/``end`` select records [start, end), at most ``MAX_PAGE`` per call.
 MAX_PAGE = 500

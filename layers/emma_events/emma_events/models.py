@@ -125,7 +125,7 @@ Email = Annotated[
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=EMAIL_MAX_LENGTH),
     AfterValidator(_printable),
     AfterValidator(_email),
-    Field(examples=["ada@example.com"]),
+    Field(examples=["ada@example.com"], json_schema_extra={"format": "email"}),
 ]
 Attributes = Annotated[dict[str, Any], _json_object(ATTRIBUTES_MAX_BYTES)]
 MemberFields = Annotated[dict[str, Any], _json_object(FIELDS_MAX_BYTES)]
@@ -205,11 +205,24 @@ class MemberResponse(ResponseModel):
 # ---- member events ---------------------------------------------------------------------------------------------
 
 
+def _given(field: str, json_type: str) -> dict[str, Any]:
+    """JSON Schema: ``field`` is present and not null."""
+    return {"required": [field], "properties": {field: {"type": json_type}}}
+
+
 class MemberEventRequest(BaseModel):
     """One event of ``POST /{account_id}/events/members``. Name the member by ``member_id`` or ``email`` and
     the type by ``event_type_id`` or ``event_type``; when both are given they must agree."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={  # the either-or rule, for clients and fuzzers; the handler enforces it
+            "allOf": [
+                {"anyOf": [_given("member_id", "integer"), _given("email", "string")]},
+                {"anyOf": [_given("event_type_id", "integer"), _given("event_type", "string")]},
+            ]
+        },
+    )
 
     member_id: RequestId | None = None
     email: Email | None = None

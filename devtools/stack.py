@@ -1,4 +1,4 @@
-"""Start the local stack in a subprocess on free ports and talk to it over real HTTP."""
+"""Start the local stack in a subprocess on free ports and talk to it over real HTTP (tests, make fuzz)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def dynamodb_client(endpoint: str) -> Any:
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="local",
-        aws_secret_access_key="local",
+        aws_secret_access_key="local",  # noqa: S106 - the local stack's dummy credentials
     )
 
 
