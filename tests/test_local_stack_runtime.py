@@ -125,7 +125,8 @@ def test_dynamodb_endpoint_points_the_stack_at_a_running_dynamodb() -> None:
     """DYNAMODB_ENDPOINT: the stack uses that DynamoDB (here a separate moto server standing in for DynamoDB
     Local), creates the missing tables there, and its data outlives the stack."""
     from moto.server import ThreadedMotoServer
-    from stack import free_port
+
+    from devtools.stack import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

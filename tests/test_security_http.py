@@ -27,7 +27,7 @@ def stack() -> Iterator[RunningStack]:
         # A key of its own account, then revoked, straight in the stack's table.
         import sys
 
-        from stack import ROOT
+        from devtools.stack import ROOT
 
         sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
         from emma_events.repository import Repository
