@@ -150,7 +150,7 @@ EmmaDate = Annotated[
 class ResponseModel(BaseModel):
     """A response body, built from the domain object of the same fields."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, defer_build=True)
 
     @classmethod
     def of(cls, domain: object) -> Self:
@@ -161,7 +161,7 @@ class EventTypeRequest(BaseModel):
     """Body of ``POST /{account_id}/events`` and ``PUT /{account_id}/events/{event_type_id}``."""
 
     # Unknown fields are ignored, as Emma does, so existing clients that send extra fields keep working.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     event_type: EventTypeName
     display_name: DisplayName
@@ -181,13 +181,15 @@ class EventTypeResponse(ResponseModel):
 class MemberAddRequest(BaseModel):
     """Body of ``POST /{account_id}/members/add``."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     email: Email
     fields: MemberFields | None = None
 
 
 class MemberAddResponse(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     member_id: int
     added: bool
     status: str
@@ -216,6 +218,7 @@ class MemberEventRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="ignore",
+        defer_build=True,
         json_schema_extra={  # the either-or rule, for clients and fuzzers; the handler enforces it
             "allOf": [
                 {"anyOf": [_given("member_id", "integer"), _given("email", "string")]},
@@ -247,7 +250,7 @@ class MemberEventRequest(BaseModel):
 
 
 class CreateMemberEventsRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     events: list[MemberEventRequest] = Field(min_length=1, max_length=MAX_EVENTS_PER_POST)
 

@@ -1,0 +1,362 @@
+"""Cold start of every function, from the ``sam build`` output, against a boto3-only floor (``make bench``).
+
+For each function, a fresh process of the runtime's Python (3.12, with ``-S``: no site-packages, so only the
+standard library, the function's folder, the layer's ``python/`` folder and boto3 are importable, as on Lambda)
+imports the handler and serves its first request (the function's ``events/<name>.json``) against the embedded
+DynamoDB. The floor is a handler that imports boto3, creates its client and makes the same DynamoDB calls (recorded
+from the function's own first request). Runs alternate function and floor, on a freshly seeded table each time;
+the figures are medians, and the ratio is taken within the same run.
+
+Lambda mounts code read-only, so nothing compiled at run time is kept: the processes run with
+PYTHONDONTWRITEBYTECODE=1 and use only the bytecode the build shipped.
+
+The layer is built by the template's own build (layers/emma_events/Makefile through ``sam build``) for this
+machine's architecture (PLATFORM=manylinux2014_<machine>) into .aws-sam/bench, since the arm64 wheels of
+pydantic-core cannot load here. boto3 for the runtime's Python is installed (and precompiled, as the runtime's is)
+into .aws-sam/bench-runtime at the version the tests use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / ".aws-sam" / "bench"
+RUNTIME_DIR = ROOT / ".aws-sam" / "bench-runtime"
+RUNTIME_VERSION = "3.12"
+TABLE = "EventsTable"
+
+# The process each run starts: the stand-in for Lambda's runtime bootstrap (which has json and time loaded before it
+# imports the handler). It prints one JSON line: import and first-request milliseconds, and what the handler said.
+DRIVER = r"""
+import json, sys, time
+started = time.perf_counter()
+import importlib
+module = importlib.import_module(sys.argv[1])
+imported = time.perf_counter()
+event = json.loads(open(sys.argv[2]).read())
+calls = []
+if len(sys.argv) > 3:  # record the DynamoDB calls of this first request (not a timed run)
+    import botocore.client
+    make_api_call = botocore.client.BaseClient._make_api_call
+    def recording(self, operation_name, api_params):
+        calls.append([operation_name, api_params])
+        return make_api_call(self, operation_name, api_params)
+    botocore.client.BaseClient._make_api_call = recording
+class Context:
+    function_name = "bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/bench"
+    log_stream_name = "bench"
+    def get_remaining_time_in_millis(self):
+        return 10000
+before = time.perf_counter()
+answer = module.lambda_handler(event, Context())
+answered = time.perf_counter()
+if len(sys.argv) > 3:
+    open(sys.argv[3], "w").write(json.dumps(calls, default=str))
+print(json.dumps({
+    "import_ms": (imported - started) * 1000,
+    "first_request_ms": (answered - before) * 1000,
+    "answer": answer,
+    "modules": len(sys.modules),
+}))
+"""
+
+# The floor: what any Python function that talks to DynamoDB pays, whatever its framework.
+FLOOR = """
+import json
+import boto3
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+client = boto3.client("dynamodb")
+with open(__file__.replace("floor.py", "calls.json")) as f:
+    CALLS = json.load(f)
+
+
+def lambda_handler(event, context):
+    for operation, params in CALLS:
+        try:
+            getattr(client, xform_name(operation))(**params)
+        except ClientError:
+            pass
+    return {"statusCode": 200}
+"""
+
+
+@dataclass
+class Function:
+    name: str  # its folder under functions/, and its events/<name>.json
+    logical_id: str  # its folder in the build output
+    environment: dict[str, str]
+
+
+def runtime_python() -> Path:
+    """The runtime's Python, as a real executable (not a pyenv shim): python3.12 on PATH, or pyenv's 3.12."""
+    candidates = [f"python{RUNTIME_VERSION}"]
+    if shutil.which("pyenv"):
+        bare = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False)  # noqa: S607
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S607
+        candidates += [
+            f"{root}/versions/{name}/bin/python{RUNTIME_VERSION}"
+            for name in bare.stdout.split()
+            if name.startswith(RUNTIME_VERSION + ".")
+        ]
+    probe = f"import sys; assert '%d.%d' % sys.version_info[:2] == '{RUNTIME_VERSION}'; print(sys.executable)"
+    for candidate in candidates:
+        try:
+            done = subprocess.run([candidate, "-c", probe], capture_output=True, text=True, check=False)  # noqa: S603
+        except OSError:
+            continue
+        if done.returncode == 0:
+            return Path(done.stdout.strip())
+    raise SystemExit(f"make bench needs Python {RUNTIME_VERSION} (the Lambda runtime's version) on PATH or in pyenv")
+
+
+def build(python: Path, log: Callable[[str], None]) -> None:
+    """``sam build`` of the template into BUILD_DIR, the layer's wheels for this machine."""
+    env = {
+        **os.environ,
+        "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}",
+        "PLATFORM": f"manylinux2014_{platform.machine()}",
+        "SAM_CLI_TELEMETRY": "0",
+    }
+    env.pop("PYENV_VERSION", None)
+    sam = Path(sys.executable).parent / "sam"
+    command = [str(sam), "build", "--build-dir", str(BUILD_DIR), "--parallel"]
+    log(f"sam build --build-dir {BUILD_DIR.relative_to(ROOT)} (layer for {env['PLATFORM']}) ...")
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode:
+        raise SystemExit(f"sam build failed:\n{done.stdout}\n{done.stderr}")
+    marker = RUNTIME_DIR / f"boto3-{version('boto3')}"
+    if not marker.exists():
+        log(f"boto3 {version('boto3')} for Python {RUNTIME_VERSION} into {RUNTIME_DIR.relative_to(ROOT)} ...")
+        shutil.rmtree(RUNTIME_DIR, ignore_errors=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+        pins = [f"boto3=={version('boto3')}", f"botocore=={version('botocore')}"]
+        subprocess.run([*pip, "--target", str(RUNTIME_DIR), *pins], check=True)  # noqa: S603
+        subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", str(RUNTIME_DIR)], check=True)  # noqa: S603
+        marker.touch()
+
+
+def functions() -> list[Function]:
+    """Every function of the template, with the environment the template gives it."""
+    from devtools.template import load_template
+
+    template = load_template()
+    shared = template["Globals"]["Function"].get("Environment", {}).get("Variables", {})
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        variables = {**shared, **resource["Properties"].get("Environment", {}).get("Variables", {})}
+        environment = {key: _resolve(value) for key, value in variables.items()}
+        found.append(Function(Path(resource["Properties"]["CodeUri"]).name, logical_id, environment))
+    return sorted(found, key=lambda f: f.name)
+
+
+def _resolve(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    known = {"EventsTable": TABLE, "LogLevel": "INFO"}
+    if isinstance(value, dict) and value.get("Ref") in known:
+        return known[value["Ref"]]
+    raise ValueError(f"cannot resolve {value!r} for the benchmark")
+
+
+class Seeder:
+    """Puts the embedded DynamoDB in the state each function's events/ file expects, before every run: account
+    100's type 1 "purchase" (absent for create_event_type, which creates it), member 1 ada@example.com, and the
+    development key the authorizer's event presents."""
+
+    def __init__(self, client: Any) -> None:
+        from devtools.local_stack import DEFAULT_LOCAL_API_KEYS
+        from devtools.template import create_table_kwargs
+
+        self.client = client
+        self.create_table = create_table_kwargs(TABLE)
+        self.key = DEFAULT_LOCAL_API_KEYS.split(":", 2)
+
+    def seed(self, function: str) -> None:
+        from emma_events.auth import Credentials
+        from emma_events.repository import Repository
+
+        if TABLE in self.client.list_tables()["TableNames"]:
+            self.client.delete_table(TableName=TABLE)
+        self.client.create_table(**self.create_table)
+        repository = Repository(TABLE, self.client)
+        if function != "create_event_type":
+            assert repository.create_event_type(100, "purchase", "Purchase").event_type_id == 1
+        assert repository.add_member(100, "ada@example.com", {"first_name": "Ada"})[0].member_id == 1
+        repository.create_api_key(int(self.key[0]), credentials=Credentials(self.key[1], self.key[2]))
+
+
+@dataclass
+class Run:
+    import_ms: float
+    first_request_ms: float
+    process_ms: float
+    modules: int
+
+    @property
+    def total_ms(self) -> float:
+        return self.import_ms + self.first_request_ms
+
+
+class ColdStarts:
+    def __init__(self, python: Path, endpoint: str, workdir: Path) -> None:
+        self.python = python
+        self.endpoint = endpoint
+        self.workdir = workdir
+
+    def _env(self, function: Function) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's code is read-only: bytecode comes from the build or not at all
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_ENDPOINT_URL_DYNAMODB": self.endpoint,
+            "AWS_LAMBDA_FUNCTION_NAME": function.logical_id,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            **function.environment,
+            "POWERTOOLS_LOG_LEVEL": "WARNING",  # one log line per request would be noise here
+        }
+
+    def run(self, function: Function, code: Path, module: str, record: Path | None = None) -> Run:
+        """One cold start: a new process imports ``module`` from ``code`` (+ the layer, + boto3) and answers."""
+        import time
+
+        paths = [code, BUILD_DIR / "EventsLayer" / "python", RUNTIME_DIR]
+        env = self._env(function) | {"PYTHONPATH": os.pathsep.join(map(str, paths))}
+        event = ROOT / "events" / f"{function.name}.json"
+        command = [str(self.python), "-S", "-c", DRIVER, module, str(event), *([str(record)] if record else [])]
+        started = time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+        elapsed = (time.perf_counter() - started) * 1000
+        if done.returncode:
+            raise RuntimeError(f"{function.name} ({module}) failed:\n{done.stderr}")
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        answer = figures["answer"]
+        status = answer.get("statusCode", 200)
+        allowed = answer.get("policyDocument", {"Statement": [{"Effect": "Allow"}]})["Statement"][0]["Effect"]
+        failures = answer.get("batchItemFailures", [])
+        if status != 200 or allowed != "Allow" or failures:
+            raise RuntimeError(f"{function.name} ({module}) did not succeed: {answer}")
+        return Run(figures["import_ms"], figures["first_request_ms"], elapsed, figures["modules"])
+
+    def floor_for(self, function: Function, seeder: Seeder) -> Path:
+        """A folder with the boto3-only handler making ``function``'s DynamoDB calls."""
+        folder = self.workdir / f"floor-{function.name}"
+        folder.mkdir(exist_ok=True)
+        seeder.seed(function.name)
+        self.run(function, BUILD_DIR / function.logical_id, "app", record=folder / "calls.json")
+        (folder / "floor.py").write_text(FLOOR)
+        return folder
+
+
+def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Median cold start of every function and of its floor, ``runs`` of each, alternating."""
+    from devtools.embedded_dynamodb import EmbeddedDynamoDB
+
+    python = runtime_python()
+    build(python, log)
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the embedded DynamoDB's request log
+    store = EmbeddedDynamoDB(port=0)
+    store.start()
+    rows = []
+    try:
+        seeder = Seeder(store.client())
+        with tempfile.TemporaryDirectory(prefix="coldstart-") as workdir:
+            bench = ColdStarts(python, store.endpoint, Path(workdir))
+            for function in functions():
+                if only and function.name not in only:
+                    continue
+                floor = bench.floor_for(function, seeder)
+                calls = [operation for operation, _ in json.loads((floor / "calls.json").read_text())]
+                mine: list[Run] = []
+                base: list[Run] = []
+                for _ in range(runs):
+                    seeder.seed(function.name)
+                    base.append(bench.run(function, floor, "floor"))
+                    seeder.seed(function.name)
+                    mine.append(bench.run(function, BUILD_DIR / function.logical_id, "app"))
+                row = {
+                    "function": function.name,
+                    "api": function.name not in ("authorizer", "cascade_delete"),
+                    "dynamodb_calls": calls,
+                    "runs": runs,
+                    "import_ms": _median(r.import_ms for r in mine),
+                    "first_request_ms": _median(r.first_request_ms for r in mine),
+                    "total_ms": _median(r.total_ms for r in mine),
+                    "process_ms": _median(r.process_ms for r in mine),
+                    "modules": mine[0].modules,
+                    "floor_total_ms": _median(r.total_ms for r in base),
+                    "floor_process_ms": _median(r.process_ms for r in base),
+                    "floor_modules": base[0].modules,
+                }
+                row["ratio"] = round(row["total_ms"] / row["floor_total_ms"], 3)
+                rows.append(row)
+                log(
+                    f"  {function.name:<22} {row['total_ms']:7.1f} ms  floor {row['floor_total_ms']:7.1f} ms"
+                    f"  x{row['ratio']:.2f}"
+                )
+    finally:
+        store.stop()
+    return rows
+
+
+def layer_report() -> dict[str, Any]:
+    """The built layer: its size, and whether boto3/botocore sneaked in."""
+    layer = BUILD_DIR / "EventsLayer"
+    files = [p for p in layer.rglob("*") if p.is_file()]
+    site = layer / "python"
+    return {
+        "bytes": sum(p.stat().st_size for p in files),
+        "files": len(files),
+        "pyc_files": sum(1 for p in files if p.suffix == ".pyc"),
+        "boto3_inside": any((site / name).exists() for name in ("boto3", "botocore")),
+        "packages": sorted(p.name for p in site.iterdir() if p.is_dir() and not p.name.endswith(".dist-info")),
+    }
+
+
+def _median(values: Any) -> float:
+    return round(statistics.median(list(values)), 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("functions", nargs="*", help="only these (default: all)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
+    rows = measure(args.runs, print, args.functions or None)
+    print(json.dumps(rows, indent=2))
+    print(json.dumps(layer_report(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
