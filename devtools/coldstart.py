@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".aws-sam" / "bench"
 RUNTIME_DIR = ROOT / ".aws-sam" / "bench-runtime"
+LAYER = BUILD_DIR / "EventsLayer" / "python"
 RUNTIME_VERSION = "3.12"
 TABLE = "EventsTable"
 
@@ -241,11 +242,11 @@ class ColdStarts:
             "POWERTOOLS_LOG_LEVEL": "WARNING",  # one log line per request would be noise here
         }
 
-    def run(self, function: Function, code: Path, module: str, record: Path | None = None) -> Run:
+    def run(self, function: Function, code: Path, module: str, record: Path | None = None, layer: Path = LAYER) -> Run:
         """One cold start: a new process imports ``module`` from ``code`` (+ the layer, + boto3) and answers."""
         import time
 
-        paths = [code, BUILD_DIR / "EventsLayer" / "python", RUNTIME_DIR]
+        paths = [code, layer, RUNTIME_DIR]
         env = self._env(function) | {"PYTHONPATH": os.pathsep.join(map(str, paths))}
         event = ROOT / "events" / f"{function.name}.json"
         command = [str(self.python), "-S", "-c", DRIVER, module, str(event), *([str(record)] if record else [])]
@@ -273,14 +274,15 @@ class ColdStarts:
         return folder
 
 
-def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None) -> list[dict[str, Any]]:
-    """Median cold start of every function and of its floor, ``runs`` of each, alternating."""
+def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None) -> dict[str, Any]:
+    """Median cold start of every function and of its floor, ``runs`` of each, alternating; and of one function
+    with the layer's bytecode removed (what Lambda would do with a layer of sources only)."""
+    import logging
+
     from devtools.embedded_dynamodb import EmbeddedDynamoDB
 
     python = runtime_python()
     build(python, log)
-    import logging
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the embedded DynamoDB's request log
     store = EmbeddedDynamoDB(port=0)
     store.start()
@@ -289,9 +291,8 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
         seeder = Seeder(store.client())
         with tempfile.TemporaryDirectory(prefix="coldstart-") as workdir:
             bench = ColdStarts(python, store.endpoint, Path(workdir))
-            for function in functions():
-                if only and function.name not in only:
-                    continue
+            selected = [f for f in functions() if not only or f.name in only]
+            for function in selected:
                 floor = bench.floor_for(function, seeder)
                 calls = [operation for operation, _ in json.loads((floor / "calls.json").read_text())]
                 mine: list[Run] = []
@@ -301,36 +302,49 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
                     base.append(bench.run(function, floor, "floor"))
                     seeder.seed(function.name)
                     mine.append(bench.run(function, BUILD_DIR / function.logical_id, "app"))
-                row = {
+                total, floor_total = _median(r.total_ms for r in mine), _median(r.total_ms for r in base)
+                row: dict[str, Any] = {
                     "function": function.name,
                     "api": function.name not in ("authorizer", "cascade_delete"),
                     "dynamodb_calls": calls,
                     "runs": runs,
                     "import_ms": _median(r.import_ms for r in mine),
                     "first_request_ms": _median(r.first_request_ms for r in mine),
-                    "total_ms": _median(r.total_ms for r in mine),
+                    "total_ms": total,
+                    "floor_total_ms": floor_total,
+                    "ratio": round(total / floor_total, 3),
                     "process_ms": _median(r.process_ms for r in mine),
-                    "modules": mine[0].modules,
-                    "floor_total_ms": _median(r.total_ms for r in base),
                     "floor_process_ms": _median(r.process_ms for r in base),
+                    "modules": mine[0].modules,
                     "floor_modules": base[0].modules,
                 }
-                row["ratio"] = round(row["total_ms"] / row["floor_total_ms"], 3)
                 rows.append(row)
-                log(
-                    f"  {function.name:<22} {row['total_ms']:7.1f} ms  floor {row['floor_total_ms']:7.1f} ms"
-                    f"  x{row['ratio']:.2f}"
-                )
+                log(f"  {function.name:<22} {total:7.1f} ms, floor {floor_total:7.1f} ms")
+            sources_only = Path(workdir) / "layer-without-bytecode"
+            shutil.copytree(LAYER, sources_only, ignore=shutil.ignore_patterns("__pycache__"))
+            probe = next(f for f in selected if f.name == "get_event_type") if not only else selected[0]
+            with_pyc, without = [], []
+            for _ in range(runs):
+                seeder.seed(probe.name)
+                with_pyc.append(bench.run(probe, BUILD_DIR / probe.logical_id, "app").total_ms)
+                seeder.seed(probe.name)
+                without.append(bench.run(probe, BUILD_DIR / probe.logical_id, "app", layer=sources_only).total_ms)
     finally:
         store.stop()
-    return rows
+    version = subprocess.run([str(python), "-V"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S603
+    return {
+        "python": version,
+        "machine": platform.machine(),
+        "functions": rows,
+        "bytecode": {"function": probe.name, "precompiled_ms": _median(with_pyc), "sources_only_ms": _median(without)},
+        "layer": layer_report(),
+    }
 
 
 def layer_report() -> dict[str, Any]:
     """The built layer: its size, and whether boto3/botocore sneaked in."""
-    layer = BUILD_DIR / "EventsLayer"
-    files = [p for p in layer.rglob("*") if p.is_file()]
-    site = layer / "python"
+    files = [p for p in LAYER.parent.rglob("*") if p.is_file()]
+    site = LAYER
     return {
         "bytes": sum(p.stat().st_size for p in files),
         "files": len(files),
@@ -352,9 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("functions", nargs="*", help="only these (default: all)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
-    rows = measure(args.runs, print, args.functions or None)
-    print(json.dumps(rows, indent=2))
-    print(json.dumps(layer_report(), indent=2))
+    print(json.dumps(measure(args.runs, print, args.functions or None), indent=2))
     return 0
 
 

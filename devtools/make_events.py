@@ -66,6 +66,45 @@ def api_event(
     }
 
 
+UNSET: Any = object()
+
+
+def vary(
+    event: dict[str, Any],
+    *,
+    path: dict[str, Any] | None = None,
+    body: Any = UNSET,
+    raw_body: str | None = UNSET,
+    query: dict[str, str] | None = UNSET,
+    headers: dict[str, str] | None = None,
+    drop_headers: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A copy of an API event with other path parameters, body, query string or headers (tests, benchmarks).
+
+    ``path`` values are substituted into the event's ``resource`` to rebuild ``path``, as API Gateway does.
+    """
+    event = json.loads(json.dumps(event))
+    if path:
+        event["pathParameters"] = {**event["pathParameters"], **{k: str(v) for k, v in path.items()}}
+        rendered = event["resource"]
+        for key, value in event["pathParameters"].items():
+            rendered = rendered.replace("{" + key + "}", value)
+        event["path"] = rendered
+        event["requestContext"]["path"] = "/" + event["requestContext"]["stage"] + rendered
+    if body is not UNSET:
+        event["body"] = json.dumps(body)
+    if raw_body is not UNSET:
+        event["body"] = raw_body
+    if query is not UNSET:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    if headers is not None or drop_headers:
+        merged = {**(event.get("headers") or {}), **(headers or {})}
+        event["headers"] = {k: v for k, v in merged.items() if k not in drop_headers}
+        event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    return event
+
+
 TYPE = "/{account_id}/events/{event_type_id}"
 MEMBER = "/{account_id}/members/{member_id}"
 EVENTS_BY_FUNCTION = {

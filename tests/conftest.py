@@ -34,6 +34,7 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
 from moto import mock_aws  # noqa: E402
 
 from devtools.handlers import HttpResult, LambdaContext, invoke, load_function  # noqa: E402
+from devtools.make_events import UNSET, vary  # noqa: E402
 from devtools.template import create_table_kwargs  # noqa: E402
 
 __all__ = ["HttpResult", "LambdaContext", "api_event", "invoke", "load_event", "load_function"]
@@ -46,40 +47,17 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / f"{name}.json").read_text())
 
 
-_UNSET: Any = object()
-
-
 def api_event(
     name: str,
     *,
     path: dict[str, Any] | None = None,
-    body: Any = _UNSET,
-    raw_body: str | None = _UNSET,
-    query: dict[str, str] | None = _UNSET,
+    body: Any = UNSET,
+    raw_body: str | None = UNSET,
+    query: dict[str, str] | None = UNSET,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A variation of events/<name>.json: other path parameters, body, query string or headers.
-
-    ``path`` values are substituted into the event's ``resource`` to rebuild ``path``, as API Gateway does.
-    """
-    event = load_event(name)
-    if path:
-        event["pathParameters"] = {**event["pathParameters"], **{k: str(v) for k, v in path.items()}}
-        rendered = event["resource"]
-        for key, value in event["pathParameters"].items():
-            rendered = rendered.replace("{" + key + "}", value)
-        event["path"] = rendered
-    if body is not _UNSET:
-        event["body"] = json.dumps(body)
-    if raw_body is not _UNSET:
-        event["body"] = raw_body
-    if query is not _UNSET:
-        event["queryStringParameters"] = query
-        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
-    if headers is not None:
-        event["headers"] = {**(event.get("headers") or {}), **headers}
-        event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
-    return event
+    """A variation of events/<name>.json: other path parameters, body, query string or headers."""
+    return vary(load_event(name), path=path, body=body, raw_body=raw_body, query=query, headers=headers)
 
 
 @pytest.fixture(scope="session")

@@ -132,3 +132,13 @@ def test_api_gateways_own_errors_are_problem_documents() -> None:
         assert {"type", "title", "status", "detail"} <= set(body), kind
         assert body["status"] == int(response["StatusCode"]), kind
         assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'", kind
+
+
+def test_the_cold_start_benchmark_runs_every_function_with_its_template_environment() -> None:
+    from devtools.coldstart import TABLE, functions
+
+    found = {f.name: f for f in functions()}
+    assert set(found) == {p.parent.name for p in ROOT.glob("functions/*/app.py")}
+    assert all(f.environment["TABLE_NAME"] == TABLE for f in found.values())
+    assert found["cascade_delete"].environment["CASCADE_PAGE_SIZE"] == "1000"
+    assert all((ROOT / "events" / f"{name}.json").exists() for name in found)
