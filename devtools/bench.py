@@ -377,6 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-cold-starts", action="store_true", help="no sam build, no cold starts")
     args = parser.parse_args(argv)
     _environment()
+    import time
+
+    started = time.monotonic()
+    phases: dict[str, float] = {}
     failed: list[str] = []
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"}
 
@@ -411,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if layer["boto3_inside"]:
             failed.append("boto3 in the layer")
+        phases["cold starts (incl. sam build)"] = time.monotonic() - started
 
     print("\n2. Request cost (moto in-process; capacity modelled from item sizes, devtools/capacity.py)", flush=True)
     rows = run()
@@ -431,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     scans = [r["operation"] for r in rows if "Scan" in r["calls"]]
     print(f"Scan calls: {len(scans)}")
     failed += [f"scan in {name}" for name in scans]
+    phases["request cost"] = time.monotonic() - started - sum(phases.values())
 
     print(f"\n3. Warm latency ({args.warm_calls} calls per endpoint, in-process, DynamoDB answers replayed)")
     warm = warm_latency(args.warm_calls)
@@ -438,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'endpoint':<22} {'p50 ms':>7} {'p99 ms':>7}  round trips")
     for r in warm:
         print(f"{r['endpoint']:<22} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f}  {r['round_trips']}")
+    phases["warm latency"] = time.monotonic() - started - sum(phases.values())
 
     cascade = cascade_benchmark(args.cascade_events) if args.cascade_events else None
     results["cascade"] = cascade
@@ -459,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
             failed.append("cascade left events behind")
         if cascade["ratio"] > cascade["ratio_goal"]:
             print("  time over the goal: moto's Query costs ~0.9 ms per item it returns (README, Cascade delete)")
+    phases["cascade"] = time.monotonic() - started - sum(phases.values())
+    results["seconds"] = {name: round(seconds, 1) for name, seconds in phases.items()}
+    print("\ntime: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in phases.items()))
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nfigures written to {args.json}")
     if failed:
