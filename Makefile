@@ -59,6 +59,7 @@ fuzz: install $(FUZZ_VENV)/.installed ## schemathesis against the local stack (s
 
 build: install ## sam build (needs python3.12 on PATH)
 	$(if $(PYENV_312),PYENV_VERSION=$$(pyenv version-name 2>/dev/null | cut -d: -f1):$(PYENV_312)) $(VENV)/bin/sam build
+	$(PY) -m devtools.check_layer
 
 check: test lint validate scan fuzz ## What CI runs
 

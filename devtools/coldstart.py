@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".aws-sam" / "bench"
 RUNTIME_DIR = ROOT / ".aws-sam" / "bench-runtime"
 LAYER = BUILD_DIR / "EventsLayer" / "python"
+CACHE_DIR = ROOT / ".aws-sam" / "bench-cache"
 RUNTIME_VERSION = "3.12"
 TABLE = "EventsTable"
 
@@ -142,7 +143,9 @@ def build(python: Path, log: Callable[[str], None]) -> None:
     }
     env.pop("PYENV_VERSION", None)
     sam = Path(sys.executable).parent / "sam"
-    command = [str(sam), "build", "--build-dir", str(BUILD_DIR), "--parallel"]
+    # A cache of its own: SAM's cache is keyed by the sources, not by PLATFORM, so sharing .aws-sam/cache would
+    # hand this machine's wheels to the next deploy build (and arm64 wheels to this one).
+    command = [str(sam), "build", "--build-dir", str(BUILD_DIR), "--cache-dir", str(CACHE_DIR), "--parallel"]
     log(f"sam build --build-dir {BUILD_DIR.relative_to(ROOT)} (layer for {env['PLATFORM']}) ...")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode:

@@ -142,3 +142,18 @@ def test_the_cold_start_benchmark_runs_every_function_with_its_template_environm
     assert all(f.environment["TABLE_NAME"] == TABLE for f in found.values())
     assert found["cascade_delete"].environment["CASCADE_PAGE_SIZE"] == "1000"
     assert all((ROOT / "events" / f"{name}.json").exists() for name in found)
+
+
+def _elf(path: Path, machine: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 11 + machine.to_bytes(2, "little") + b"\x00" * 44)
+
+
+def test_make_build_refuses_a_layer_with_libraries_for_another_architecture(tmp_path: Path) -> None:
+    from devtools.check_layer import main
+
+    _elf(tmp_path / "python/pydantic_core/_pydantic_core.so", 183)
+    assert main([str(tmp_path)]) == 0
+    _elf(tmp_path / "python/other/_speedups.so", 62)  # x86_64, as a cached build for this machine would have
+    assert main([str(tmp_path)]) == 1
+    assert main([str(tmp_path / "empty")]) == 1
