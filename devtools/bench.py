@@ -43,19 +43,10 @@ def _environment() -> None:
     sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
 
 
-def _seed_events(repository: Any, member_id: int, type_id: int, count: int) -> None:
-    """Write events straight through BatchWriteItem, in the repository's own item layout (setup only: moto
-    copies the whole table on every transaction, which would make seeding through the API quadratic)."""
-    from emma_events.domain import MemberEvent
+def _seed_events(repository: Any, member_id: int, type_id: int, count: int) -> list[dict[str, Any]]:
+    from devtools.seeding import seed_events
 
-    now = _SEED_TIME
-    items = [
-        repository._event_item(MemberEvent(100, 1_000_000 + n, member_id, type_id, now, now, 1.5, None, None))
-        for n in range(count)
-    ]
-    for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        repository.client.batch_write_item(RequestItems={repository.table_name: batch})
+    return seed_events(repository, member_id, type_id, count, at=_SEED_TIME, monetary_value=1.5)
 
 
 def call(
@@ -229,11 +220,8 @@ def cascade_benchmark(count: int = 10_000) -> dict[str, Any]:
             Select="COUNT",
         )["Count"]
 
-        _seed_events(repository, 1, parent.parent_id, count)
-        event_keys = [
-            {keys.PK: {"S": keys.member_pk(100, 1)}, keys.SK: {"S": keys.event_sk(ts, 1_000_000 + n)}}
-            for n, ts in enumerate([_seed_timestamp()] * count)
-        ]
+        items = _seed_events(repository, 1, parent.parent_id, count)
+        event_keys = [{keys.PK: item[keys.PK], keys.SK: item[keys.SK]} for item in items]
         started = time.perf_counter()
         for start in range(0, len(event_keys), 25):
             batch = [{"DeleteRequest": {"Key": key}} for key in event_keys[start : start + 25]]
@@ -300,8 +288,8 @@ def warm_latency(calls: int = 1000) -> list[dict[str, Any]]:
     import boto3
     from moto import mock_aws
 
+    from devtools.seeding import seed_example_world
     from devtools.template import create_table_kwargs
-    from emma_events.auth import Credentials
     from emma_events.repository import get_repository
 
     rows = []
@@ -309,11 +297,7 @@ def warm_latency(calls: int = 1000) -> list[dict[str, Any]]:
         get_repository.cache_clear()
         boto3.client("dynamodb").create_table(**create_table_kwargs(os.environ["TABLE_NAME"]))
         repository = get_repository()
-        repository.create_event_type(100, "purchase", "Purchase")
-        repository.add_member(100, "ada@example.com", None)
-        repository.create_api_key(
-            100, credentials=Credentials("0123456789abcdef0123", "local-dev-private-key-0123456789ab")
-        )
+        seed_example_world(repository)
         _seed_events(repository, 1, 1, 50)
         replay = Replay(repository.client)
         by_ids = {"events": [{"member_id": 1, "event_type_id": 1, "event_monetary_value": 9.99}] * 10}
@@ -357,12 +341,6 @@ def warm_latency(calls: int = 1000) -> list[dict[str, Any]]:
 def _percentile(values: list[float], q: int) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)], 2)
-
-
-def _seed_timestamp() -> str:
-    from emma_events.dates import to_storage
-
-    return to_storage(_SEED_TIME)
 
 
 COLD_START_TARGET = 1.3

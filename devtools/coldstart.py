@@ -192,25 +192,19 @@ class Seeder:
     development key the authorizer's event presents."""
 
     def __init__(self, client: Any) -> None:
-        from devtools.local_stack import DEFAULT_LOCAL_API_KEYS
         from devtools.template import create_table_kwargs
 
         self.client = client
         self.create_table = create_table_kwargs(TABLE)
-        self.key = DEFAULT_LOCAL_API_KEYS.split(":", 2)
 
     def seed(self, function: str) -> None:
-        from emma_events.auth import Credentials
+        from devtools.seeding import seed_example_world
         from emma_events.repository import Repository
 
         if TABLE in self.client.list_tables()["TableNames"]:
             self.client.delete_table(TableName=TABLE)
         self.client.create_table(**self.create_table)
-        repository = Repository(TABLE, self.client)
-        if function != "create_event_type":
-            assert repository.create_event_type(100, "purchase", "Purchase").event_type_id == 1
-        assert repository.add_member(100, "ada@example.com", {"first_name": "Ada"})[0].member_id == 1
-        repository.create_api_key(int(self.key[0]), credentials=Credentials(self.key[1], self.key[2]))
+        seed_example_world(Repository(TABLE, self.client), with_event_type=function != "create_event_type")
 
 
 @dataclass
@@ -350,13 +344,12 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
 def layer_report() -> dict[str, Any]:
     """The built layer: its size, and whether boto3/botocore sneaked in."""
     files = [p for p in LAYER.parent.rglob("*") if p.is_file()]
-    site = LAYER
     return {
         "bytes": sum(p.stat().st_size for p in files),
         "files": len(files),
         "pyc_files": sum(1 for p in files if p.suffix == ".pyc"),
-        "boto3_inside": any((site / name).exists() for name in ("boto3", "botocore")),
-        "packages": sorted(p.name for p in site.iterdir() if p.is_dir() and not p.name.endswith(".dist-info")),
+        "boto3_inside": any((LAYER / name).exists() for name in ("boto3", "botocore")),
+        "packages": sorted(p.name for p in LAYER.iterdir() if p.is_dir() and not p.name.endswith(".dist-info")),
     }
 
 

@@ -35,12 +35,13 @@ from samcli.local.apigw.local_apigw_service import LocalApigwService
 from devtools import template
 from devtools.embedded_dynamodb import LOCAL_CREDENTIALS, EmbeddedDynamoDB
 from devtools.lambda_runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
+from devtools.seeding import DEV_KEY
 from devtools.stream_poller import StreamPoller, Subscription
 
 LOG = logging.getLogger("local_stack")
 
 #: The development key of account 100 that `make run` creates when LOCAL_API_KEYS is unset (README, Security).
-DEFAULT_LOCAL_API_KEYS = "100:0123456789abcdef0123:local-dev-private-key-0123456789ab"
+DEFAULT_LOCAL_API_KEYS = ":".join(map(str, DEV_KEY))
 
 
 class FunctionUnauthorized(Exception):

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from devtools.seeding import DEV_KEY
+
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
@@ -210,7 +212,7 @@ def authorizer_request(public_key: str, private_key: str) -> dict[str, Any]:
 
 
 # Credentials of the local stack's default development key (README, "Security").
-EVENTS_BY_FUNCTION["authorizer"] = authorizer_request("0123456789abcdef0123", "local-dev-private-key-0123456789ab")
+EVENTS_BY_FUNCTION["authorizer"] = authorizer_request(*DEV_KEY[1:])
 
 
 def main() -> None:

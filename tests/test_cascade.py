@@ -13,28 +13,28 @@ from conftest import api_event, invoke, load_event
 from helpers import create_type, delete_type, new_member, post_events
 from streams import BudgetContext, CascadeDriver
 
+import devtools.seeding
 from devtools.handlers import LambdaContext, load_function
 
 
-def seed_events(
-    member_id: int, event_type_id: int, count: int, account_id: int = 100, first_id: int = 1_000_000
-) -> None:
+def seed_events(member_id: int, event_type_id: int, count: int, **options: Any) -> None:
     """Many events at once, in the repository's own item layout (through the API this would take minutes on moto)."""
-    from emma_events.dates import utc_now
-    from emma_events.domain import MemberEvent
     from emma_events.repository import get_repository
 
-    repository = get_repository()
-    now = utc_now()
-    items = [
-        repository._event_item(
-            MemberEvent(account_id, first_id + n, member_id, event_type_id, now, now, None, None, None)
-        )
-        for n in range(count)
-    ]
-    for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        repository.client.batch_write_item(RequestItems={repository.table_name: batch})
+    devtools.seeding.seed_events(get_repository(), member_id, event_type_id, count, **options)
+
+
+def doomed_type(events: int) -> int:
+    """A type "doomed" with ``events`` events of a new member; its id."""
+    doomed = create_type(100, "doomed")
+    seed_events(new_member(), doomed, events)
+    return doomed
+
+
+def assert_cascaded(table_items: Any, event_type_id: int) -> None:
+    """No event of the type is left, and no cascade cursor either."""
+    assert events_of(table_items, event_type_id=event_type_id) == []
+    assert cursors(table_items) == []
 
 
 def events_of(table_items: Any, *, event_type_id: int | None = None, member_id: int | None = None) -> list[Any]:
@@ -79,16 +79,13 @@ def test_deleting_a_type_deletes_all_its_events_and_nothing_else(dynamodb: Any, 
 
 @pytest.mark.slow
 def test_a_cascade_of_10000_events_completes(dynamodb: Any, table_items: Any) -> None:
-    member = new_member()
-    doomed = create_type(100, "doomed")
-    seed_events(member, doomed, 10_000)
+    doomed = doomed_type(10_000)
     driver = CascadeDriver()
 
     delete_type(100, doomed)
     driver.drain()
 
-    assert events_of(table_items, event_type_id=doomed) == []
-    assert cursors(table_items) == []
+    assert_cascaded(table_items, doomed)
 
 
 @pytest.mark.usefixtures("small_pages")
@@ -136,16 +133,13 @@ def test_event_deletions_and_other_writes_never_invoke_the_function(dynamodb: An
 def test_a_cascade_that_runs_out_of_time_checkpoints_and_continues(
     dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    member = new_member()
-    doomed = create_type(100, "doomed")
-    seed_events(member, doomed, 95)
+    doomed = doomed_type(95)
     driver = CascadeDriver(context=lambda: BudgetContext(checks=2))  # two pages (20 keys) per invocation
 
     delete_type(100, doomed)
     driver.drain()
 
-    assert events_of(table_items, event_type_id=doomed) == []
-    assert cursors(table_items) == []
+    assert_cascaded(table_items, doomed)
     assert len(driver.invocations) >= 95 // 20  # it took several invocations, each starting where the last stopped
 
 
@@ -155,9 +149,7 @@ def test_a_crash_in_the_middle_is_retried_and_the_cascade_completes(
 ) -> None:
     from emma_events.repository import Repository
 
-    member = new_member()
-    doomed = create_type(100, "doomed")
-    seed_events(member, doomed, 60)
+    doomed = doomed_type(60)
     original = Repository.delete_keys
     crashes = {"left": 2, "calls": 0}
 
@@ -176,8 +168,7 @@ def test_a_crash_in_the_middle_is_retried_and_the_cascade_completes(
     driver.drain()
 
     assert crashes["left"] == 0
-    assert events_of(table_items, event_type_id=doomed) == []
-    assert cursors(table_items) == []
+    assert_cascaded(table_items, doomed)
 
 
 def test_the_same_record_delivered_twice_is_harmless(dynamodb: Any, table_items: Any) -> None:
@@ -253,9 +244,7 @@ def test_the_event_file_runs_the_function(dynamodb: Any) -> None:
 
 
 def test_a_step_logs_its_parent_count_and_duration(dynamodb: Any, capfd: pytest.CaptureFixture[str]) -> None:
-    member = new_member()
-    doomed = create_type(100, "doomed")
-    seed_events(member, doomed, 3)
+    doomed = doomed_type(3)
     driver = CascadeDriver()
     delete_type(100, doomed)
     logger = load_function("cascade_delete").logger
@@ -286,9 +275,7 @@ def test_a_failed_batch_in_the_dead_letter_queue_is_replayed(
     from devtools.replay_cascades import replay_queue
     from emma_events.repository import Repository, get_repository
 
-    member = new_member()
-    doomed = create_type(100, "doomed")
-    seed_events(member, doomed, 30)
+    doomed = doomed_type(30)
     driver = CascadeDriver()
 
     def broken(self: Repository, items: list[Any], max_attempts: int = 8) -> int:
@@ -327,6 +314,5 @@ def test_a_failed_batch_in_the_dead_letter_queue_is_replayed(
     driver.drain()
 
     assert [(p.kind, p.parent_id) for p in restarted] == [("event_type", doomed)]
-    assert events_of(table_items, event_type_id=doomed) == []
-    assert cursors(table_items) == []
+    assert_cascaded(table_items, doomed)
     assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)

@@ -1,0 +1,56 @@
+"""Data for tests and benchmarks: the world the events/ files refer to, and events in bulk.
+
+The events/ files (``sam local invoke -e``) name account 100, event type 1 "purchase", member 1
+ada@example.com and the development key; ``seed_example_world`` writes exactly that.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+#: The development key of account 100: the local stack seeds it when LOCAL_API_KEYS is unset (README, Security)
+#: and events/authorizer.json presents it.
+DEV_KEY = (100, "0123456789abcdef0123", "local-dev-private-key-0123456789ab")
+
+
+def seed_example_world(repository: Any, *, with_event_type: bool = True) -> None:
+    """Type 1 "purchase" (unless ``with_event_type`` is false), member 1 ada@example.com and the development key,
+    in account 100 of an empty table."""
+    from emma_events.auth import Credentials
+
+    if with_event_type:
+        assert repository.create_event_type(100, "purchase", "Purchase").event_type_id == 1
+    assert repository.add_member(100, "ada@example.com", {"first_name": "Ada"})[0].member_id == 1
+    account, public, private = DEV_KEY
+    repository.create_api_key(account, credentials=Credentials(public, private))
+
+
+def seed_events(
+    repository: Any,
+    member_id: int,
+    event_type_id: int,
+    count: int,
+    *,
+    account_id: int = 100,
+    first_id: int = 1_000_000,
+    at: datetime | None = None,
+    monetary_value: float | None = None,
+) -> list[dict[str, Any]]:
+    """Write ``count`` events straight through BatchWriteItem (25 per request), in the repository's own item
+    layout, and return the items. Setup only: through the API, moto copies the whole table on every
+    transaction, which makes seeding thousands of events take minutes."""
+    from emma_events.dates import utc_now
+    from emma_events.domain import MemberEvent
+
+    when = at or utc_now()
+    items = [
+        repository._event_item(
+            MemberEvent(account_id, first_id + n, member_id, event_type_id, when, when, monetary_value, None, None)
+        )
+        for n in range(count)
+    ]
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        repository.client.batch_write_item(RequestItems={repository.table_name: batch})
+    return items
