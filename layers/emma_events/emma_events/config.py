@@ -11,9 +11,9 @@ from functools import lru_cache
 class Settings:
     table_name: str
     #: The cascade checkpoints and stops when the invocation has less time left than this.
-    cascade_time_margin_ms: int = 60_000
-    #: Keys read per Query by the cascade (then deleted 25 at a time).
-    cascade_page_size: int = 1000
+    cascade_time_margin_ms: int
+    #: Keys read per Query by the cascade, then deleted 25 at a time.
+    cascade_page_size: int
 
     @classmethod
     def from_environ(cls) -> Settings:
