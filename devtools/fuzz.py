@@ -20,6 +20,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -92,31 +93,32 @@ def main(argv: list[str] | None = None) -> int:
             return subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603
 
         status = run(args.phases, args.seed, Path(workdir) / "report-0.ndjson")
-        followed = links_followed(Path(workdir) / "report-0.ndjson")
+        followed, answered = links_followed(Path(workdir) / "report-0.ndjson")
         # Hypothesis ends a stateful run early when many of its steps cannot apply (a link whose source failed),
         # so one run may not reach the chain; stateful runs with the next seeds follow until it does (or 3 more).
         for attempt in range(1, EXTRA_STATEFUL_RUNS + 1):
-            if status != 0 or "stateful" not in args.phases or followed.get(CHAIN_LINK, (0, 0))[1] > 0:
+            if status != 0 or "stateful" not in args.phases or answered[CHAIN_LINK]:
                 break
             print(f"\n{CHAIN_LINK} not reached yet: stateful run {attempt} more, with seed {args.seed + attempt}\n")
             report = Path(workdir) / f"report-{attempt}.ndjson"
             status = run("stateful", args.seed + attempt, report)
-            for link, (times, ok) in links_followed(report).items():
-                before = followed.get(link, (0, 0))
-                followed[link] = (before[0] + times, before[1] + ok)
+            more_followed, more_answered = links_followed(report)
+            followed += more_followed
+            answered += more_answered
         print("\nlinks followed in the stateful phase (times followed, of which answered 200):")
-        for link, (times, ok) in sorted(followed.items()):
-            print(f"  {times:4} {ok:4}  {link}")
-        if status == 0 and "stateful" in args.phases and followed.get(CHAIN_LINK, (0, 0))[1] == 0:
+        for link, times in sorted(followed.items()):
+            print(f"  {times:4} {answered[link]:4}  {link}")
+        if status == 0 and "stateful" in args.phases and not answered[CHAIN_LINK]:
             print(f"the stateful phase never posted events of a new type ({CHAIN_LINK})", file=sys.stderr)
             return 1
         return status
 
 
-def links_followed(report: Path) -> dict[str, tuple[int, int]]:
+def links_followed(report: Path) -> tuple[Counter[str], Counter[str]]:
     """From schemathesis's NDJSON report: for each link of the stateful phase, how often it was followed and how
     often the request it built was answered 200."""
-    counts: dict[str, tuple[int, int]] = {}
+    followed: Counter[str] = Counter()
+    answered: Counter[str] = Counter()
     for line in report.read_text().splitlines():
         finished = json.loads(line).get("ScenarioFinished")
         if not finished or not finished.get("recorder"):
@@ -128,9 +130,9 @@ def links_followed(report: Path) -> dict[str, tuple[int, int]]:
                 continue
             name = transition["id"].split(" -> ")[1].split("] ", 1)[1]
             response = recorder.get("interactions", {}).get(case_id, {}).get("response") or {}
-            times, ok = counts.get(name, (0, 0))
-            counts[name] = (times + 1, ok + (response.get("status_code") == 200))
-    return counts
+            followed[name] += 1
+            answered[name] += response.get("status_code") == 200
+    return followed, answered
 
 
 if __name__ == "__main__":
