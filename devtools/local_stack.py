@@ -181,7 +181,9 @@ class GatewayService(LocalApigwService):
             return response
         templates = custom.get("ResponseTemplates", {})
         if "application/json" in templates:
-            response.set_data(templates["application/json"])
+            # The one context variable the templates use: API Gateway's own message, as a quoted JSON string.
+            message_string = json.dumps(message or "")
+            response.set_data(templates["application/json"].replace("$context.error.messageString", message_string))
         response.status_code = int(custom.get("StatusCode", response.status_code))
         for header, value in custom.get("ResponseParameters", {}).get("Headers", {}).items():
             response.headers[header] = str(value).strip("'")  # API Gateway header values are quoted literals

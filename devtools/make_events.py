@@ -62,6 +62,7 @@ def api_event(
             "resourcePath": resource,
             "httpMethod": method,
             "protocol": "HTTP/1.1",
+            "authorizer": authorizer_context(path_params.get("account_id")),
         },
         "body": json.dumps(body) if body is not None else None,
         "isBase64Encoded": False,
@@ -69,6 +70,14 @@ def api_event(
 
 
 UNSET: Any = object()
+
+
+def authorizer_context(account_id: Any) -> dict[str, Any] | None:
+    """``requestContext.authorizer`` as API Gateway passes it after our authorizer allowed ``account_id``'s key:
+    the authorizer's context (``account_id``), its ``principalId`` and the integration latency."""
+    if account_id is None:
+        return None
+    return {"account_id": str(account_id), "principalId": DEV_KEY[1], "integrationLatency": 0}
 
 
 def vary(
@@ -80,10 +89,13 @@ def vary(
     query: dict[str, str] | None = UNSET,
     headers: dict[str, str] | None = None,
     drop_headers: tuple[str, ...] = (),
+    authorized_account: Any = UNSET,
 ) -> dict[str, Any]:
     """A copy of an API event with other path parameters, body, query string or headers (tests, benchmarks).
 
     ``path`` values are substituted into the event's ``resource`` to rebuild ``path``, as API Gateway does.
+    The authorizer's context names the path's account (API Gateway lets no other through), unless
+    ``authorized_account`` says otherwise (None: no authorizer context at all).
     """
     event = json.loads(json.dumps(event))
     if path:
@@ -104,6 +116,10 @@ def vary(
         merged = {**(event.get("headers") or {}), **(headers or {})}
         event["headers"] = {k: v for k, v in merged.items() if k not in drop_headers}
         event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    if "pathParameters" in event and "requestContext" in event:
+        account = (event["pathParameters"] or {}).get("account_id")
+        chosen = account if authorized_account is UNSET else authorized_account
+        event["requestContext"]["authorizer"] = authorizer_context(chosen)
     return event
 
 
@@ -207,6 +223,7 @@ def authorizer_request(public_key: str, private_key: str) -> dict[str, Any]:
     event["headers"]["Authorization"] = f"Basic {token}"
     event["multiValueHeaders"]["Authorization"] = [f"Basic {token}"]
     event["type"] = "REQUEST"
+    del event["requestContext"]["authorizer"]  # the authorizer has not run yet
     event["methodArn"] = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/100/events"
     return event
 

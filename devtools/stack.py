@@ -56,8 +56,9 @@ class Reply:
         return self.headers.get("content-type", "")
 
 
-#: Development keys the test stacks are started with (LOCAL_API_KEYS): accounts 100 and 1000-1099.
-TEST_ACCOUNTS = [100, *range(1000, 1100)]
+#: Development keys the test stacks are started with (LOCAL_API_KEYS): accounts 1, 2, 10 (isolation tests with
+#: colliding ids), 100 and 1000-1099.
+TEST_ACCOUNTS = [1, 2, 10, 100, *range(1000, 1100)]
 TEST_KEYS = {account: (f"pub{account}", f"private-key-of-{account}") for account in TEST_ACCOUNTS}
 AUTO: Any = object()
 

@@ -61,3 +61,28 @@ def api_functions() -> dict[str, dict[str, Any]]:
                     "method": event["Properties"]["Method"].upper(),
                 }
     return found
+
+
+def transformed(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The CloudFormation template that SAM deploys: template.yaml through the SAM translator (offline).
+
+    Local code folders stand in as S3 URIs (as ``sam validate`` does) and no managed policy is looked up.
+    """
+    import copy
+    import os
+
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    template = copy.deepcopy(load_template(path))
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://local-build/{properties[key]}"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    result: dict[str, Any] = transform(template, {}, NoManagedPolicies())
+    return result

@@ -55,9 +55,21 @@ def api_event(
     raw_body: str | None = UNSET,
     query: dict[str, str] | None = UNSET,
     headers: dict[str, str] | None = None,
+    authorized_account: Any = UNSET,
 ) -> dict[str, Any]:
-    """A variation of events/<name>.json: other path parameters, body, query string or headers."""
-    return vary(load_event(name), path=path, body=body, raw_body=raw_body, query=query, headers=headers)
+    """A variation of events/<name>.json: other path parameters, body, query string or headers.
+
+    The authorizer's context names the path's account, as API Gateway passes it after allowing the call, unless
+    ``authorized_account`` names another (or None: no authorizer context)."""
+    return vary(
+        load_event(name),
+        path=path,
+        body=body,
+        raw_body=raw_body,
+        query=query,
+        headers=headers,
+        authorized_account=authorized_account,
+    )
 
 
 @pytest.fixture(scope="session")

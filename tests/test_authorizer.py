@@ -42,9 +42,9 @@ def test_valid_credentials_get_a_policy_for_their_own_account_only(dynamodb: Any
     policy = authorize(basic(credentials.public_key, credentials.private_key))
     (statement,) = policy["policyDocument"]["Statement"]
     assert statement["Effect"] == "Allow"
+    base = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1"
     assert statement["Resource"] == [
-        "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/*/100",
-        "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/*/100/*",
+        f"{base}/{method}/100{rest}" for method in ("DELETE", "GET", "POST", "PUT") for rest in ("", "/*")
     ]
     assert policy["context"] == {"account_id": "100"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,83 @@ def test_the_401_and_403_bodies_do_not_reveal_whether_an_account_or_key_exists(s
     other_account = stack.request("GET", f"/{VICTIM}/events", auth=TEST_KEYS[ATTACKER])
     assert no_such_account.status == other_account.status == 403
     assert no_such_account.text == other_account.text
+
+
+# --- colliding ids: accounts 1, 2 and 10, each with event types and members 1 and 2 -----------------------------
+
+COLLIDING = (1, 2, 10)
+#: Bodies that would change the victim's data if they got through.
+WRITES = {
+    "POST /{account_id}/events": {"event_type": "planted", "display_name": "Planted"},
+    "PUT /{account_id}/events/{event_type_id}": {"event_type": "renamed", "display_name": "Renamed"},
+    "POST /{account_id}/members/add": {"email": "planted@example.com"},
+    "POST /{account_id}/events/members": {
+        "events": [{"member_id": 1, "event_type_id": 1}, {"email": "ada@example.com", "event_type": "planted"}]
+    },
+}
+
+
+def snapshot(stack: RunningStack, account: int) -> dict[str, Any]:
+    """Everything of an account, read with its own key."""
+    seen: dict[str, Any] = {"types": stack.request("GET", f"/{account}/events").json}
+    for member in (1, 2):
+        seen[f"member {member}"] = stack.request("GET", f"/{account}/members/{member}").json
+        seen[f"events of {member}"] = stack.request("GET", f"/{account}/events/members/{member}").json
+    seen["by email"] = stack.request("GET", f"/{account}/members/email/ada%40example.com").json
+    return seen
+
+
+@pytest.fixture(scope="module")
+def colliding(stack: RunningStack) -> dict[int, dict[str, Any]]:
+    for account in COLLIDING:
+        for name in ("purchase", "signup"):
+            assert stack.request("POST", f"/{account}/events", {"event_type": name, "display_name": name}).status == 200
+        for email in ("ada@example.com", "bob@example.com"):
+            assert stack.request("POST", f"/{account}/members/add", {"email": email}).status == 200
+        events = [
+            {"member_id": m, "event_type_id": t, "attributes": {"owner": account}} for m in (1, 2) for t in (1, 2)
+        ]
+        assert stack.request("POST", f"/{account}/events/members", {"events": events}).status == 200
+    before = {account: snapshot(stack, account) for account in COLLIDING}
+    assert before[1]["member 1"]["member_id"] == before[2]["member 1"]["member_id"] == 1  # the ids do collide
+    return before
+
+
+PAIRS = [(1, 2), (2, 1), (1, 10), (10, 1)]
+
+
+def attack(stack: RunningStack, method: str, path: str, record: int, attacker: int, victim: int) -> Any:
+    """Account ``attacker``'s key on account ``victim``'s path, with record ids equal to either account's id."""
+    values = {"account_id": str(victim), "event_type_id": str(record), "member_id": str(record)}
+    values["email"] = "ada%40example.com"
+    target = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    return stack.request(method, target, WRITES.get(f"{method} {path}"), auth=TEST_KEYS[attacker])
+
+
+@pytest.mark.parametrize(("attacker", "victim"), PAIRS)
+@pytest.mark.parametrize("record", [1, 2])
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_no_route_reaches_another_account_whose_ids_collide(
+    stack: RunningStack,
+    colliding: dict[int, dict[str, Any]],
+    method: str,
+    path: str,
+    record: int,
+    attacker: int,
+    victim: int,
+) -> None:
+    reply = attack(stack, method, path, record, attacker, victim)
+    assert reply.status == 403, (method, path, record, attacker, victim, reply.text)
+    assert reply.json["type"] == "urn:emma-events:problem:forbidden"
+    assert "ada@example.com" not in reply.text
+
+
+def test_no_attack_changes_anything_of_any_account(stack: RunningStack, colliding: dict[int, dict[str, Any]]) -> None:
+    """Every write route, every colliding id, every pair; then each account reads back exactly what it had."""
+    for method, path in ROUTES:
+        if method != "GET":
+            for attacker, victim in PAIRS:
+                for record in (1, 2):
+                    attack(stack, method, path, record, attacker, victim)
+    for account in COLLIDING:
+        assert snapshot(stack, account) == colliding[account], account

@@ -126,12 +126,30 @@ def test_api_gateways_own_errors_are_problem_documents() -> None:
     (api,) = resources("AWS::Serverless::Api").values()
     responses = api["Properties"]["GatewayResponses"]
     required = {"UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED", "BAD_REQUEST_BODY", "MISSING_AUTHENTICATION_TOKEN"}
+    required |= {"DEFAULT_4XX", "DEFAULT_5XX", "INVALID_API_KEY", "REQUEST_TOO_LARGE"}
     assert required <= set(responses)
     for kind, response in responses.items():
-        body = json.loads(response["ResponseTemplates"]["application/json"])
+        # $context.error.messageString is API Gateway's message as a quoted JSON string.
+        template = response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"m"')
+        body = json.loads(template)
         assert {"type", "title", "status", "detail"} <= set(body), kind
         assert body["status"] == int(response["StatusCode"]), kind
         assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'", kind
+
+
+def test_the_usage_plan_has_no_api_key_that_no_client_can_present() -> None:
+    """Keys reach API Gateway from the authorizer; a key made by the template itself would be an orphan."""
+    from devtools.template import transformed
+
+    deployed = transformed()["Resources"]
+    kinds = [resource["Type"] for resource in deployed.values()]
+    assert "AWS::ApiGateway::ApiKey" not in kinds
+    assert "AWS::ApiGateway::UsagePlanKey" not in kinds
+    (plan,) = (r for r in deployed.values() if r["Type"] == "AWS::ApiGateway::UsagePlan")
+    (stage,) = plan["Properties"]["ApiStages"]
+    assert stage["ApiId"] == {"Ref": "EventsApi"}
+    assert deployed[stage["Stage"]["Ref"]]["Type"] == "AWS::ApiGateway::Stage"
+    assert set(plan["Properties"]["Throttle"]) == {"RateLimit", "BurstLimit"}
 
 
 def test_the_cold_start_benchmark_runs_every_function_with_its_template_environment() -> None:

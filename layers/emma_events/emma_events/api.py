@@ -25,6 +25,7 @@ from pydantic import BeforeValidator
 from emma_events.dates import parse_time
 from emma_events.errors import (
     ApiError,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
@@ -230,6 +231,39 @@ def make_resolver() -> APIGatewayRestResolver:
     return app
 
 
+#: The body of API Gateway's ACCESS_DENIED answer (template.yaml's GatewayResponses), which the functions repeat.
+FORBIDDEN_DETAIL = "These credentials do not give access to this account."
+
+
+def _proxy_response(error: ApiError) -> dict[str, Any]:
+    response = problem(error)
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def refuse_foreign_account(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 403 proxy response unless the path's ``account_id`` is the account the authorizer vouched for, else None.
+
+    API Gateway already denies other accounts' paths by the authorizer's policy; this is the second wall, in the
+    one place every API function goes through, so a policy mistake alone cannot expose another account. The
+    authorizer puts the caller's account in its context, which API Gateway passes on as
+    ``requestContext.authorizer.account_id``. No context (a direct invoke without one) is refused too. The
+    comparison is of the path segment as sent: ``/0100/...`` is not account 100's path, as it is not for the
+    policy either.
+    """
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    vouched = authorizer.get("account_id")
+    requested = (event.get("pathParameters") or {}).get("account_id")
+    if vouched is not None and requested is not None and str(vouched) == requested:
+        return None
+    logger.warning("account mismatch", extra={"path_account": requested, "authorized_account": vouched})
+    return _proxy_response(Forbidden(FORBIDDEN_DETAIL))
+
+
 def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
     """A 413 or 415 proxy response for a body this API will not read, else None.
 
@@ -247,23 +281,16 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
     media_type = (declared or "").split(";")[0].strip().lower()
     if error is None and media_type and media_type != "application/json":
         error = UnsupportedMediaType(f"The body must be JSON (Content-Type: application/json), not {media_type}.")
-    if error is None:
-        return None
-    response = problem(error)
-    return {
-        "statusCode": response.status_code,
-        "headers": {"Content-Type": PROBLEM_JSON},
-        "body": response.body,
-        "isBase64Encoded": False,
-    }
+    return None if error is None else _proxy_response(error)
 
 
 def lambda_handler_for(app: APIGatewayRestResolver) -> Any:
-    """The Lambda entry point of a function: structured logs with the request id, then ``app.resolve``."""
+    """The Lambda entry point of every API function: structured logs with the request id, the account check,
+    the body check, then ``app.resolve``."""
     from aws_lambda_powertools.logging import correlation_paths
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return refuse_body(event) or app.resolve(event, context)
+        return refuse_foreign_account(event) or refuse_body(event) or app.resolve(event, context)
 
     return lambda_handler

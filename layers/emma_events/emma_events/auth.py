@@ -70,15 +70,37 @@ def parse_basic(header: str | None) -> Credentials | None:
     return Credentials(public, private)
 
 
-def allow_policy(method_arn: str, account_id: int, principal: str, usage_key: str | None) -> dict[str, Any]:
-    """An IAM policy allowing only the account's own paths: ``…/<stage>/*/<account>`` and ``…/<account>/*``.
+#: Every HTTP method the API's routes use. The policy names each one, so no wildcard ever stands before the
+#: account segment (tests/test_policy.py checks this list against template.yaml's routes).
+API_METHODS = ("DELETE", "GET", "POST", "PUT")
 
-    It does not depend on the path of the request that produced it, so API Gateway may cache it for the
-    credentials and serve it for any path: other accounts' paths stay denied.
+
+def allowed_resources(method_arn: str, account_id: int) -> list[str]:
+    """The execute-api resources of one account: ``…/<stage>/<METHOD>/<account>`` and ``…/<account>/*``.
+
+    In a policy's resource, as in every IAM resource pattern, ``*`` matches any run of characters *including*
+    ``/``. So the account must come right after a literal stage and method: ``…/<stage>/*/1`` would also match
+    ``…/<stage>/GET/2/members/1`` (another account's member 1). With the method named, the account is provably
+    the first path segment, and the ``/`` after it keeps account 1 from matching account 10's paths.
     """
     arn_prefix, _, path = method_arn.partition("/")  # arn:aws:execute-api:region:acct:api-id / stage/VERB/...
     stage = path.split("/", 1)[0]
-    base = f"{arn_prefix}/{stage}/*"
+    if not stage or any(c in stage for c in "*?"):
+        raise ValueError(f"not a method ARN: {method_arn!r}")
+    return [
+        resource
+        for method in API_METHODS
+        for resource in (f"{arn_prefix}/{stage}/{method}/{account_id}", f"{arn_prefix}/{stage}/{method}/{account_id}/*")
+    ]
+
+
+def allow_policy(method_arn: str, account_id: int, principal: str, usage_key: str | None) -> dict[str, Any]:
+    """An IAM policy allowing only the account's own paths (``allowed_resources``), and the account in the context.
+
+    It does not depend on the path of the request that produced it, so API Gateway may cache it for the
+    credentials and serve it for any path: other accounts' paths stay denied. The functions compare the
+    context's ``account_id`` with the path's once more (``emma_events.api``).
+    """
     policy: dict[str, Any] = {
         "principalId": principal,
         "policyDocument": {
@@ -87,7 +109,7 @@ def allow_policy(method_arn: str, account_id: int, principal: str, usage_key: st
                 {
                     "Action": "execute-api:Invoke",
                     "Effect": "Allow",
-                    "Resource": [f"{base}/{account_id}", f"{base}/{account_id}/*"],
+                    "Resource": allowed_resources(method_arn, account_id),
                 }
             ],
         },

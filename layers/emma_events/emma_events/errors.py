@@ -36,6 +36,14 @@ class ValidationFailed(ApiError):
     slug = "validation-failed"
 
 
+class Forbidden(ApiError):
+    """The credentials belong to another account than the path names (the same document as API Gateway's 403)."""
+
+    status = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
 class NotFound(ApiError):
     status = 404
     title = "Not Found"
