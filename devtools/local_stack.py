@@ -33,7 +33,7 @@ from samcli.local.apigw.exceptions import LambdaResponseParseException
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 
 from devtools import template
-from devtools.embedded_dynamodb import LOCAL_CREDENTIALS, EmbeddedDynamoDB
+from devtools.embedded_dynamodb import DEFAULT_DATA_DIR, LOCAL_CREDENTIALS, STORES, EmbeddedDynamoDB
 from devtools.lambda_runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
 from devtools.seeding import DEV_KEY
 from devtools.stream_poller import StreamPoller, Subscription
@@ -231,11 +231,15 @@ class LocalStack:
         log: Any = None,
         dynamodb_host: str = "127.0.0.1",
         api_keys: str | None = None,
+        store: str = "moto",
+        data_dir: Path | None = None,
     ) -> None:
         self.api_keys = api_keys
         self.template_path = Path(template_path).resolve()
         self.host, self.port = host, port
-        self.dynamodb = EmbeddedDynamoDB(host=dynamodb_host, port=dynamodb_port, endpoint=dynamodb_endpoint)
+        self.dynamodb = EmbeddedDynamoDB(
+            host=dynamodb_host, port=dynamodb_port, endpoint=dynamodb_endpoint, store=store, data_dir=data_dir
+        )
         self.log = log or sys.stderr
         self.runtime = ProcessRuntime(log=self.log)
         self.pollers: list[StreamPoller] = []
@@ -247,7 +251,7 @@ class LocalStack:
         extra_env = {
             **LOCAL_CREDENTIALS,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
-            "AWS_ENDPOINT_URL_DYNAMODBSTREAMS": self.dynamodb.endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb.endpoint,
         }
         stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path))
         functions = SamFunctionProvider(stacks, use_raw_codeuri=True)
@@ -340,6 +344,8 @@ def _banner(stack: LocalStack, started: float) -> str:
     lines = [f"Emma events API on {base}  (ready in {time.monotonic() - started:.1f}s)", ""]
     lines += [f"  {methods:<7} {base}{path}  -> {function}" for path, methods, function in stack.routes()]
     lines += ["", f"Store: {stack.dynamodb.description}", ""]
+    if stack.dynamodb.fallback_reason and not stack.dynamodb.external:
+        lines[-1:-1] = [f"       (moto instead of DynamoDB Local: {stack.dynamodb.fallback_reason})"]
     if stack.seeded_keys:
         lines += ["API keys (HTTP Basic: public key as user, private key as password):"]
         lines += [f"  account {account}: {public}:{private}" for account, public, private in stack.seeded_keys]
@@ -371,6 +377,19 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("DYNAMODB_HOST", "127.0.0.1"),
         help="interface of the embedded DynamoDB; 0.0.0.0 lets `sam local` containers reach it",
     )
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default=os.environ.get("STORE", "auto"),
+        help="auto (default): AWS's DynamoDB Local when installed with Java 17+, else moto",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="where DynamoDB Local keeps its data across restarts (delete it to start empty)",
+    )
+    parser.add_argument("--in-memory", action="store_true", help="DynamoDB Local without files: nothing is kept")
     args = parser.parse_args(argv)
 
     # Dummy credentials, forced: nothing started here can touch a real AWS account.
@@ -382,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("samcli", "botocore", "werkzeug"):  # werkzeug: the embedded DynamoDB's request log
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background by a shell
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack (a stuck stack)
     started = time.monotonic()
     stack = LocalStack(
@@ -392,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         args.dynamodb_endpoint,
         dynamodb_host=args.dynamodb_host,
         api_keys=os.environ.get("LOCAL_API_KEYS") or None,
+        store=args.store,
+        data_dir=None if args.in_memory else args.data_dir,
     )
     stack.start()
     print(_banner(stack, started), flush=True)

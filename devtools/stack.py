@@ -104,13 +104,29 @@ class RunningStack:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def store_endpoint(self) -> str:
+        """The endpoint of the stack's DynamoDB, from its banner."""
+        import re
+
+        found = re.search(r"^Store: .*? at (http://[0-9.]+:[0-9]+)", self.log(), flags=re.MULTILINE)
+        assert found, self.log()
+        return found.group(1)
+
 
 @contextmanager
 def running_stack(
-    template: Path | None = None, startup_timeout: float = 60, extra_env: dict[str, str] | None = None
+    template: Path | None = None,
+    startup_timeout: float = 60,
+    extra_env: dict[str, str] | None = None,
+    store: str | None = None,
+    data_dir: Path | None = None,
 ) -> Iterator[RunningStack]:
+    """The local stack on free ports, on ``store`` (default: TEST_STORE, else moto), in memory unless
+    ``data_dir`` is given (DynamoDB Local's files)."""
     port = free_port()
+    store = store or os.environ.get("TEST_STORE") or "moto"
     command = [sys.executable, "-m", "devtools.local_stack", "--port", str(port), "--dynamodb-port", "0"]
+    command += ["--store", store, *(["--data-dir", str(data_dir)] if data_dir else ["--in-memory"])]
     if template is not None:
         command += ["--template", str(template)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_NAME", "POWERTOOLS_"))}

@@ -1,4 +1,13 @@
-"""Fixtures: a moto DynamoDB table built from template.yaml, functions loaded from functions/, events/ loader."""
+"""Fixtures: a DynamoDB table built from template.yaml, functions loaded from functions/, events/ loader.
+
+Two stores, chosen with ``--store`` (or TEST_STORE):
+
+- ``moto`` (default): the fast tier, in memory, in this process; every test runs.
+- ``dynamodb-local``: the reference tier, on AWS's DynamoDB Local (installed by `make dynamodb-local`, Java 17+):
+  every test that touches a store (the ``dynamodb`` fixture, or a local stack) runs again there, except those
+  marked ``moto_only`` (faults injected into moto itself). Where a test passes on moto and fails here, the code
+  is wrong: DynamoDB Local behaves as the service does where moto is lenient.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +37,7 @@ os.environ.update(
     CASCADE_TIME_MARGIN_MS="1000",
     POWERTOOLS_LOG_LEVEL="WARNING",
 )
-for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
     os.environ.pop(variable, None)
 
 from moto import mock_aws  # noqa: E402
@@ -40,6 +49,68 @@ from devtools.template import create_table_kwargs  # noqa: E402
 __all__ = ["HttpResult", "LambdaContext", "api_event", "invoke", "load_event", "load_function"]
 
 EVENTS = ROOT / "events"
+STORES = ("moto", "dynamodb-local")
+#: Fixtures that put a test on a store; in the reference tier, tests without one are not run again.
+STORE_FIXTURES = {"dynamodb", "stack", "atomic_dynamodb", "table_items"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=STORES,
+        default=os.environ.get("TEST_STORE", "moto"),
+        help="moto: the fast tier (default); dynamodb-local: the reference tier on AWS's DynamoDB Local",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "moto_only: relies on moto itself (faults injected into it); fast tier only")
+    config.addinivalue_line("markers", "reference_only: a difference from moto that only DynamoDB Local shows")
+    store = config.getoption("--store")
+    os.environ["TEST_STORE"] = store  # local stacks started by the tests run on the same store
+    if store == "dynamodb-local":
+        from devtools.embedded_dynamodb import dynamodb_local_unavailable
+
+        reason = dynamodb_local_unavailable()
+        if reason:
+            raise pytest.UsageError(f"--store=dynamodb-local: {reason}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    store = config.getoption("--store")
+    selected, deselected = [], []
+    for item in items:
+        on_a_store = bool(STORE_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if store == "dynamodb-local":
+            wanted = on_a_store or item.get_closest_marker("reference_only") is not None
+            keep = wanted and item.get_closest_marker("moto_only") is None
+        else:
+            keep = item.get_closest_marker("reference_only") is None
+        (selected if keep else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.fixture(scope="session")
+def store(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--store"))
+
+
+@pytest.fixture(scope="session")
+def _dynamodb_local(store: str) -> Iterator[str | None]:
+    """The reference tier's DynamoDB Local (in memory, one for the session), or None on the moto tier."""
+    if store != "dynamodb-local":
+        yield None
+        return
+    from devtools.embedded_dynamodb import DynamoDBLocalProcess
+
+    process = DynamoDBLocalProcess("127.0.0.1", 0, None)
+    process.start()
+    try:
+        yield f"http://127.0.0.1:{process.port}"
+    finally:
+        process.stop()
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -73,8 +144,21 @@ def api_event(
 
 
 @pytest.fixture(scope="session")
-def _moto() -> Iterator[None]:
-    """One in-memory AWS for the session; every test gets a table of its own in it."""
+def api_stack(store: str) -> Iterator[Any]:
+    """One local stack of template.yaml for the HTTP test modules, which each use accounts of their own."""
+    from devtools.stack import running_stack
+
+    with running_stack(store=store) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def _moto(_dynamodb_local: str | None) -> Iterator[None]:
+    """One in-memory AWS for the session; every test gets a table of its own in it. On the reference tier,
+    DynamoDB and its streams are DynamoDB Local's (moto lets requests to other endpoints through)."""
+    if _dynamodb_local:
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = _dynamodb_local
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = _dynamodb_local
     with mock_aws():
         yield
 
@@ -113,13 +197,15 @@ def table_items(dynamodb: Any) -> Any:
 
 
 @pytest.fixture
-def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make each moto request atomic, as every DynamoDB request is on the real service.
+def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch, store: str) -> None:
+    """Make each moto request atomic, as every DynamoDB request is on the real service (and on DynamoDB Local).
 
     moto handles requests without a lock (a failed transaction even restores a snapshot of the whole table), so
     concurrent tests would measure moto's races instead of ours. With one lock per request, threads still
     interleave *between* DynamoDB calls, which is exactly where a read-then-write implementation would break.
     """
+    if store != "moto":
+        return
     import threading
 
     from moto.core.responses import BaseResponse

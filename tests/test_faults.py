@@ -10,6 +10,9 @@ from helpers import assert_problem, create_type, delete_type, new_member, post_e
 from streams import CascadeDriver
 from test_cascade import events_of, seed_events
 
+# The faults are injected into moto itself: the fast tier only.
+pytestmark = pytest.mark.moto_only
+
 
 def throttle(
     monkeypatch: pytest.MonkeyPatch, action: str, times: int, code: str = "ThrottlingException"
@@ -111,3 +114,73 @@ def test_unprocessed_items_are_retried_until_deleted(repository_client: Any, tab
         repository_client.batch_write_item = original
     assert events_of(table_items, event_type_id=doomed) == []
     assert calls["n"] == 3  # 25 (half unprocessed), the other half again, then the last 5
+
+
+def conflict(monkeypatch: pytest.MonkeyPatch, should_conflict: Any) -> dict[str, int]:
+    """Make moto cancel the transactions ``should_conflict(call_number)`` picks with ``TransactionConflict``
+    reasons, before touching any data, as DynamoDB cancels concurrent transactions on one item (ConditionChecks
+    included). Neither moto nor DynamoDB Local produces conflicts: both serialize transactions."""
+    import json as json_module
+
+    from moto.dynamodb.exceptions import TransactionCanceledException
+    from moto.dynamodb.responses import DynamoHandler
+
+    state = {"calls": 0, "conflicts": 0}
+    original = DynamoHandler.transact_write_items
+
+    def conflicting(self: Any) -> Any:
+        state["calls"] += 1
+        if should_conflict(state["calls"]):
+            state["conflicts"] += 1
+            body = self.body if isinstance(self.body, dict) else json_module.loads(self.body)
+            size = len(body["TransactItems"])
+            raise TransactionCanceledException([("TransactionConflict", "Transaction is ongoing", None)] * size)
+        return original(self)
+
+    monkeypatch.setattr(DynamoHandler, "transact_write_items", conflicting)
+    return state
+
+
+def test_a_conflicting_transaction_is_retried_with_the_same_ids(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member, click = new_member(), create_type(100, "click")
+    state = conflict(monkeypatch, lambda call: call <= 3)
+
+    result = post_events(100, [{"member_id": member, "event_type_id": click}] * 3)
+
+    assert result.status == 200, result.body
+    assert state["conflicts"] == 3
+    assert [e["event_id"] for e in result.body] == [1, 2, 3]  # no range of ids burnt per attempt
+    assert len(stored(table_items)) == 3
+
+
+@pytest.mark.usefixtures("atomic_dynamodb")
+def test_a_burst_of_posts_for_one_type_all_succeed_despite_conflicts(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 concurrent POSTs for one type (the usage plan allows bursts of 180); a third of the transactions are
+    cancelled as DynamoDB cancels concurrent ones on the same type item."""
+    import random
+    import threading
+
+    member, click = new_member(), create_type(100, "click")
+    chance = random.Random(7)  # noqa: S311 - a reproducible test, not a secret
+    state = conflict(monkeypatch, lambda call: chance.random() < 1 / 3)
+    statuses: list[int] = []
+    start = threading.Barrier(50)
+
+    def poster() -> None:
+        start.wait()
+        statuses.append(post_events(100, [{"member_id": member, "event_type_id": click}] * 2).status)
+
+    threads = [threading.Thread(target=poster) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * 50
+    assert state["conflicts"] > 10
+    ids = sorted(int(item["event_id"]["N"]) for item in stored(table_items))
+    assert ids == list(range(1, 101))  # every event once, and no id burnt by a retry

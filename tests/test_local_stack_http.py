@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from itertools import count
 from typing import Any
 
 import pytest
 
-from devtools.stack import RunningStack, dynamodb_client, running_stack
+from devtools.stack import RunningStack, dynamodb_client
 
 _accounts = count(1000)
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    with running_stack() as running:
-        yield running
+def stack(api_stack: RunningStack) -> RunningStack:
+    return api_stack
 
 
 @pytest.fixture
@@ -214,11 +212,7 @@ def test_deleting_a_type_or_member_removes_their_events_within_seconds(stack: Ru
     assert stack.request("GET", f"/{account}/events/members/{bob}").status == 404
 
     # Bob's events are gone from the table too (read straight from the stack's embedded DynamoDB).
-    import re
-
-    endpoint = re.search(r"\(moto\) at (http://[0-9.]+:[0-9]+)", stack.log())
-    assert endpoint, stack.log()
-    client = dynamodb_client(endpoint.group(1))
+    client = dynamodb_client(stack.store_endpoint())
 
     def bobs_items() -> list[object]:
         return client.query(

@@ -61,6 +61,16 @@ def test_a_malformed_function_response_is_502(stack: RunningStack) -> None:
     assert stack.request("GET", "/misbehave/malformed").status == 502
 
 
+def test_payloads_over_lambdas_6_mb_are_502_as_on_api_gateway(stack: RunningStack) -> None:
+    """Lambda refuses a synchronous request or response over 6 MB (API Gateway then answers 502); neither SAM's
+    emulation nor a plain process enforces it, so the local stack does."""
+    assert stack.request("GET", "/misbehave/huge").status == 502
+    assert stack.request("GET", "/misbehave/fine").status == 200
+    under = stack.request("POST", "/misbehave/echo", raw=b"x" * (5 * 1024 * 1024))
+    assert (under.status, under.text) == (200, str(5 * 1024 * 1024))
+    assert stack.request("POST", "/misbehave/echo", raw=b"x" * (6 * 1024 * 1024 + 1)).status == 502
+
+
 def test_a_function_whose_process_dies_is_502_and_the_next_call_gets_a_new_one(stack: RunningStack) -> None:
     assert stack.request("GET", "/misbehave/exit").status == 502
     assert stack.request("GET", "/misbehave/fine").status == 200
@@ -121,26 +131,26 @@ def test_the_stream_delivers_matching_records_only_in_batches_and_retries_failur
     assert int(records["fail-once-d"]["deliveries"]["N"]) == 1
 
 
-def test_dynamodb_endpoint_points_the_stack_at_a_running_dynamodb() -> None:
-    """DYNAMODB_ENDPOINT: the stack uses that DynamoDB (here a separate moto server standing in for DynamoDB
-    Local), creates the missing tables there, and its data outlives the stack."""
-    from moto.server import ThreadedMotoServer
+@pytest.mark.reference_only
+def test_data_survives_a_restart_and_dynamodb_endpoint_reuses_it(tmp_path: Path) -> None:
+    """`make run` keeps DynamoDB Local's data in a folder: a restart finds it. DYNAMODB_ENDPOINT points the stack
+    at a DynamoDB it does not start (here DynamoDB Local on those same files): the tables are reused."""
+    from devtools.embedded_dynamodb import DynamoDBLocalProcess
 
-    from devtools.stack import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    with running_stack(store="dynamodb-local", data_dir=tmp_path) as stack:
+        reply = stack.request("POST", "/100/events", {"event_type": "kept", "display_name": "Kept"})
+        assert reply.status == 200, reply.text
+        assert f"data in {tmp_path}" in stack.log()
+    external = DynamoDBLocalProcess("127.0.0.1", 0, tmp_path)
+    external.start()
     try:
-        endpoint = f"http://127.0.0.1:{port}"
-        with running_stack(extra_env={"DYNAMODB_ENDPOINT": endpoint}) as stack:
-            reply = stack.request("POST", "/100/events", {"event_type": "kept", "display_name": "Kept"})
-            assert reply.status == 200, reply.text
-            assert f"DynamoDB at {endpoint}" in stack.log()
-        client = dynamodb_client(endpoint)
-        item = client.get_item(TableName="EventsTable", Key={"PK": {"S": "100"}, "SK": {"S": "ETNAME#kept"}})
+        endpoint = f"http://127.0.0.1:{external.port}"
+        item = dynamodb_client(endpoint).get_item(
+            TableName="EventsTable", Key={"PK": {"S": "100"}, "SK": {"S": "ETNAME#kept"}}
+        )
         assert "Item" in item
-        with running_stack(extra_env={"DYNAMODB_ENDPOINT": endpoint}) as stack:  # tables exist: reused
+        with running_stack(extra_env={"DYNAMODB_ENDPOINT": endpoint}) as stack:
+            assert f"DynamoDB at {endpoint}" in stack.log()
             assert [t["event_type"] for t in stack.request("GET", "/100/events").json] == ["kept"]
     finally:
-        server.stop()
+        external.stop()

@@ -103,9 +103,22 @@ def test_ten_events_are_accepted(world: dict[str, int], table_items: Any) -> Non
 
 
 @pytest.mark.parametrize(
-    ("sent", "returned"), [("19.99", 19.99), ("20", 20), ("0.1", 0.1), ("-5.5", -5.5), ("1e3", 1000.0)]
+    ("sent", "returned"),
+    [
+        ("19.99", 19.99),
+        ("20", 20),
+        ("0.1", 0.1),
+        ("-5.5", -5.5),
+        ("2.50", 2.5),
+        ("1e-130", 1e-130),
+        # Integral values are integers, as DynamoDB stores them (it trims trailing zeros): the same in the POST's
+        # answer and in every listing. moto keeps "20.0", so only the reference tier catches a mismatch.
+        ("1e3", 1000),
+        ("20.0", 20),
+        ("-0.0", 0),
+    ],
 )
-def test_monetary_value_comes_back_exactly_as_sent(world: dict[str, int], sent: str, returned: Any) -> None:
+def test_monetary_value_comes_back_as_dynamodb_keeps_it(world: dict[str, int], sent: str, returned: Any) -> None:
     raw = raw_event(world["ada"], world["purchase"], sent)
     event = api_event("create_member_events", raw_body=raw)
     event["headers"].pop("Idempotency-Key")
@@ -169,6 +182,8 @@ def in_ten_years() -> str:
         ({"event_monetary_value": "19.99"}, "event_monetary_value"),
         ({"event_monetary_value": True}, "event_monetary_value"),
         ({"event_monetary_value": 1e16}, "event_monetary_value"),
+        ({"event_monetary_value": 1e-200}, "event_monetary_value"),  # below DynamoDB's smallest magnitude
+        ({"event_monetary_value": -5e-131}, "event_monetary_value"),
         ({"attributes": [1, 2]}, "attributes"),
         ({"attributes": "text"}, "attributes"),
         ({"attributes": {"blob": "x" * 33_000}}, "attributes"),
@@ -504,6 +519,43 @@ def test_the_last_page_has_no_link(world: dict[str, int]) -> None:
     post_at(world, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")
     assert "Link" not in list_events(100, world["ada"], {"end": "5"}).headers
     assert "Link" in list_events(100, world["ada"], {"end": "1"}).headers
+
+
+def test_a_cursor_page_that_ends_at_the_last_event_links_to_nothing(world: dict[str, int]) -> None:
+    """DynamoDB returns a LastEvaluatedKey whenever a Query stops at its Limit, even with nothing after it; moto
+    does not, so only the reference tier shows a Link to an empty page when the Limit is the page size."""
+    post_at(world, *[f"2026-01-0{d}T00:00:00Z" for d in range(1, 5)])
+    first = list_events(100, world["ada"], {"end": "2"})
+    cursor = parse_qs(urlparse(first.headers["Link"][1 : first.headers["Link"].index(">")]).query)["cursor"][0]
+    last = list_events(100, world["ada"], {"cursor": cursor, "limit": "2"})
+    assert len(last.body) == 2
+    assert "Link" not in last.headers
+    seen, pages = follow(world, {"end": "2"})
+    assert (len(seen), pages) == (4, 2)
+
+
+def test_a_filtered_cursor_walk_reaches_every_matching_event(world: dict[str, int]) -> None:
+    """The type filter applies after the Query's Limit: a read window can hold no matching event at all. The walk
+    must go on (a short or empty page links on) until every matching event is seen."""
+    wanted = post_at(world, "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z")
+    for day in range(2, 5):  # 30 events of another type between them
+        post_at(world, *[f"2026-01-0{day}T00:00:{s:02d}Z" for s in range(10)], type_name="purchase")
+    wanted += post_at(world, "2026-01-05T00:00:00Z", "2026-01-05T00:00:01Z", "2026-01-05T00:00:02Z")
+    for size in ("1", "2", "3"):
+        seen, _ = follow(world, {"end": size, "event_type_id": str(world["click"])})
+        assert seen == wanted, size
+        newest_first, _ = follow(world, {"end": size, "event_type_id": str(world["click"]), "order": "desc"})
+        assert newest_first == list(reversed(wanted)), size
+
+
+@pytest.mark.parametrize("start", [str(2**31 - 1), str(2**31), str(2**53 - 1)])
+def test_a_start_beyond_any_page_is_an_empty_page(world: dict[str, int], start: str) -> None:
+    """DynamoDB's Limit is a 32-bit integer (moto accepts more): no Limit is derived from ``start``."""
+    post_at(world, "2026-01-01T00:00:00Z")
+    result = list_events(100, world["ada"], {"start": start})
+    assert (result.status, result.body) == (200, [])
+    event = api_event("list_event_types", query={"start": start})
+    assert (invoke("list_event_types", event).status, invoke("list_event_types", event).body) == (200, [])
 
 
 @pytest.mark.usefixtures("atomic_dynamodb")

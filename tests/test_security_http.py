@@ -5,12 +5,11 @@ another account's valid key}."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from devtools.stack import TEST_KEYS, RunningStack, dynamodb_client, running_stack
+from devtools.stack import TEST_KEYS, RunningStack, dynamodb_client
 from devtools.template import api_functions
 
 VICTIM, ATTACKER, REVOKED_ACCOUNT = 1090, 1091, 1092
@@ -18,27 +17,19 @@ SECRETS = ("victim-secret-type", "victim-secret@example.com", "victim-secret-att
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    with running_stack() as running:
-        # The victim's data, which no other credentials may see.
-        running.request("POST", f"/{VICTIM}/events", {"event_type": SECRETS[0], "display_name": "Secret"})
-        member = running.request("POST", f"/{VICTIM}/members/add", {"email": SECRETS[1]}).json["member_id"]
-        events = [{"member_id": member, "event_type": SECRETS[0], "attributes": {"note": SECRETS[2]}}]
-        assert running.request("POST", f"/{VICTIM}/events/members", {"events": events}).status == 200
-        # A key of its own account, then revoked, straight in the stack's table.
-        import sys
+def stack(api_stack: RunningStack) -> RunningStack:
+    """The shared stack (tests/conftest.py), with the victim's data, which no other credentials may see, and a
+    key of its own account, revoked straight in the stack's table. This module's accounts are its own."""
+    from emma_events.repository import Repository
 
-        from devtools.stack import ROOT
-
-        sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
-        from emma_events.repository import Repository
-
-        endpoint = re.search(r"\(moto\) at (http://[0-9.]+:[0-9]+)", running.log())
-        assert endpoint
-        Repository("EventsTable", dynamodb_client(endpoint.group(1))).revoke_api_key(
-            REVOKED_ACCOUNT, TEST_KEYS[REVOKED_ACCOUNT][0]
-        )
-        yield running
+    api_stack.request("POST", f"/{VICTIM}/events", {"event_type": SECRETS[0], "display_name": "Secret"})
+    member = api_stack.request("POST", f"/{VICTIM}/members/add", {"email": SECRETS[1]}).json["member_id"]
+    events = [{"member_id": member, "event_type": SECRETS[0], "attributes": {"note": SECRETS[2]}}]
+    assert api_stack.request("POST", f"/{VICTIM}/events/members", {"events": events}).status == 200
+    Repository("EventsTable", dynamodb_client(api_stack.store_endpoint())).revoke_api_key(
+        REVOKED_ACCOUNT, TEST_KEYS[REVOKED_ACCOUNT][0]
+    )
+    return api_stack
 
 
 def concrete(path: str, account: int) -> str:

@@ -217,6 +217,7 @@ def two_accounts(dynamodb: Any) -> None:
         repository.add_member(account, "ada@example.com", {"first_name": "Ada"})
 
 
+@pytest.mark.moto_only  # refused before any DynamoDB call: the store cannot change the outcome
 @pytest.mark.parametrize("authorized", [ATTACKER, 20, None], ids=["another account", "a longer id", "no context"])
 @pytest.mark.parametrize("name", sorted(API))
 def test_every_api_function_refuses_a_path_of_another_account(

@@ -40,6 +40,8 @@ FIELDS_MAX_BYTES = 32 * 1024
 JSON_MAX_DEPTH = 10
 #: ``event_monetary_value``: finite, and exact in an IEEE double (what JSON numbers are in JavaScript).
 MONETARY_MAX_ABS = 10**15
+#: The smallest non-zero magnitude a DynamoDB number can hold (its documented range is 1E-130 to 9.99...E+125).
+MONETARY_MIN_NONZERO_ABS = 1e-130
 EMAIL_MAX_LENGTH = 254
 MAX_EVENTS_PER_POST = 10
 
@@ -110,10 +112,17 @@ def _email(value: str) -> str:
 
 
 def _monetary(value: int | float) -> int | float:
+    """A finite number DynamoDB can store, as DynamoDB renders it: an integral value is an integer (``20.0`` and
+    ``1e3`` are 20 and 1000, since DynamoDB trims trailing zeros), so the POST's answer, a replay and every
+    listing show the same JSON number."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("must be a finite number")
     if abs(value) > MONETARY_MAX_ABS:
         raise ValueError(f"must be at most {MONETARY_MAX_ABS:.0e} in absolute value")
+    if value and abs(value) < MONETARY_MIN_NONZERO_ABS:
+        raise ValueError(f"must be 0 or at least {MONETARY_MIN_NONZERO_ABS:.0e} in absolute value")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 

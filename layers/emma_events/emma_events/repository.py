@@ -8,6 +8,7 @@ become domain errors (``NotFound``, ``EventTypeExists``), throttling after the S
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -51,8 +52,13 @@ _THROTTLING = {
     "InternalServerError",
     "ServiceUnavailable",
 }
-#: How often a transaction that lost a race (``TransactionConflict``) or saw a stale read is tried again.
-_ATTEMPTS = 3
+#: How often a transaction that lost a race (``TransactionConflict``) or saw a stale read is tried in all.
+#: DynamoDB cancels concurrent transactions on the same item (a ConditionCheck included): a burst of posts for
+#: one popular type conflicts, so waits grow exponentially with full jitter (spreading the retries), from
+#: ``_BACKOFF_BASE_S`` up to ``_BACKOFF_CAP_S``: at most ~1.5 s in all, well within a function's 10 s.
+_ATTEMPTS = 8
+_BACKOFF_BASE_S = 0.01
+_BACKOFF_CAP_S = 0.5
 
 
 def _translate_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -471,9 +477,11 @@ class Repository:
         ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
         from the record (+1 x GetItem).
         """
+        first = 0
         for attempt in range(_ATTEMPTS):
             resolved = self._resolve_references(account_id, events)
-            first = self._next_id(account_id, keys.EVENT_SEQUENCE, len(events)) - len(events) + 1
+            if not first:  # one range of ids, kept across retries: a cancelled transaction wrote none of them
+                first = self._next_id(account_id, keys.EVENT_SEQUENCE, len(events)) - len(events) + 1
             now = utc_now()
             created = [
                 MemberEvent(
@@ -644,33 +652,40 @@ class Repository:
         """A page of a member's events, sorted by timestamp then id.
 
         1 x GetItem (the member exists, else ``NotFound``) + Query on the member's partition with the time range
-        as key condition. With ``after`` (a cursor), one Query starting after that key: the cost of a page does
-        not depend on its depth (a type filter may make it shorter than ``limit``). With ``offset`` (Emma's
-        ``start``), Queries until ``offset + limit`` matching events are read.
+        as key condition, from the start or, with ``after`` (a cursor), after that key: the cost of a page does
+        not depend on its depth. Reads ``limit + 1`` matching events, so a page that ends exactly at the last
+        event links to nothing (DynamoDB returns a ``LastEvaluatedKey`` whenever it stops at ``Limit``, even with
+        nothing after it); Emma's ``start`` skips ``offset`` matching events first. ``Limit`` applies before the
+        type filter, so reads go on until enough events match, at most ``QUERY_PAGES_PER_CALL`` Queries for a
+        cursor page: then the page may be short (even empty) and links on from where the reads stopped, so a
+        walk always reaches every matching event. Every ``Limit`` is at most ``QUERY_PAGE_ITEMS``.
         """
         self._require_member(account_id, member_id)
         query = self._events_query(account_id, member_id, filters)
         if after is not None:
             query["ExclusiveStartKey"] = {keys.PK: query["ExpressionAttributeValues"][":pk"], keys.SK: _s(after)}
-            query["Limit"] = limit
+        to_skip, wanted = offset, limit + 1
+        items: list[Item] = []
+        reads = 0
+        while True:
+            query["Limit"] = min(QUERY_PAGE_ITEMS, to_skip + wanted - len(items))
             page = self.client.query(**query)
-            events = [self._event_of(item) for item in page["Items"]]
-            more = "LastEvaluatedKey" in page
-        else:
-            items: list[Item] = []
-            more = True
-            while more and len(items) < offset + limit + 1:
-                query["Limit"] = offset + limit + 1 - len(items)
-                page = self.client.query(**query)
-                items += page["Items"]
-                more = "LastEvaluatedKey" in page
-                if more:
-                    query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            more = more or len(items) > offset + limit
-            events = [self._event_of(item) for item in items[offset : offset + limit]]
-        next_after = (
-            keys.event_sk(to_storage(events[-1].event_timestamp), events[-1].event_id) if more and events else None
-        )
+            reads += 1
+            found = page["Items"]
+            skipped = min(to_skip, len(found))
+            to_skip -= skipped
+            items += found[skipped:]
+            resume = page.get("LastEvaluatedKey")
+            if resume is None or len(items) >= wanted:
+                break
+            if after is not None and reads >= QUERY_PAGES_PER_CALL:
+                # Enough reading for one call: the rest comes with the next page, from where this one stopped.
+                events = [self._event_of(item) for item in items]
+                return EventPage(events, resume[keys.SK]["S"])
+            query["ExclusiveStartKey"] = resume
+        events = [self._event_of(item) for item in items[:limit]]
+        more = len(items) > limit
+        next_after = keys.event_sk(to_storage(events[-1].event_timestamp), events[-1].event_id) if more else None
         return EventPage(events, next_after)
 
     @_translate_errors
@@ -923,7 +938,7 @@ class Repository:
         remaining = limit
         while remaining is None or remaining > 0:
             if remaining is not None:
-                kwargs["Limit"] = remaining
+                kwargs["Limit"] = min(remaining, QUERY_PAGE_ITEMS)  # a 32-bit Limit, whatever the client asked
             page = self.client.query(**kwargs)
             yield from page["Items"]
             if remaining is not None:
@@ -982,7 +997,7 @@ class Repository:
         """Wait before trying again a transaction that lost a race; give up after the last attempt."""
         if attempt + 1 >= _ATTEMPTS:
             raise ServiceUnavailable("The data is being changed concurrently; retry the request.") from error
-        time.sleep(0.02 * 2**attempt)
+        time.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311 - jitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -1005,6 +1020,13 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
     descending: bool = False
+
+
+#: The ``Limit`` of one Query of a listing: a fixed size, never derived from a client's number alone (DynamoDB's
+#: ``Limit`` is a 32-bit integer; ``start`` may be up to 2^53 - 1).
+QUERY_PAGE_ITEMS = 1000
+#: How many Queries one cursor page may make while a type filter finds too few events (each reads at most 1 MB).
+QUERY_PAGES_PER_CALL = 8
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,63 @@
+"""``make test``: both tiers of the test suite, side by side.
+
+- the fast tier: every test, on moto (in memory, in process);
+- the reference tier: every test that touches a store, again on AWS's DynamoDB Local (tests/conftest.py).
+
+They run as pytest processes at once, each writing to its own log, printed whole when it ends, so the output reads
+as plain pytest runs. The reference tier spends most of its time waiting on DynamoDB Local's answers (~10 ms
+each), not on the CPU, so it runs as two processes (the handler-level tests; the rest), each with its own
+DynamoDB Local.
+Without DynamoDB Local (not installed, or no Java 17+) the reference tier is skipped with one line saying why,
+except in CI (``CI=true``), where that is a failure. Extra arguments go to both pytest runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from devtools.embedded_dynamodb import dynamodb_local_unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The test modules of the reference tier's first process; the second runs every other one.
+REFERENCE_SHARD = ("test_event_types", "test_members", "test_member_events")
+
+
+def main(argv: list[str]) -> int:
+    tiers = {"fast tier (moto)": ["--store=moto"]}
+    unavailable = dynamodb_local_unavailable()
+    if unavailable is None:
+        handler_level = [f"tests/{name}.py" for name in REFERENCE_SHARD]
+        tiers["reference tier (DynamoDB Local), handler-level tests"] = ["--store=dynamodb-local", *handler_level]
+        ignored = [f"--ignore={path}" for path in handler_level]
+        tiers["reference tier (DynamoDB Local), the rest"] = ["--store=dynamodb-local", *ignored]
+    elif os.environ.get("CI") == "true":
+        print(f"reference tier cannot run: {unavailable}", flush=True)
+        return 1
+    else:
+        print(f"reference tier skipped: {unavailable}", flush=True)
+    started = time.monotonic()
+    running = {}
+    for name, options in tiers.items():
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+        command = [sys.executable, "-m", "pytest", *options, *argv]
+        running[name] = (subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log)  # noqa: S603
+    status = 0
+    for name, (process, log) in running.items():
+        code = process.wait()
+        log.seek(0)
+        print(f"===== {name}: exit {code} =====", flush=True)
+        sys.stdout.buffer.write(log.read())
+        sys.stdout.flush()
+        log.close()
+        status = status or code
+    print(f"===== every tier in {time.monotonic() - started:.0f} s =====", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
