@@ -342,10 +342,10 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
     }
 
 
-#: The pieces of an API function's import, in the order they load; each one's figure is what it adds once the
-#: ones before it are loaded (``-X importtime``'s cumulative time of its first import).
+#: The pieces of an API function's import, in the order they load; each one's figure is what importing it adds
+#: once the ones before it are loaded.
 IMPORT_PIECES = (
-    "botocore",
+    "botocore.session",
     "pydantic",
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.event_handler",
@@ -353,30 +353,30 @@ IMPORT_PIECES = (
     "emma_events.models",
     "emma_events.repository",
     "emma_events.api",
+    "app",
 )
 
 
-def import_decomposition(python: Path, function: str = "get_event_type", runs: int = 5) -> list[dict[str, Any]]:
-    """What each piece of a function's import adds, medians over fresh ``-X importtime`` processes."""
-    import re
-
+def import_decomposition(python: Path, function: str = "get_event_type", runs: int = 3) -> list[dict[str, Any]]:
+    """What each piece of a function's import adds (medians of fresh processes, each importing the pieces before
+    it, then timing the next one)."""
     function_dir = next(f for f in functions() if f.name == function).logical_id
     paths = [BUILD_DIR / function_dir, LAYER, RUNTIME_DIR]
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "AWS_REGION": "us-east-1"}
     env |= {"PYTHONPATH": os.pathsep.join(map(str, paths)), "TABLE_NAME": TABLE, "POWERTOOLS_SERVICE_NAME": "bench"}
-    samples: dict[str, list[float]] = {piece: [] for piece in (*IMPORT_PIECES, "app")}
-    for _ in range(runs):
-        done = subprocess.run(  # noqa: S603
-            [str(python), "-S", "-X", "importtime", "-c", "import app"], env=env, capture_output=True, text=True
-        )
-        seen: dict[str, float] = {}
-        for line in done.stderr.splitlines():
-            found = re.match(r"import time:\s+\d+ \|\s+(\d+) \|(\s*)(\S+)", line)
-            if found and found.group(3) not in seen:
-                seen[found.group(3)] = int(found.group(1)) / 1000
-        for piece in samples:
-            samples[piece].append(seen.get(piece, 0.0))
-    return [{"module": piece, "ms": _median(values)} for piece, values in samples.items()]
+    rows = []
+    for index, piece in enumerate(IMPORT_PIECES):
+        before = "".join(f"import {name}\n" for name in IMPORT_PIECES[:index])
+        probe = f"import time\n{before}started = time.perf_counter()\nimport {piece}\n"
+        probe += "print((time.perf_counter() - started) * 1000)"
+        samples = []
+        for _ in range(runs):
+            done = subprocess.run(  # noqa: S603
+                [str(python), "-S", "-c", probe], env=env, capture_output=True, text=True, check=True
+            )
+            samples.append(float(done.stdout.strip().splitlines()[-1]))
+        rows.append({"module": piece, "ms": _median(samples)})
+    return rows
 
 
 def layer_report() -> dict[str, Any]:

@@ -35,6 +35,7 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="emma-events",
     POWERTOOLS_METRICS_NAMESPACE="EmmaEvents",
     CASCADE_TIME_MARGIN_MS="1000",
+    CASCADE_INDEX_LAG_SECONDS="0",  # no index lags here, but in the test that injects a lag
     POWERTOOLS_LOG_LEVEL="WARNING",
 )
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):

@@ -29,7 +29,10 @@ def record_handler(record: DynamoDBRecord, lambda_context: Any) -> None:
     new_image, old_image = images.get("NewImage"), images.get("OldImage")
     config = settings()
     cascade = Cascade(
-        get_repository(), time_margin_ms=config.cascade_time_margin_ms, page_size=config.cascade_page_size
+        get_repository(),
+        time_margin_ms=config.cascade_time_margin_ms,
+        page_size=config.cascade_page_size,
+        index_lag_s=config.cascade_index_lag_s,
     )
     state = cursor_state(new_image)
     parent = removed_parent(old_image, new_image)

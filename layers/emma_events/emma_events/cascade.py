@@ -2,10 +2,11 @@
 
 A step deletes pages of the parent's events until the invocation's remaining time falls under a margin, then
 checkpoints its position in the parent's cursor item; that item's stream record invokes the next step. A cascade
-ends after a whole pass over the parent's events finds none left: after a pass that deleted events, one more
-pass from the start verifies (a global secondary index is eventually consistent, so an event written just
-before its type was deleted may show up in the index a moment later). Every step is idempotent: a retried or
-duplicated record deletes what is left and nothing else.
+ends after a whole pass over the parent's events finds none left, and that pass started no earlier than
+``index_lag_s`` after the cascade's first step (which follows the parent's removal): a global secondary index is eventually consistent, so an event written
+just before its type was deleted may show up in the index a moment later. Until then, a pass that finds nothing
+waits (within the invocation's time) and passes again. After a pass that deleted events, one more pass from the
+start verifies. Every step is idempotent: a retried or duplicated record deletes what is left and nothing else.
 """
 
 from __future__ import annotations
@@ -53,33 +54,60 @@ def cursor_state(new_image: Item | None) -> CascadeState | None:
 
 
 class Cascade:
-    def __init__(self, repository: Repository, *, time_margin_ms: int, page_size: int = 1000) -> None:
+    def __init__(
+        self, repository: Repository, *, time_margin_ms: int, page_size: int = 1000, index_lag_s: float = 0.0
+    ) -> None:
         self.repository = repository
         self.time_margin_ms = time_margin_ms
         self.page_size = page_size
+        self.index_lag_s = index_lag_s
 
     def start(self, parent: Parent, context: Context) -> StepResult:
-        return self.step(CascadeState(parent, None, 0, 0, 0), context)
+        """The first step. The removal happened before it, so the index has settled ``index_lag_s`` after it
+        started (the stream record's ``ApproximateCreationDateTime`` is too coarse for this: whole seconds on
+        DynamoDB, whole minutes on DynamoDB Local)."""
+        settled_at = time.time() + self.index_lag_s
+        return self.step(CascadeState(parent, None, 0, 0, 0, settled_at), context)
 
     def step(self, state: CascadeState, context: Context) -> StepResult:
         started = time.monotonic()
         parent, position, pass_deleted, deleted = state.parent, state.position, state.pass_deleted, 0
+        pass_started_at = state.pass_started_at if position is not None else time.time()
         while True:  # at least one page per step, so that every step makes progress
             found, position = self.repository.parent_event_keys(parent, position, self.page_size)
             deleted += self.repository.delete_keys(found)
             pass_deleted += len(found)
             if position is None:  # the end of a pass
-                if pass_deleted == 0:
+                if pass_deleted == 0 and pass_started_at >= state.settled_at:
                     self.repository.finish_cascade(parent)
                     return self._result(state, deleted, True, started)
+                if pass_deleted == 0 and self._wait_until(state.settled_at, context):
+                    pass_started_at = time.time()  # a pass the index has settled for: it may end the cascade
+                    continue
                 pass_deleted = 0  # verify with a fresh pass, in the next step
                 break
             if context.get_remaining_time_in_millis() <= self.time_margin_ms:
                 break
         self.repository.save_cascade(
-            CascadeState(parent, position, state.deleted + deleted, pass_deleted, state.steps + 1)
+            CascadeState(
+                parent,
+                position,
+                state.deleted + deleted,
+                pass_deleted,
+                state.steps + 1,
+                state.settled_at,
+                pass_started_at if position is not None else 0.0,
+            )
         )
         return self._result(state, deleted, False, started)
+
+    def _wait_until(self, moment: float, context: Context) -> bool:
+        """Sleep until ``moment`` (epoch seconds) if the invocation has the time for it; whether it did."""
+        wait_ms = (moment - time.time()) * 1000
+        if wait_ms > context.get_remaining_time_in_millis() - self.time_margin_ms:
+            return False
+        time.sleep(max(wait_ms, 0) / 1000)
+        return True
 
     @staticmethod
     def _result(state: CascadeState, deleted: int, done: bool, started: float) -> StepResult:

@@ -14,6 +14,8 @@ class Settings:
     cascade_time_margin_ms: int
     #: Keys read per Query by the cascade, then deleted 25 at a time.
     cascade_page_size: int
+    #: The bound on the ByType index's lag behind the table that the cascade waits out before its final pass.
+    cascade_index_lag_s: float
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -22,6 +24,7 @@ class Settings:
                 table_name=os.environ["TABLE_NAME"],
                 cascade_time_margin_ms=int(os.environ.get("CASCADE_TIME_MARGIN_MS", "60000")),
                 cascade_page_size=int(os.environ.get("CASCADE_PAGE_SIZE", "1000")),
+                cascade_index_lag_s=float(os.environ.get("CASCADE_INDEX_LAG_SECONDS", "3")),
             )
         except KeyError as missing:
             raise RuntimeError(f"environment variable {missing} is not set (template.yaml sets it)") from None

@@ -85,7 +85,7 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def _n(value: int) -> dict[str, str]:
+def _n(value: int | float) -> dict[str, str]:
     return {"N": str(value)}
 
 
@@ -801,6 +801,8 @@ class Repository:
             "deleted": _n(state.deleted),
             "pass_deleted": _n(state.pass_deleted),
             "steps": _n(state.steps),
+            "settled_at": _n(round(state.settled_at, 3)),
+            "pass_started_at": _n(round(state.pass_started_at, 3)),
             "updated_at": _s(to_storage(utc_now())),
         }
         if state.position is not None:
@@ -817,7 +819,13 @@ class Repository:
         parent = Parent(image["kind"]["S"], int(image["account_id"]["N"]), int(image["parent_id"]["N"]))
         position = json.loads(image["position"]["S"]) if "position" in image else None
         return CascadeState(
-            parent, position, int(image["deleted"]["N"]), int(image["pass_deleted"]["N"]), int(image["steps"]["N"])
+            parent,
+            position,
+            int(image["deleted"]["N"]),
+            int(image["pass_deleted"]["N"]),
+            int(image["steps"]["N"]),
+            float(image.get("settled_at", {"N": "0"})["N"]),
+            float(image.get("pass_started_at", {"N": "0"})["N"]),
         )
 
     # ---- API keys -------------------------------------------------------------------------------------------
