@@ -3,10 +3,11 @@
 A step deletes pages of the parent's events until the invocation's remaining time falls under a margin, then
 checkpoints its position in the parent's cursor item; that item's stream record invokes the next step. A cascade
 ends after a whole pass over the parent's events finds none left, and that pass started no earlier than
-``index_lag_s`` after the cascade's first step (which follows the parent's removal): a global secondary index is eventually consistent, so an event written
-just before its type was deleted may show up in the index a moment later. Until then, a pass that finds nothing
-waits (within the invocation's time) and passes again. After a pass that deleted events, one more pass from the
-start verifies. Every step is idempotent: a retried or duplicated record deletes what is left and nothing else.
+``index_lag_s`` after the cascade's first step (which follows the parent's removal): a global secondary index is
+eventually consistent, so an event written just before its type was deleted may show up in the index a moment
+later. Until then, a pass that finds nothing waits (within the invocation's time) and passes again. After a
+pass that deleted events, one more pass from the start verifies. Every step is idempotent: a retried or
+duplicated record deletes what is left and nothing else.
 """
 
 from __future__ import annotations
