@@ -451,3 +451,20 @@ def test_a_body_over_one_megabyte_is_413(dynamodb: Any, table_items: Any) -> Non
     result = invoke("create_event_type", api_event("create_event_type", raw_body=raw))
     assert_problem(result, 413)
     assert table_items() == []
+
+
+@pytest.mark.parametrize("media_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8"])
+def test_media_types_are_case_insensitive(dynamodb: Any, media_type: str) -> None:
+    """RFC 9110: a media type's name is case-insensitive."""
+    result = invoke("create_event_type", api_event("create_event_type", headers={"Content-Type": media_type}))
+    assert result.status == 200, result.body
+
+
+def test_names_that_look_alike_are_one_name(dynamodb: Any) -> None:
+    """ "café" written precomposed and decomposed: stored in NFC, so the second is a duplicate."""
+    first = {"event_type": "caf\u00e9", "display_name": "Cafe\u0301"}
+    created = invoke("create_event_type", api_event("create_event_type", body=first))
+    assert created.status == 200, created.body
+    assert (created.body["event_type"], created.body["display_name"]) == ("caf\u00e9", "Caf\u00e9")
+    again = {"event_type": "cafe\u0301", "display_name": "x"}
+    assert_problem(invoke("create_event_type", api_event("create_event_type", body=again)), 400)

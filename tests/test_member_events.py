@@ -187,6 +187,8 @@ def in_ten_years() -> str:
         ({"attributes": [1, 2]}, "attributes"),
         ({"attributes": "text"}, "attributes"),
         ({"attributes": {"blob": "x" * 33_000}}, "attributes"),
+        ({"attributes": {"a\u0000b": "x"}}, "attributes"),  # control characters, in keys and values, at any level
+        ({"attributes": {"nested": [{"v": "x\u001f"}]}}, "attributes"),
         ({"event_timestamp": "yesterday"}, "event_timestamp"),
         ({"event_timestamp": 1700000000}, "event_timestamp"),
         ({"event_timestamp": "1969-12-31T23:59:59Z"}, "event_timestamp"),

@@ -110,3 +110,27 @@ def test_concurrent_adds_of_one_email_yield_one_member(dynamodb: Any) -> None:
         assert all(r.status == 200 for r in results)
         assert len({r.body["member_id"] for r in results}) == 1
         assert sorted(r.body["added"] for r in results) == [False, False, True]
+
+
+def test_an_email_with_more_than_64_octets_before_the_at_is_refused(dynamodb: Any) -> None:
+    """RFC 5321 caps the local part at 64 octets."""
+    assert add_member(email="a" * 64 + "@example.com").status == 200
+    assert_problem(add_member(email="b" * 65 + "@example.com"), 400, "body.email")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"a\u0000b": "x"},
+        {"note": "x\u001fy"},
+        {"deep": {"list": [{"k": "\u0007"}]}},
+        {"deep": {"k\u007f": 1}},
+    ],
+)
+def test_control_characters_are_refused_anywhere_in_fields(dynamodb: Any, fields: dict[str, Any]) -> None:
+    assert_problem(add_member(fields=fields), 400, "body.fields")
+
+
+def test_tabs_and_line_breaks_are_text_in_fields(dynamodb: Any) -> None:
+    result = add_member(fields={"note": "line one\nline two\tand\r\n"})
+    assert result.status == 200, result.body

@@ -284,6 +284,17 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
     return None if error is None else _proxy_response(error)
 
 
+def _lowercase_media_type(event: dict[str, Any]) -> dict[str, Any]:
+    """Media types are case-insensitive (RFC 9110): ``APPLICATION/JSON`` is JSON (``refuse_body`` let it through),
+    while the resolver compares them as written."""
+    for name in ("headers", "multiValueHeaders"):
+        headers = event.get(name) or {}
+        for key, value in headers.items():
+            if key.lower() == "content-type":
+                headers[key] = [v.lower() for v in value] if isinstance(value, list) else str(value).lower()
+    return event
+
+
 def lambda_handler_for(app: APIGatewayRestResolver) -> Any:
     """The Lambda entry point of every API function: structured logs with the request id, the account check,
     the body check, then ``app.resolve``."""
@@ -291,6 +302,7 @@ def lambda_handler_for(app: APIGatewayRestResolver) -> Any:
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return refuse_foreign_account(event) or refuse_body(event) or app.resolve(event, context)
+        refused = refuse_foreign_account(event) or refuse_body(event)
+        return refused or app.resolve(_lowercase_media_type(event), context)
 
     return lambda_handler

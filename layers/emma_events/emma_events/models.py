@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -43,7 +44,34 @@ MONETARY_MAX_ABS = 10**15
 #: The smallest non-zero magnitude a DynamoDB number can hold (its documented range is 1E-130 to 9.99...E+125).
 MONETARY_MIN_NONZERO_ABS = 1e-130
 EMAIL_MAX_LENGTH = 254
+EMAIL_LOCAL_PART_MAX_OCTETS = 64
 MAX_EVENTS_PER_POST = 10
+
+
+def _nfc(value: str) -> str:
+    """Unicode NFC: "caf\u00e9" and "cafe\u0301" look alike and are one name (checked unique in this form)."""
+    return unicodedata.normalize("NFC", value)
+
+
+def _free_text(value: str, where: str) -> None:
+    """Strings inside ``attributes`` and ``fields`` (keys and values, every level): tab, line feed and carriage
+    return are text; other control characters and lone surrogates are refused."""
+    for char in value:
+        code = ord(char)
+        if (code < 0x20 and char not in "\t\n\r") or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            raise ValueError(f"{where} must not contain the control or surrogate character U+{code:04X}")
+
+
+def _free_strings(value: Any, path: str = "") -> None:
+    if isinstance(value, str):
+        _free_text(value, f"the value at {path or 'the top'}")
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _free_text(key, f"the key {key!r}")
+            _free_strings(inner, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _free_strings(inner, f"{path}[{index}]")
 
 
 def _printable(value: str) -> str:
@@ -59,12 +87,14 @@ EventTypeName = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=EVENT_TYPE_MAX_LENGTH),
     AfterValidator(_printable),
+    AfterValidator(_nfc),
     Field(description="The account-unique name of the type, e.g. `purchase`.", examples=["purchase"]),
 ]
 DisplayName = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=DISPLAY_NAME_MAX_LENGTH),
     AfterValidator(_printable),
+    AfterValidator(_nfc),
     Field(description="A human-readable name.", examples=["Purchase"]),
 ]
 
@@ -81,6 +111,7 @@ def _json_object(max_bytes: int) -> Any:
     def check(value: dict[str, Any]) -> dict[str, Any]:
         if _depth(value) > JSON_MAX_DEPTH:
             raise ValueError(f"must not be nested more than {JSON_MAX_DEPTH} levels deep")
+        _free_strings(value)
         try:
             size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
         except (ValueError, UnicodeEncodeError):
@@ -106,9 +137,12 @@ def _email(value: str) -> str:
     from email_validator import EmailNotValidError, validate_email  # imported by the functions that need it
 
     try:
-        return str(validate_email(value, check_deliverability=False).normalized)
+        address = validate_email(value, check_deliverability=False)
     except EmailNotValidError as error:
         raise ValueError(f"is not a valid email address: {error}") from None
+    if len(address.local_part.encode()) > EMAIL_LOCAL_PART_MAX_OCTETS:  # RFC 5321, 4.5.3.1.1
+        raise ValueError(f"is not a valid email address: more than {EMAIL_LOCAL_PART_MAX_OCTETS} octets before the @")
+    return str(address.normalized)
 
 
 def _monetary(value: int | float) -> int | float:
