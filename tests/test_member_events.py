@@ -523,6 +523,21 @@ def test_the_last_page_has_no_link(world: dict[str, int]) -> None:
     assert "Link" in list_events(100, world["ada"], {"end": "1"}).headers
 
 
+def test_the_largest_valid_batch_is_valid_with_an_idempotency_key_too(world: dict[str, int], dynamodb: Any) -> None:
+    """10 events whose attributes are at the 32 KB limit, all quotes and backslashes (each escaped once in the
+    event's JSON): the idempotency record must still fit DynamoDB's 400 KB item, and a replay answers the same."""
+    from emma_events.models import ATTRIBUTES_MAX_BYTES
+
+    heavy = '"\\' * ((ATTRIBUTES_MAX_BYTES - 16) // 4)
+    attributes = {"q": heavy}
+    assert len(json.dumps(attributes, separators=(",", ":"), ensure_ascii=False)) <= ATTRIBUTES_MAX_BYTES
+    events = [{"member_id": world["ada"], "event_type_id": world["click"], "attributes": attributes}] * 10
+    first = post_events(100, events, {"Idempotency-Key": "the-largest-batch"})
+    assert first.status == 200, first.body
+    replay = post_events(100, events, {"Idempotency-Key": "the-largest-batch"})
+    assert (replay.status, replay.body) == (200, first.body)
+
+
 def test_a_cursor_page_that_ends_at_the_last_event_links_to_nothing(world: dict[str, int]) -> None:
     """DynamoDB returns a LastEvaluatedKey whenever a Query stops at its Limit, even with nothing after it; moto
     does not, so only the reference tier shows a Link to an empty page when the Limit is the page size."""
