@@ -36,6 +36,7 @@ def seed_events(
     first_id: int = 1_000_000,
     at: datetime | None = None,
     monetary_value: float | None = None,
+    attributes: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``count`` events straight through BatchWriteItem (25 per request), in the repository's own item
     layout, and return the items. Setup only: through the API, moto copies the whole table on every
@@ -46,7 +47,9 @@ def seed_events(
     when = at or utc_now()
     items = [
         repository._event_item(
-            MemberEvent(account_id, first_id + n, member_id, event_type_id, when, when, monetary_value, None, None)
+            MemberEvent(
+                account_id, first_id + n, member_id, event_type_id, when, when, monetary_value, None, attributes
+            )
         )
         for n in range(count)
     ]

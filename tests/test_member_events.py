@@ -538,6 +538,25 @@ def test_the_largest_valid_batch_is_valid_with_an_idempotency_key_too(world: dic
     assert (replay.status, replay.body) == (200, first.body)
 
 
+def test_no_page_passes_lambdas_6_mb_answer(world: dict[str, int]) -> None:
+    """120 events with quote-heavy attributes near the 32 KB limit: 500 of them would be a ~30 MB answer, which
+    Lambda cannot return (API Gateway would answer 502). Pages stop under ~5.5 MB and link to the rest."""
+    from test_cascade import seed_events
+
+    from devtools.handlers import LambdaContext, load_function
+
+    seed_events(world["ada"], world["click"], 120, attributes={"q": '"' * 15_000})
+    query = {"start": "0", "end": "500"}
+    event = api_event("list_member_events", path={"member_id": world["ada"]}, query=query)
+    raw = load_function("list_member_events").lambda_handler(event, LambdaContext())
+    assert len(json.dumps(raw).encode()) < 5_600_000  # the whole answer Lambda returns
+    assert 0 < len(json.loads(raw["body"])) < 120
+    seen, pages = follow(world, {"end": "500"})
+    assert (len(seen), len(set(seen))) == (120, 120)
+    assert pages > 1
+    assert list_events(100, world["ada"], {"count": "true"}).body == 120
+
+
 def test_a_cursor_page_that_ends_at_the_last_event_links_to_nothing(world: dict[str, int]) -> None:
     """DynamoDB returns a LastEvaluatedKey whenever a Query stops at its Limit, even with nothing after it; moto
     does not, so only the reference tier shows a Link to an empty page when the Limit is the page size."""

@@ -163,6 +163,24 @@ def next_link(event: Any, cursor: str, limit: int, extra: dict[str, Any]) -> str
     return f'<{path}?{urlencode(query)}>; rel="next"'
 
 
+#: A synchronous Lambda answer is at most 6 MB (the whole proxy response, whose body is a JSON string in it): a
+#: page stops before its answer would pass this, and links to the rest.
+MAX_ANSWER_BYTES = 5_500_000
+
+
+def fit_answer(items: list[Any], budget: int = MAX_ANSWER_BYTES) -> int:
+    """How many of ``items`` (response models) fit in one answer: their JSON inside the body inside the proxy
+    response (escaped twice, as Powertools and Lambda serialize them) stays within ``budget`` bytes. At least one,
+    as one item is always far below it."""
+    used = 0
+    for index, item in enumerate(items):
+        body_json = json.dumps(item.model_dump(mode="json"), separators=(",", ":"))
+        used += len(json.dumps(body_json)) + 1  # escaped once more inside the proxy response, plus the comma
+        if used > budget and index > 0:
+            return index
+    return len(items)
+
+
 def _error(loc: tuple[Any, ...], message: str, kind: str) -> dict[str, Any]:
     return {"field": ".".join(str(part) for part in loc), "loc": list(loc), "message": message, "type": kind}
 
