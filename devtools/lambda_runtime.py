@@ -29,7 +29,11 @@ PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 
 
 class FunctionTimeout(Exception):
-    """The invocation ran past the function's ``Timeout``."""
+    """The invocation ran past the function's ``Timeout`` (``after_s`` seconds)."""
+
+    def __init__(self, message: str, after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.after_s = after_s
 
 
 @dataclass
@@ -90,7 +94,7 @@ class Worker:
         remaining = deadline - time.monotonic()
         ready, _, _ = select.select([self.replies], [], [], max(remaining, 0))
         if not ready:
-            raise FunctionTimeout(f"{self.spec.name} timed out after {self.spec.timeout:g} seconds")
+            raise FunctionTimeout(f"{self.spec.name} timed out after {self.spec.timeout:g} seconds", self.spec.timeout)
         line = self.replies.readline()
         if not line:  # the process died (crash, os._exit, out of memory)
             code = self.process.wait()

@@ -52,7 +52,8 @@ class Unauthenticated(Exception):
     """The authorizer refused the credentials: API Gateway's 401."""
 
 
-#: What API Gateway answers when the integration (the function) outlives its timeout.
+#: API Gateway's integration timeout (29 s by default): past it API Gateway answers 504 whatever the function does.
+INTEGRATION_TIMEOUT_S = 29.0
 GATEWAY_TIMEOUT = json.dumps(
     {
         "statusCode": 504,
@@ -116,7 +117,8 @@ class GatewayService(LocalApigwService):
     """SAM's local API Gateway, with API Gateway's answers where SAM's differ.
 
     SAM answers a function error with 500 and an authorizer that raises with 502. API Gateway answers 502
-    ("Internal server error") for a function error, as for a malformed response; 504 when the function times
+    ("Internal server error") for a function error, as for a malformed response and a function that runs past its
+    own timeout (Lambda reports it as an error); 504 only past its own 29 s integration timeout, when the function times
     out; and 401 when the authorizer raises "Unauthorized". (A policy that does not allow the requested resource
     is a 403 in both.)
     """
@@ -217,7 +219,9 @@ class GatewayService(LocalApigwService):
             return ""  # unparseable for SAM's proxy parser too: 502, as API Gateway answers a function error
         except FunctionTimeout as timeout:
             LOG.error("%s", timeout)
-            return GATEWAY_TIMEOUT
+            # Lambda ends the invocation with an error ("Task timed out"): API Gateway's 502, unless the function's
+            # timeout is longer than API Gateway waits (then 504 at 29 s).
+            return GATEWAY_TIMEOUT if timeout.after_s >= INTEGRATION_TIMEOUT_S else ""
 
 
 class LocalStack:

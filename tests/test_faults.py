@@ -71,7 +71,8 @@ def test_throttling_beyond_the_sdk_retries_is_503_and_writes_nothing(
 
     assert_problem(result, 503)
     assert result.headers["Retry-After"] == "1"
-    assert state["calls"] == 5  # botocore: the first attempt and max_attempts (4) retries
+    # botocore's retries (at most the first attempt and max_attempts (4) retries), as many as fit the invocation
+    assert 1 < state["calls"] <= 5
     assert stored(table_items) == []
 
 
@@ -184,3 +185,41 @@ def test_a_burst_of_posts_for_one_type_all_succeed_despite_conflicts(
     assert state["conflicts"] > 10
     ids = sorted(int(item["event_id"]["N"]) for item in stored(table_items))
     assert ids == list(range(1, 101))  # every event once, and no id burnt by a retry
+
+
+@pytest.mark.parametrize("seconds_left", [7.0, 3.0])
+def test_a_slow_database_is_a_503_before_the_function_times_out(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch, seconds_left: float
+) -> None:
+    """The SDK alone would retry for up to ~20 s, past the function's timeout (API Gateway would then answer 502
+    and never the documented 503). Its attempts stop when one could not end within the invocation's time."""
+    import time
+
+    from devtools.handlers import LambdaContext, load_function
+
+    class Hurried(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return int(seconds_left * 1000)
+
+    member, click = new_member(), create_type(100, "click")
+    state = throttle(monkeypatch, "transact_write_items", times=100)
+    event = api_event_for_post(member, click)
+    started = time.monotonic()
+    response = load_function("create_member_events").lambda_handler(event, Hurried())
+    elapsed = time.monotonic() - started
+
+    headers = {**(response.get("headers") or {}), **{k: v[-1] for k, v in response["multiValueHeaders"].items()}}
+    assert response["statusCode"] == 503, response
+    assert headers["Retry-After"] == "1"
+    assert elapsed < seconds_left - 0.5
+    assert state["calls"] < 5  # stopped before the SDK's own limit
+    assert stored(table_items) == []
+
+
+def api_event_for_post(member: int, event_type: int) -> dict[str, Any]:
+    from conftest import api_event
+
+    event = api_event("create_member_events", body={"events": [{"member_id": member, "event_type_id": event_type}]})
+    event["headers"].pop("Idempotency-Key")
+    event["multiValueHeaders"].pop("Idempotency-Key")
+    return event

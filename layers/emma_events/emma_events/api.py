@@ -33,7 +33,7 @@ from emma_events.errors import (
     ValidationFailed,
 )
 from emma_events.models import MAX_ID
-from emma_events.repository import EventFilter, Idempotency
+from emma_events.repository import DeadlineReached, EventFilter, Idempotency, set_deadline
 
 PROBLEM_JSON = "application/problem+json"
 #: Request bodies larger than this are refused with 413 (10 events of 32 KB of attributes fit well within).
@@ -224,6 +224,11 @@ def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_strict_json)
 
     app.exception_handler(ApiError)(problem)
+
+    @app.exception_handler(DeadlineReached)
+    def _out_of_time(exc: DeadlineReached) -> Response[str]:
+        return problem(ServiceUnavailable("The database did not answer in time; retry the request later."))
+
     app.exception_handler(RequestValidationError)(_validation_problem)
 
     @app.exception_handler(RequestUnsupportedContentType)
@@ -248,6 +253,9 @@ def make_resolver() -> APIGatewayRestResolver:
 
     return app
 
+
+#: Time kept for answering after the last DynamoDB call (serializing, logging) within the function's timeout.
+ANSWER_MARGIN_S = 0.5
 
 #: The body of API Gateway's ACCESS_DENIED answer (template.yaml's GatewayResponses), which the functions repeat.
 FORBIDDEN_DETAIL = "These credentials do not give access to this account."
@@ -321,6 +329,12 @@ def lambda_handler_for(app: APIGatewayRestResolver) -> Any:
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         refused = refuse_foreign_account(event) or refuse_body(event)
-        return refused or app.resolve(_lowercase_media_type(event), context)
+        if refused:
+            return refused
+        set_deadline(context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_S)
+        try:
+            return app.resolve(_lowercase_media_type(event), context)
+        finally:
+            set_deadline(None)
 
     return lambda_handler

@@ -11,6 +11,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, wraps
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from emma_events import auth, keys
 from emma_events.config import settings
@@ -41,10 +42,45 @@ R = TypeVar("R")
 #: TCP keep-alive, and one client per container (``get_repository``), so warm invocations reuse the connection.
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
-    connect_timeout=2,
-    read_timeout=5,
+    connect_timeout=1,
+    read_timeout=3,
     tcp_keepalive=True,
 )
+#: The longest one attempt can take (connect + read): no attempt starts unless it can end before the deadline.
+ATTEMPT_WORST_CASE_S = 1 + 3 + 0.5
+#: When the invocation must have its answer: the SDK's retries stop before it (``set_deadline``).
+_deadline: ContextVar[float | None] = ContextVar("dynamodb_deadline", default=None)
+
+
+class DeadlineReached(Exception):
+    """No DynamoDB attempt can end before the invocation's deadline."""
+
+
+def set_deadline(seconds_left: float | None) -> None:
+    """Bound every DynamoDB call of this invocation by the time it has left (the Lambda context's remaining time):
+    retries stop, and the request is answered 503 with ``Retry-After``, before the function would time out (a
+    timeout is a 502 from API Gateway, and the SDK alone may retry for ~20 s). None: no bound."""
+    _deadline.set(None if seconds_left is None else time.monotonic() + seconds_left)
+
+
+def _check_deadline(**_: Any) -> None:
+    """Before each attempt: refuse it when it could not end before the deadline."""
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() + ATTEMPT_WORST_CASE_S > deadline:
+        raise DeadlineReached
+
+
+def _retry_within_deadline(attempts: int, **_: Any) -> bool | None:
+    """Before botocore's retry handler: no retry (False) when its longest backoff (standard mode: up to
+    2^(attempts-1) s for throttling) and one more attempt could not end before the deadline; else None, and
+    botocore decides."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return None
+    longest_backoff = min(2.0 ** (attempts - 1), 20.0)
+    return False if time.monotonic() + longest_backoff + ATTEMPT_WORST_CASE_S > deadline else None
+
+
 _THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -72,6 +108,8 @@ def _translate_errors(method: Callable[P, R]) -> Callable[P, R]:
             if error.response.get("Error", {}).get("Code") in _THROTTLING:
                 raise ServiceUnavailable("The database is busy; retry the request later.") from error
             raise
+        except (DeadlineReached, ConnectionError, HTTPClientError):  # out of time, or no answer after the retries
+            raise ServiceUnavailable("The database did not answer in time; retry the request later.") from None
 
     return wrapper
 
@@ -1076,6 +1114,8 @@ def new_client() -> DynamoDBClient:
     """A DynamoDB client from botocore itself: boto3 would add ~25 ms of imports (s3transfer, resources) at every
     cold start for nothing, since only the low-level client is used (README, Performance)."""
     client: DynamoDBClient = botocore.session.get_session().create_client("dynamodb", config=CLIENT_CONFIG)
+    client.meta.events.register("before-send.dynamodb.*", _check_deadline)  # every attempt, retries included
+    client.meta.events.register_first("needs-retry.dynamodb.*", _retry_within_deadline)
     return client
 
 
