@@ -557,6 +557,26 @@ def test_no_page_passes_lambdas_6_mb_answer(world: dict[str, int]) -> None:
     assert list_events(100, world["ada"], {"count": "true"}).body == 120
 
 
+def test_a_deleted_types_events_are_gone_at_once_from_every_read(world: dict[str, int]) -> None:
+    """Before the cascade has deleted anything: listings, counts, filters and cursor pages leave the deleted
+    type's events out, and a type re-created at once under the same name shows only its own new events."""
+    post_at(world, *[f"2026-01-0{d}T00:00:00Z" for d in range(1, 7)], type_name="purchase")
+    kept = post_at(world, "2026-01-01T12:00:00Z", "2026-01-05T12:00:00Z")
+    assert delete_type(100, world["purchase"]).status == 200  # no cascade runs in this test
+
+    assert [e["event_id"] for e in list_events(100, world["ada"]).body] == kept
+    assert list_events(100, world["ada"], {"count": "true"}).body == 2
+    assert list_events(100, world["ada"], {"event_type_id": str(world["purchase"])}).body == []
+    assert list_events(100, world["ada"], {"event_type_id": str(world["purchase"]), "count": "true"}).body == 0
+    seen, _ = follow(world, {"end": "1"})
+    assert seen == kept
+    again = create_type(100, "purchase")
+    events = [{"member_id": world["ada"], "event_type_id": again, "event_timestamp": "2026-01-03T12:00:00Z"}]
+    fresh = [e["event_id"] for e in post_events(100, events).body]
+    assert [e["event_id"] for e in list_events(100, world["ada"]).body] == [kept[0], *fresh, kept[1]]
+    assert list_events(100, world["ada"], {"event_type_id": str(again)}).body[0]["event_id"] == fresh[0]
+
+
 def test_a_cursor_page_that_ends_at_the_last_event_links_to_nothing(world: dict[str, int]) -> None:
     """DynamoDB returns a LastEvaluatedKey whenever a Query stops at its Limit, even with nothing after it; moto
     does not, so only the reference tier shows a Link to an empty page when the Limit is the page size."""

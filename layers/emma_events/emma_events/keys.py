@@ -29,6 +29,11 @@ def event_type_sk(event_type_id: int) -> str:
     return f"{EVENT_TYPE_PREFIX}{event_type_id:0{ID_WIDTH}d}"
 
 
+#: The account's item listing the event types being removed (their events not all deleted yet): the listings
+#: leave those types' events out, so a delete is visible at once.
+REMOVALS_SK = "REMOVING"
+
+
 def event_type_name_sk(event_type: str) -> str:
     """The uniqueness guard of an event type's name within its account."""
     return f"{EVENT_TYPE_NAME_PREFIX}{event_type}"

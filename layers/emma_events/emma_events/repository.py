@@ -310,9 +310,11 @@ class Repository:
 
     @_translate_errors
     def delete_event_type(self, account_id: int, event_type_id: int) -> None:
-        """Delete a type and free its name. 1 x GetItem + 1 x TransactWriteItems (type + name guard).
+        """Delete a type and free its name. 1 x GetItem + 1 x TransactWriteItems (type, name guard, and the type
+        id added to the account's removals item).
 
-        The type's events are deleted afterwards by the stream-triggered cascade, not in this request.
+        The type's events are deleted afterwards by the stream-triggered cascade, not in this request; until it
+        ends, the removals item keeps them out of every listing and count.
         """
         for attempt in range(_ATTEMPTS):
             current = self.get_event_type(account_id, event_type_id)
@@ -333,6 +335,17 @@ class Repository:
                                 "Key": self._name_guard(account_id, current.event_type),
                                 "ConditionExpression": "event_type_id = :id",
                                 "ExpressionAttributeValues": {":id": _n(event_type_id)},
+                            }
+                        },
+                        {  # "being removed" until the cascade has deleted its last event (``finish_cascade``)
+                            "Update": {
+                                "TableName": self.table_name,
+                                "Key": self._removals_key(account_id),
+                                "UpdateExpression": "ADD type_ids :ids SET entity = :entity",
+                                "ExpressionAttributeValues": {
+                                    ":ids": {"NS": [str(event_type_id)]},
+                                    ":entity": _s("removals"),
+                                },
                             }
                         },
                     ]
@@ -704,8 +717,10 @@ class Repository:
         cursor page: then the page may be short (even empty) and links on from where the reads stopped, so a
         walk always reaches every matching event. Every ``Limit`` is at most ``QUERY_PAGE_ITEMS``.
         """
-        self._require_member(account_id, member_id)
-        query = self._events_query(account_id, member_id, filters)
+        removing = self._member_and_removals(account_id, member_id)
+        if filters.event_type_id in removing:
+            return EventPage([], None)
+        query = self._events_query(account_id, member_id, filters, removing)
         if after is not None:
             query["ExclusiveStartKey"] = {keys.PK: query["ExpressionAttributeValues"][":pk"], keys.SK: _s(after)}
         to_skip, wanted = offset, limit + 1
@@ -734,9 +749,11 @@ class Repository:
 
     @_translate_errors
     def count_member_events(self, account_id: int, member_id: int, filters: EventFilter) -> int:
-        """1 x GetItem (the member exists) + Query ``Select=COUNT`` (paginated)."""
-        self._require_member(account_id, member_id)
-        query = self._events_query(account_id, member_id, filters) | {"Select": "COUNT"}
+        """1 x BatchGetItem (the member exists; the types being removed) + Query ``Select=COUNT`` (paginated)."""
+        removing = self._member_and_removals(account_id, member_id)
+        if filters.event_type_id in removing:
+            return 0
+        query = self._events_query(account_id, member_id, filters, removing) | {"Select": "COUNT"}
         total = 0
         while True:
             page = self.client.query(**query)
@@ -745,17 +762,11 @@ class Repository:
                 return total
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _require_member(self, account_id: int, member_id: int) -> None:
-        found = self.client.get_item(
-            TableName=self.table_name,
-            Key=self._member_key(account_id, member_id),
-            ProjectionExpression="PK",
-            ConsistentRead=True,
-        )
-        if "Item" not in found:
-            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
-
-    def _events_query(self, account_id: int, member_id: int, filters: EventFilter) -> dict[str, Any]:
+    def _events_query(
+        self, account_id: int, member_id: int, filters: EventFilter, removing: list[int]
+    ) -> dict[str, Any]:
+        """The Query of a member's events in the time range, leaving out the types being removed: their events
+        are still stored until the cascade deletes them, but a deleted type's events are gone for the client."""
         low = keys.EVENT_PREFIX + (to_storage(filters.since) if filters.since else "")
         high = keys.EVENT_PREFIX + (to_storage(filters.until) + "#~" if filters.until else "~")
         query: dict[str, Any] = {
@@ -768,9 +779,20 @@ class Repository:
             },
             "ScanIndexForward": not filters.descending,
         }
+        conditions = []
         if filters.event_type_id is not None:
-            query["FilterExpression"] = "event_type_id = :type"
+            conditions.append("event_type_id = :type")
             query["ExpressionAttributeValues"][":type"] = _n(filters.event_type_id)
+        elif removing:
+            # One comparison per type being removed (the item is emptied as cascades end, so the list stays as
+            # short as the deletes in flight); IN takes at most 100 operands, hence groups of 100.
+            for group in range(0, len(removing), 100):
+                names = [f":gone{index}" for index in range(group, min(group + 100, len(removing)))]
+                conditions.append(f"NOT (event_type_id IN ({', '.join(names)}))")
+                for name, type_id in zip(names, removing[group : group + 100], strict=True):
+                    query["ExpressionAttributeValues"][name] = _n(type_id)
+        if conditions:
+            query["FilterExpression"] = " AND ".join(conditions)
         return query
 
     # ---- cascade delete -------------------------------------------------------------------------------------
@@ -854,8 +876,29 @@ class Repository:
         self.client.put_item(TableName=self.table_name, Item=item)
 
     def finish_cascade(self, parent: Parent) -> None:
-        """1 x DeleteItem of the cursor item (its REMOVE record matches no filter)."""
+        """1 x DeleteItem of the cursor item (its REMOVE record matches no filter); for a type, then 1 x UpdateItem
+        taking it off the account's removals item (its events are all gone: nothing is left to hide)."""
         self.client.delete_item(TableName=self.table_name, Key=self._cascade_key(parent))
+        if parent.kind == "event_type":
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._removals_key(parent.account_id),
+                UpdateExpression="DELETE type_ids :ids",
+                ExpressionAttributeValues={":ids": {"NS": [str(parent.parent_id)]}},
+            )
+
+    def _removals_key(self, account_id: int) -> Item:
+        return {keys.PK: _s(keys.account_pk(account_id)), keys.SK: _s(keys.REMOVALS_SK)}
+
+    def _member_and_removals(self, account_id: int, member_id: int) -> list[int]:
+        """The ids of the account's types being removed, checking the member exists (else ``NotFound``), in one
+        round trip: 1 x BatchGetItem, strongly consistent."""
+        member, removals = self._member_key(account_id, member_id), self._removals_key(account_id)
+        found = self._batch_get([member, removals])
+        if (member[keys.PK]["S"], member[keys.SK]["S"]) not in found:
+            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
+        item = found.get((removals[keys.PK]["S"], removals[keys.SK]["S"]), {})
+        return sorted(int(n) for n in item.get("type_ids", {}).get("NS", []))
 
     @staticmethod
     def cascade_of(image: Item) -> CascadeState:
