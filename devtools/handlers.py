@@ -25,7 +25,7 @@ class LambdaContext:
     log_stream_name: str = "local"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return 15_000  # the API functions' Timeout in template.yaml
 
 
 @dataclass

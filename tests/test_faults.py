@@ -165,6 +165,10 @@ def test_a_burst_of_posts_for_one_type_all_succeed_despite_conflicts(
     import random
     import threading
 
+    from devtools.handlers import LambdaContext
+
+    # 50 invocations share one in-process moto here and wait for each other; on Lambda each has its own time.
+    monkeypatch.setattr(LambdaContext, "get_remaining_time_in_millis", lambda self: 60_000)
     member, click = new_member(), create_type(100, "click")
     chance = random.Random(7)  # noqa: S311 - a reproducible test, not a secret
     state = conflict(monkeypatch, lambda call: chance.random() < 1 / 3)
