@@ -54,7 +54,7 @@ def test_local_lambda_runner_hands_our_runtime_the_function_config_and_a_stdout(
     assert config.name == "GetEventTypeFunction", HINT
     assert config.code_abs_path.endswith("functions/get_event_type"), HINT
     assert [layer.codeuri for layer in config.layers] == ["layers/emma_events/"], HINT
-    assert config.timeout == 10, HINT
+    assert config.timeout == 15, HINT  # template.yaml's Globals
     assert hasattr(config.env_vars, "shell_env_values"), HINT
     config.env_vars.shell_env_values = {}  # as SamRuntimeAdapter does: only the template's values
     environment = config.env_vars.resolve()

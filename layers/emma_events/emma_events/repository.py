@@ -43,11 +43,11 @@ R = TypeVar("R")
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
     connect_timeout=1,
-    read_timeout=2,
+    read_timeout=4,
     tcp_keepalive=True,
 )
 #: The longest one attempt can take (connect + read): no attempt starts unless it can end before the deadline.
-ATTEMPT_WORST_CASE_S = 1 + 2 + 0.5
+ATTEMPT_WORST_CASE_S = 1 + 4 + 0.5
 #: When the invocation must have its answer: the SDK's retries stop before it (``set_deadline``).
 _deadline: ContextVar[float | None] = ContextVar("dynamodb_deadline", default=None)
 
