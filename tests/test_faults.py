@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import api_event, invoke
 from helpers import assert_problem, create_type, delete_type, new_member, post_events
 from streams import CascadeDriver
 from test_cascade import events_of, seed_events
@@ -227,3 +228,54 @@ def api_event_for_post(member: int, event_type: int) -> dict[str, Any]:
     event["headers"].pop("Idempotency-Key")
     event["multiValueHeaders"].pop("Idempotency-Key")
     return event
+
+
+def lose_the_first_answer(monkeypatch: pytest.MonkeyPatch, client: Any, operation: str) -> dict[str, int]:
+    """The first ``operation`` call is written, but its answer is lost: the SDK sends the same request again (as
+    botocore does on a read timeout, with the same ClientRequestToken, which moto ignores)."""
+    state = {"sent": 0}
+    original = client._make_api_call
+
+    def resent(name: str, params: dict[str, Any]) -> Any:
+        if name == operation and state["sent"] == 0:
+            state["sent"] += 1
+            original(name, params)  # written; the answer never arrives
+        if name == operation:
+            state["sent"] += 1
+        return original(name, params)
+
+    monkeypatch.setattr(client, "_make_api_call", resent)
+    return state
+
+
+def test_a_lost_answer_to_creating_a_type_is_still_a_success(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    created = invoke("create_event_type", api_event("create_event_type"))
+    assert created.status == 200, created.body
+    assert state["sent"] == 2
+    types = [i for i in table_items() if i.get("entity", {}).get("S") == "event_type"]
+    assert [int(t["event_type_id"]["N"]) for t in types] == [created.body["event_type_id"]]
+
+
+def test_a_lost_answer_to_adding_a_member_is_still_added(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    added = invoke("add_member", api_event("add_member"))
+    assert added.status == 200, added.body
+    assert added.body["added"] is True
+    assert state["sent"] == 2
+    assert len([i for i in table_items() if i.get("entity", {}).get("S") == "member"]) == 1
+
+
+def test_a_lost_answer_to_posting_events_writes_them_once(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member, click = new_member(), create_type(100, "click")
+    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    result = post_events(100, [{"member_id": member, "event_type_id": click}] * 3)
+    assert result.status == 200, result.body
+    assert state["sent"] == 2
+    assert sorted(int(i["event_id"]["N"]) for i in stored(table_items)) == [e["event_id"] for e in result.body]

@@ -219,10 +219,19 @@ class Repository:
                 return created
             except ClientError as error:
                 codes = self._cancelled(error, 2)
-                if codes[1] == "ConditionalCheckFailed":
+                if "ConditionalCheckFailed" in codes:
+                    if self._exists(self._type_key(account_id, created.event_type_id)):
+                        return created  # the id is this request's own: an earlier attempt of it was written
                     raise EventTypeExists(_name_taken(event_type)) from error
                 self._backoff(attempt, error)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exists(self, key: Item) -> bool:
+        """Whether an item exists (1 x GetItem, strongly consistent, keys only). Used after a condition failed on
+        an item whose key this request allocated: a resend of a write whose answer was lost (the SDK resends on
+        a timeout) finds its own earlier attempt, which is a success, never a conflict or a duplicate."""
+        found = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True, ProjectionExpression="PK")
+        return "Item" in found
 
     @_translate_errors
     def list_event_types(self, account_id: int, limit: int | None = None) -> list[EventType]:
@@ -415,8 +424,10 @@ class Repository:
                 )
                 return member, True
             except ClientError as error:
-                if self._cancelled(error, 2)[1] != "ConditionalCheckFailed":
+                if "ConditionalCheckFailed" not in self._cancelled(error, 2):
                     self._backoff(attempt, error)
+                elif self._exists(self._member_key(account_id, member.member_id)):
+                    return member, True  # the id is this request's own: an earlier attempt of it was written
                 # else: a concurrent add of the same email won; the next round returns its member
         raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
 
@@ -479,6 +490,12 @@ class Repository:
         raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
 
     # ---- member events ---------------------------------------------------------------------------------------
+
+    def _event_key(self, event: MemberEvent) -> Item:
+        return {
+            keys.PK: _s(keys.member_pk(event.account_id, event.member_id)),
+            keys.SK: _s(keys.event_sk(to_storage(event.event_timestamp), event.event_id)),
+        }
 
     def _event_item(self, event: MemberEvent) -> Item:
         item: Item = {
@@ -565,6 +582,9 @@ class Repository:
                 if replay is not None:
                     return replay
                 continue  # the record expired between the two calls: write anew
+            event_codes = codes[len(checks) : len(checks) + len(puts)]
+            if "ConditionalCheckFailed" in event_codes and self._exists(self._event_key(created[0])):
+                return created  # the ids are this request's own: an earlier attempt of it was written
             failed_members = {m for m, code in zip(member_ids, codes, strict=False) if code == "ConditionalCheckFailed"}
             failed_types = {
                 t
