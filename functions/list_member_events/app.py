@@ -24,10 +24,9 @@ from emma_events.api import (
     page_bounds,
     reject,
 )
-from emma_events.dates import to_emma, to_storage
-from emma_events.keys import event_sk
+from emma_events.dates import to_emma
 from emma_events.models import MemberEventResponse
-from emma_events.repository import EventFilter, get_repository
+from emma_events.repository import EventFilter, event_sort_key, get_repository
 
 app = make_resolver()
 
@@ -65,8 +64,7 @@ def list_member_events(
     fitting = fit_answer(answer)
     next_after = page.next_after
     if fitting < len(answer):  # the rest would pass Lambda's 6 MB: it comes with the next page
-        answer, last = answer[:fitting], page.events[fitting - 1]
-        next_after = event_sk(to_storage(last.event_timestamp), last.event_id)
+        answer, next_after = answer[:fitting], event_sort_key(page.events[fitting - 1])
     headers = {}
     if next_after is not None:
         extra = {

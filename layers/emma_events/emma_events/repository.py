@@ -494,13 +494,13 @@ class Repository:
     def _event_key(self, event: MemberEvent) -> Item:
         return {
             keys.PK: _s(keys.member_pk(event.account_id, event.member_id)),
-            keys.SK: _s(keys.event_sk(to_storage(event.event_timestamp), event.event_id)),
+            keys.SK: _s(event_sort_key(event)),
         }
 
     def _event_item(self, event: MemberEvent) -> Item:
         item: Item = {
             keys.PK: _s(keys.member_pk(event.account_id, event.member_id)),
-            keys.SK: _s(keys.event_sk(to_storage(event.event_timestamp), event.event_id)),
+            keys.SK: _s(event_sort_key(event)),
             keys.TYPE_INDEX_PK: _s(keys.type_index_pk(event.account_id, event.event_type_id)),
             keys.TYPE_INDEX_SK: _s(keys.type_index_sk(event.member_id, event.event_id)),
             "entity": _s("member_event"),
@@ -764,7 +764,7 @@ class Repository:
             query["ExclusiveStartKey"] = resume
         events = [self._event_of(item) for item in items[:limit]]
         more = len(items) > limit
-        next_after = keys.event_sk(to_storage(events[-1].event_timestamp), events[-1].event_id) if more else None
+        next_after = event_sort_key(events[-1]) if more else None
         return EventPage(events, next_after)
 
     @_translate_errors
@@ -1154,6 +1154,11 @@ class EventPage:
 def _field_error(index: int, field: str, message: str, kind: str) -> dict[str, Any]:
     loc = ["body", "events", index, field]
     return {"field": ".".join(str(p) for p in loc), "loc": loc, "message": message, "type": kind}
+
+
+def event_sort_key(event: MemberEvent) -> str:
+    """The sort key of an event in its member's partition, which is also where a cursor continues after it."""
+    return keys.event_sk(to_storage(event.event_timestamp), event.event_id)
 
 
 def _number(text: str) -> int | float:
