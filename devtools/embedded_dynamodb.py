@@ -117,7 +117,7 @@ class DynamoDBLocalProcess:
         jar = dynamodb_local_jar(self.home)
         assert jar is not None, "DynamoDB Local is not installed"
         if not self.port:
-            self.port = _free_port(self.host)
+            self.port = free_port(self.host)
         storage = ["-inMemory"]
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now, on ``host``'s interface."""
     with socket.socket() as sock:
         sock.bind((host if host != "0.0.0.0" else "127.0.0.1", 0))  # noqa: S104 - a bind address, not a target
         return int(sock.getsockname()[1])

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devtools.embedded_dynamodb import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,12 +35,6 @@ def dynamodb_client(endpoint: str) -> Any:
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - the local stack's dummy credentials
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -7,6 +7,11 @@ from typing import Any
 from conftest import api_event, invoke
 
 
+def entities(table_items: Any, entity: str) -> list[dict[str, Any]]:
+    """The table's items of one kind (``entity``: "member_event", "event_type", "member", "cascade", ...)."""
+    return [item for item in table_items() if item.get("entity", {}).get("S") == entity]
+
+
 def assert_problem(result: Any, status: int, *fields: str) -> None:
     assert result.status == status, result.body
     assert result.content_type == "application/problem+json"

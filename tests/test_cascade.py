@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import api_event, invoke, load_event
-from helpers import create_type, delete_type, new_member, post_events
+from helpers import create_type, delete_type, entities, new_member, post_events
 from streams import BudgetContext, CascadeDriver
 
 import devtools.seeding
@@ -40,15 +40,14 @@ def assert_cascaded(table_items: Any, event_type_id: int) -> None:
 def events_of(table_items: Any, *, event_type_id: int | None = None, member_id: int | None = None) -> list[Any]:
     return [
         item
-        for item in table_items()
-        if item.get("entity", {}).get("S") == "member_event"
-        and (event_type_id is None or int(item["event_type_id"]["N"]) == event_type_id)
+        for item in entities(table_items, "member_event")
+        if (event_type_id is None or int(item["event_type_id"]["N"]) == event_type_id)
         and (member_id is None or int(item["member_id"]["N"]) == member_id)
     ]
 
 
 def cursors(table_items: Any) -> list[Any]:
-    return [item for item in table_items() if item.get("entity", {}).get("S") == "cascade"]
+    return entities(table_items, "cascade")
 
 
 @pytest.fixture
@@ -76,7 +75,7 @@ def test_deleting_a_type_deletes_all_its_events_and_nothing_else(dynamodb: Any, 
     assert len(events_of(table_items, event_type_id=kept)) == 3
     assert cursors(table_items) == []
     # The type is off the account's removals item: the listings' filter is only as long as the deletes in flight.
-    assert all("type_ids" not in item for item in table_items() if item.get("entity", {}).get("S") == "removals")
+    assert all("type_ids" not in item for item in entities(table_items, "removals"))
 
 
 @pytest.mark.slow

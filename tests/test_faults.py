@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import api_event, invoke
-from helpers import assert_problem, create_type, delete_type, new_member, post_events
+from helpers import assert_problem, create_type, delete_type, entities, new_member, post_events
 from streams import CascadeDriver
 from test_cascade import events_of, seed_events
 
@@ -45,7 +45,7 @@ def repository_client(dynamodb: Any) -> Any:
 
 
 def stored(table_items: Any) -> list[Any]:
-    return [item for item in table_items() if item.get("entity", {}).get("S") == "member_event"]
+    return entities(table_items, "member_event")
 
 
 def test_a_throttled_write_that_the_sdk_retries_succeeds(
@@ -255,7 +255,7 @@ def test_a_lost_answer_to_creating_a_type_is_still_a_success(
     created = invoke("create_event_type", api_event("create_event_type"))
     assert created.status == 200, created.body
     assert state["sent"] == 2
-    types = [i for i in table_items() if i.get("entity", {}).get("S") == "event_type"]
+    types = entities(table_items, "event_type")
     assert [int(t["event_type_id"]["N"]) for t in types] == [created.body["event_type_id"]]
 
 
@@ -267,7 +267,7 @@ def test_a_lost_answer_to_adding_a_member_is_still_added(
     assert added.status == 200, added.body
     assert added.body["added"] is True
     assert state["sent"] == 2
-    assert len([i for i in table_items() if i.get("entity", {}).get("S") == "member"]) == 1
+    assert len(entities(table_items, "member")) == 1
 
 
 def test_a_lost_answer_to_posting_events_writes_them_once(

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import api_event, invoke, load_event
-from helpers import assert_problem, create_type, delete_type, list_events, new_member, post_events
+from helpers import assert_problem, create_type, delete_type, entities, list_events, new_member, post_events
 
 FIELDS = {
     "event_id",
@@ -45,7 +45,7 @@ def raw_event(member_id: int, event_type_id: int, monetary_literal: str) -> str:
 
 
 def stored_events(table_items: Any) -> list[dict[str, Any]]:
-    return [item for item in table_items() if item.get("entity", {}).get("S") == "member_event"]
+    return entities(table_items, "member_event")
 
 
 # ---- POST: success --------------------------------------------------------------------------------------------
