@@ -33,7 +33,7 @@ from emma_events.errors import (
     ValidationFailed,
 )
 from emma_events.models import MAX_ID
-from emma_events.repository import DeadlineReached, EventFilter, Idempotency, set_deadline
+from emma_events.repository import EventFilter, Idempotency, set_deadline
 
 PROBLEM_JSON = "application/problem+json"
 #: Request bodies larger than this are refused with 413 (10 events of 32 KB of attributes fit well within).
@@ -224,10 +224,6 @@ def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_strict_json)
 
     app.exception_handler(ApiError)(problem)
-
-    @app.exception_handler(DeadlineReached)
-    def _out_of_time(exc: DeadlineReached) -> Response[str]:
-        return problem(ServiceUnavailable("The database did not answer in time; retry the request later."))
 
     app.exception_handler(RequestValidationError)(_validation_problem)
 

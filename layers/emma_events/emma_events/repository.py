@@ -498,9 +498,7 @@ class Repository:
         }
 
     def _event_item(self, event: MemberEvent) -> Item:
-        item: Item = {
-            keys.PK: _s(keys.member_pk(event.account_id, event.member_id)),
-            keys.SK: _s(event_sort_key(event)),
+        item: Item = self._event_key(event) | {
             keys.TYPE_INDEX_PK: _s(keys.type_index_pk(event.account_id, event.event_type_id)),
             keys.TYPE_INDEX_SK: _s(keys.type_index_sk(event.member_id, event.event_id)),
             "entity": _s("member_event"),
