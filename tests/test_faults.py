@@ -279,3 +279,42 @@ def test_a_lost_answer_to_posting_events_writes_them_once(
     assert result.status == 200, result.body
     assert state["sent"] == 2
     assert sorted(int(i["event_id"]["N"]) for i in stored(table_items)) == [e["event_id"] for e in result.body]
+
+
+def test_a_lost_answer_to_renaming_a_type_is_still_renamed(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    type_id = create_type(100, "click")
+    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    body = {"event_type": "tap", "display_name": "Tap"}
+    renamed = invoke("update_event_type", api_event("update_event_type", path={"event_type_id": type_id}, body=body))
+    assert renamed.status == 200, renamed.body
+    assert (renamed.body["event_type"], renamed.body["display_name"]) == ("tap", "Tap")
+    assert state["sent"] == 2
+    assert [t["event_type"]["S"] for t in entities(table_items, "event_type")] == ["tap"]
+    assert create_type(100, "click")  # the old name was freed
+
+
+def test_a_lost_answer_to_deleting_a_type_is_still_deleted(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    type_id = create_type(100, "click")
+    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    deleted = delete_type(100, type_id)
+    assert deleted.status == 200, deleted.body
+    assert deleted.body is True
+    assert state["sent"] == 2
+    assert entities(table_items, "event_type") == []
+    assert delete_type(100, type_id).status == 404  # a later delete of it is still a 404
+
+
+def test_a_lost_answer_to_deleting_a_member_is_still_deleted(
+    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = new_member()
+    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    deleted = invoke("delete_member", api_event("delete_member", path={"member_id": member}))
+    assert deleted.status == 200, deleted.body
+    assert state["sent"] == 2
+    assert entities(table_items, "member") == []
+    assert new_member() != member  # the email was freed (and ids are never reused)

@@ -272,6 +272,8 @@ class Repository:
         for attempt in range(_ATTEMPTS):
             current = self.get_event_type(account_id, event_type_id)
             renamed = EventType(account_id, event_type_id, event_type, display_name, current.created_at)
+            if attempt and (current.event_type, current.display_name) == (event_type, display_name):
+                return renamed  # after a failed condition: an earlier attempt of this request was written
             update = {
                 "TableName": self.table_name,
                 "Key": self._type_key(account_id, event_type_id),
@@ -310,9 +312,11 @@ class Repository:
                 return renamed
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    continue  # the type changed or vanished since it was read: read it again
-                codes = self._cancelled(error, 3)
-                if codes[2] == "ConditionalCheckFailed":
+                    continue  # the type changed or vanished since it was read (or this very write): read it again
+                reasons = self._reasons(error, "type", "old_name", "new_name")
+                if reasons["type"] == "ConditionalCheckFailed":
+                    continue  # likewise; a resend of a written attempt fails here too, and the read finds it done
+                if reasons["new_name"] == "ConditionalCheckFailed":
                     raise EventTypeExists(_name_taken(event_type)) from error
                 self._backoff(attempt, error)
         raise ServiceUnavailable("The event type is being changed concurrently; retry the request.")
@@ -323,8 +327,11 @@ class Repository:
         id added to the account's removals item).
 
         The type's events are deleted afterwards by the stream-triggered cascade, not in this request; until it
-        ends, the removals item keeps them out of every listing and count.
+        ends, the removals item keeps them out of every listing and count. A condition that fails because the
+        type is gone since this request read it (a concurrent delete, or the resend of this request's own write
+        whose answer was lost) is a success: the type is deleted, as asked.
         """
+        key = self._type_key(account_id, event_type_id)
         for attempt in range(_ATTEMPTS):
             current = self.get_event_type(account_id, event_type_id)
             try:
@@ -333,7 +340,7 @@ class Repository:
                         {
                             "Delete": {
                                 "TableName": self.table_name,
-                                "Key": self._type_key(account_id, event_type_id),
+                                "Key": key,
                                 "ConditionExpression": "event_type = :name",
                                 "ExpressionAttributeValues": {":name": _s(current.event_type)},
                             }
@@ -361,8 +368,10 @@ class Repository:
                 )
                 return
             except ClientError as error:
-                self._cancelled(error)
-                self._backoff(attempt, error)  # renamed or deleted meanwhile: read it again
+                reasons = self._reasons(error, "type", "name_guard", "removals")
+                if reasons["type"] == "ConditionalCheckFailed" and not self._exists(key):
+                    return  # gone since this request read it (ids are never reused): deleted, as asked
+                self._backoff(attempt, error)  # renamed meanwhile: read it again
         raise ServiceUnavailable("The event type is being changed concurrently; retry the request.")
 
     # ---- members ---------------------------------------------------------------------------------------------
@@ -459,8 +468,10 @@ class Repository:
     def delete_member(self, account_id: int, member_id: int) -> None:
         """Delete a member and free its email. 1 x GetItem + 1 x TransactWriteItems (member + email guard).
 
-        The member's events are deleted afterwards by the stream-triggered cascade, not in this request.
+        The member's events are deleted afterwards by the stream-triggered cascade, not in this request. A member
+        gone since this request read it (a concurrent delete, or a resend of this very write) is a success.
         """
+        key = self._member_key(account_id, member_id)
         for attempt in range(_ATTEMPTS):
             member = self.get_member(account_id, member_id)
             try:
@@ -469,7 +480,7 @@ class Repository:
                         {
                             "Delete": {
                                 "TableName": self.table_name,
-                                "Key": self._member_key(account_id, member_id),
+                                "Key": key,
                                 "ConditionExpression": "attribute_exists(PK)",
                             }
                         },
@@ -485,7 +496,9 @@ class Repository:
                 )
                 return
             except ClientError as error:
-                self._cancelled(error)
+                reasons = self._reasons(error, "member", "email_guard")
+                if reasons["member"] == "ConditionalCheckFailed" and not self._exists(key):
+                    return  # gone since this request read it (ids are never reused): deleted, as asked
                 self._backoff(attempt, error)
         raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
 
@@ -1104,6 +1117,12 @@ class Repository:
             raise error
         codes = _cancellation_codes(error)
         return codes + ["None"] * (size - len(codes))
+
+    @classmethod
+    def _reasons(cls, error: ClientError, *items: str) -> dict[str, str]:
+        """The cancellation code of each item of a failed transaction, by the names given to its items in order
+        (so that the error mapping reads by name, not by position); any other error is re-raised."""
+        return dict(zip(items, cls._cancelled(error, len(items)), strict=False))
 
     @staticmethod
     def _backoff(attempt: int, error: ClientError) -> None:
