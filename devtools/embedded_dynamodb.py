@@ -59,8 +59,76 @@ def make_moto_requests_atomic() -> None:
     _atomic_installed = True
 
 
-def _free(host: str, port: int) -> bool:
+_transactions_patched = False
+
+
+def roll_back_transactions_item_by_item() -> None:
+    """Make moto's TransactWriteItems roll back only what it touched, instead of copying the whole table.
+
+    moto 5.2.5 deep-copies every table a transaction names, once per item of the transaction, before it writes:
+    the cost of a transaction grows with the table (and its stream records), and the copies of a long session
+    outlive their use (memory grew to gigabytes under a few hundred posts). Here a transaction snapshots the items
+    it names and the length of the table's stream; when it fails, those items are put back as they were and the
+    stream records it added are dropped, which is what the whole-table copy restored. Idempotent; needs the
+    requests serialized (``make_moto_requests_atomic``, or one thread), as the copy did.
+    """
+    global _transactions_patched
+    if _transactions_patched:
+        return
+    import copy as real_copy
+    import types
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
+
+    # moto's module uses ``copy.deepcopy`` for the whole-table snapshot (and for single items, which stay copies).
+    models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=real_copy.copy)  # type: ignore[attr-defined]
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved: list[tuple[Any, Any, Any, Any]] = []
+        streams: dict[int, tuple[Any, int]] = {}
+        for entry in transact_items:
+            operation = next(iter(entry.values()), {})
+            table = self.tables.get(operation.get("TableName")) if isinstance(operation, dict) else None
+            key = operation.get("Item") or operation.get("Key") if table is not None else None
+            if table is None or not key or table.hash_key_attr not in key:
+                continue
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+            current = table.get_item(hash_key, range_key)
+            saved.append((table, hash_key, range_key, real_copy.deepcopy(current)))
+            if table.stream_shard is not None:
+                streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(saved):
+                partition = table.items[hash_key] if range_key is not None else table.items
+                position = range_key if range_key is not None else hash_key
+                if item is None:
+                    partition.pop(position, None)
+                else:
+                    partition[position] = item
+                if range_key is not None and not table.items[hash_key]:
+                    table.items.pop(hash_key)
+            for shard, length in streams.values():
+                del shard.items[length:]
+            raise
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _transactions_patched = True
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``host:port`` (connections of a stopped server in TIME_WAIT do not count,
+    as for the servers started here, which all set SO_REUSEADDR)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -251,7 +319,7 @@ class EmbeddedDynamoDB:
     def start(self) -> None:
         if self.external:
             return
-        if self.port and not _free(self.host, self.port):
+        if self.port and not port_is_free(self.host, self.port):
             LOG.warning("port %s is in use (a DynamoDB Local?); the embedded DynamoDB takes a free port", self.port)
             self.port = 0
         if self.store == "dynamodb-local":
@@ -262,6 +330,7 @@ class EmbeddedDynamoDB:
         from moto.server import ThreadedMotoServer
 
         make_moto_requests_atomic()
+        roll_back_transactions_item_by_item()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         self.port = self._server._server.server_port  # the real port when 0 was asked for

@@ -67,7 +67,8 @@ def main() -> None:
             try:
                 reply = {"error": False, "payload": json.dumps(handler(json.loads(request["event"]), context))}
             except Exception as exc:  # an unhandled error (or an unserializable result) is a function error
-                traceback.print_exc()
+                if str(exc) != "Unauthorized":  # an authorizer's refusal (API Gateway's 401) is no failure
+                    traceback.print_exc()
                 reply = {"error": True, "payload": json.dumps(_error(exc))}
         out.write(json.dumps(reply) + "\n")
 

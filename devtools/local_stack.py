@@ -33,7 +33,7 @@ from samcli.local.apigw.exceptions import LambdaResponseParseException
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 
 from devtools import template
-from devtools.embedded_dynamodb import DEFAULT_DATA_DIR, LOCAL_CREDENTIALS, STORES, EmbeddedDynamoDB
+from devtools.embedded_dynamodb import DEFAULT_DATA_DIR, LOCAL_CREDENTIALS, STORES, EmbeddedDynamoDB, port_is_free
 from devtools.lambda_runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
 from devtools.seeding import DEV_KEY
 from devtools.stream_poller import StreamPoller, Subscription
@@ -44,12 +44,40 @@ LOG = logging.getLogger("local_stack")
 DEFAULT_LOCAL_API_KEYS = ":".join(map(str, DEV_KEY))
 
 
+def parse_api_keys(text: str | None) -> list[tuple[int, str, str]]:
+    """The development keys of LOCAL_API_KEYS ("account:public:private[,...]"), or account 100's default.
+
+    Raises ``ValueError`` with a one-line message naming the entry and the expected format."""
+    keys = []
+    for entry in filter(None, (part.strip() for part in (text or DEFAULT_LOCAL_API_KEYS).split(","))):
+        account, _, rest = entry.partition(":")
+        public, _, private = rest.partition(":")
+        if not (account.isdigit() and 0 < int(account) < 2**53 and public and private):
+            shown = entry if len(entry) <= 40 else entry[:37] + "..."
+            raise ValueError(
+                f"LOCAL_API_KEYS: {shown!r} is not account_id:public_key:private_key "
+                '(expected e.g. "100:my-public-key:my-private-key,101:other-public:other-private")'
+            )
+        keys.append((int(account), public, private))
+    return keys
+
+
 class FunctionUnauthorized(Exception):
     """A function failed with the message "Unauthorized": from an authorizer, API Gateway's 401."""
 
 
 class Unauthenticated(Exception):
     """The authorizer refused the credentials: API Gateway's 401."""
+
+    def __init__(self) -> None:
+        super().__init__("the authorizer refused the credentials (401)")
+
+
+class RefusalIsNotAnError(logging.Filter):
+    """SAM logs every authorizer refusal as an ERROR; a 401 is a normal answer (its access line says enough)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.args and record.args[0] == str(Unauthenticated()))  # type: ignore[index]
 
 
 #: API Gateway's integration timeout (29 s by default): past it API Gateway answers 504 whatever the function does.
@@ -191,7 +219,30 @@ class GatewayService(LocalApigwService):
             response.headers[header] = str(value).strip("'")  # API Gateway header values are quoted literals
         return response
 
+    def run(self) -> None:
+        """Serve until SIGTERM or Ctrl-C (as SAM's ``run``, whose SIGTERM handler raises again on every further
+        signal): the first signal stops serving and the ones that follow are ignored, so the cleanup runs whole."""
+        import flask.cli
+
+        flask.cli.show_server_banner = lambda *args: None
+
+        def stop(signum: int, frame: Any) -> None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self._app.run(threaded=True, host=self.host, port=self.port)
+
     def _request_handler(self, **kwargs: Any) -> Any:
+        from flask import request
+        from samcli.local.apigw.service_error_responses import ServiceErrorResponses
+
+        method, endpoint = self.get_request_methods_endpoints(request)
+        if self._route_key(method, endpoint) not in self._dict_of_routes:
+            # Flask serves HEAD for every GET route; API Gateway has no such method: its missing-route answer.
+            return ServiceErrorResponses.route_not_found()
         try:
             return super()._request_handler(**kwargs)
         except Unauthenticated:
@@ -238,7 +289,7 @@ class LocalStack:
         store: str = "moto",
         data_dir: Path | None = None,
     ) -> None:
-        self.api_keys = api_keys
+        self.api_keys = parse_api_keys(api_keys)  # before anything starts: a typo is one line, not a traceback
         self.template_path = Path(template_path).resolve()
         self.host, self.port = host, port
         self.dynamodb = EmbeddedDynamoDB(
@@ -282,7 +333,7 @@ class LocalStack:
         self.seeded_keys = self._seed_api_keys() if "EventsTable" in stream_arns else []
 
     def _seed_api_keys(self) -> list[tuple[int, str, str]]:
-        """The development keys of LOCAL_API_KEYS ("account:public:private,..."), or account 100's default."""
+        """Write the development keys (``parse_api_keys``) into the table."""
         sys.path.insert(0, str(template.ROOT / "layers" / "emma_events"))
         from botocore.exceptions import ClientError
 
@@ -290,16 +341,13 @@ class LocalStack:
         from emma_events.repository import Repository
 
         repository = Repository("EventsTable", self.dynamodb.client())
-        seeded = []
-        for entry in filter(None, (self.api_keys or DEFAULT_LOCAL_API_KEYS).split(",")):
-            account, public, private = entry.strip().split(":", 2)
+        for account, public, private in self.api_keys:
             try:
-                repository.create_api_key(int(account), credentials=Credentials(public, private))
+                repository.create_api_key(account, credentials=Credentials(public, private))
             except ClientError as error:  # already there (a DynamoDB that outlives the stack)
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-            seeded.append((int(account), public, private))
-        return seeded
+        return self.api_keys
 
     def _start_pollers(self, stream_arns: dict[str, str]) -> None:
         streams = self.dynamodb.client("dynamodbstreams")
@@ -404,31 +452,43 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("samcli", "botocore", "werkzeug"):  # werkzeug: the embedded DynamoDB's request log
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("samcli.local.apigw.local_apigw_service").addFilter(RefusalIsNotAnError())
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background by a shell
+    signal.signal(signal.SIGTERM, lambda *_: signal.default_int_handler(signal.SIGINT, None))  # while starting
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack (a stuck stack)
     started = time.monotonic()
-    stack = LocalStack(
-        args.template,
-        args.host,
-        args.port,
-        args.dynamodb_port,
-        args.dynamodb_endpoint,
-        dynamodb_host=args.dynamodb_host,
-        api_keys=os.environ.get("LOCAL_API_KEYS") or None,
-        store=args.store,
-        data_dir=None if args.in_memory else args.data_dir,
-    )
-    stack.start()
-    print(_banner(stack, started), flush=True)
+    if not port_is_free(args.host, args.port):  # before anything starts, and before any banner
+        print(
+            f"local stack: port {args.port} on {args.host} is already in use (another `make run`?): stop it, or "
+            f"choose another with PORT=<port>",
+            file=sys.stderr,
+        )
+        return 2
     try:
+        stack = LocalStack(
+            args.template,
+            args.host,
+            args.port,
+            args.dynamodb_port,
+            args.dynamodb_endpoint,
+            dynamodb_host=args.dynamodb_host,
+            api_keys=os.environ.get("LOCAL_API_KEYS") or None,
+            store=args.store,
+            data_dir=None if args.in_memory else args.data_dir,
+        )
+    except ValueError as error:
+        print(f"local stack: {error}", file=sys.stderr)
+        return 2
+    try:
+        stack.start()
+        print(_banner(stack, started), flush=True)
         stack.serve_forever()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C (GatewayService.run); further signals are ignored from here
         pass
-    except Exception as error:  # SAM raises ProcessSigTermException on SIGTERM
-        if type(error).__name__ != "ProcessSigTermException":
-            raise
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # also when start() itself was interrupted
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.close()
         print("\nLocal stack stopped.", flush=True)
     return 0

@@ -160,6 +160,9 @@ def _moto(_dynamodb_local: str | None) -> Iterator[None]:
     if _dynamodb_local:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = _dynamodb_local
         os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = _dynamodb_local
+    from devtools.embedded_dynamodb import roll_back_transactions_item_by_item
+
+    roll_back_transactions_item_by_item()
     with mock_aws():
         yield
 

@@ -111,6 +111,18 @@ def test_a_route_that_does_not_exist_is_answered_by_the_gateway(stack: RunningSt
     assert reply.content_type == "application/problem+json"
     assert reply.json["type"] == "urn:emma-events:problem:not-found"
     assert stack.request("PATCH", "/100/events").status == 404
+    # Flask would serve HEAD for every GET route; API Gateway has no HEAD method on them: its missing route.
+    head = stack.request("HEAD", "/100/events")
+    assert (head.status, head.headers["content-type"]) == (404, "application/problem+json")
+
+
+def test_a_refused_key_is_one_info_line_in_the_log_not_an_error(stack: RunningStack) -> None:
+    logged = len(stack.log())
+    assert stack.request("GET", "/100/events", auth=("nobody", "wrong")).status == 401
+    new_lines = stack.log()[logged:]
+    assert "GET /100/events -> 401" in new_lines
+    assert "Traceback" not in new_lines
+    assert " ERROR " not in new_lines
 
 
 def test_parallel_creations_all_succeed_with_distinct_ids(stack: RunningStack, account: int) -> None:
