@@ -37,6 +37,18 @@ def throttle(
     return state
 
 
+@pytest.fixture(autouse=True)
+def sdk_backoff_without_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The SDK's retries run as they would (same count, same decisions), without sleeping through its backoff."""
+    import types
+
+    import botocore.endpoint
+
+    waits: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=waits.append))
+    return waits
+
+
 @pytest.fixture
 def repository_client(dynamodb: Any) -> Any:
     from emma_events.repository import get_repository

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from devtools.embedded_dynamodb import free_port
+from devtools.local_stack import parse_api_keys
 from devtools.stack import ROOT, running_stack
 
 
@@ -37,24 +38,31 @@ def test_a_port_in_use_is_named_before_anything_starts() -> None:
     ]
 
 
-@pytest.mark.parametrize("keys", ["garbage", "100:only-public", "x:pub:priv", "1:pub:priv,,0:pub:priv"])
-def test_malformed_local_api_keys_are_one_line_naming_the_format(keys: str) -> None:
-    result = start("--port", str(free_port()), "--dynamodb-port", "0", env={"LOCAL_API_KEYS": keys})
+def test_malformed_local_api_keys_are_one_line_naming_the_format() -> None:
+    result = start("--port", str(free_port()), "--dynamodb-port", "0", env={"LOCAL_API_KEYS": "garbage"})
     assert result.returncode == 2
     assert result.stdout == ""
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("local stack: LOCAL_API_KEYS: ")
-    assert "account_id:public_key:private_key" in line
+    assert line.startswith("local stack: LOCAL_API_KEYS: 'garbage' is not account_id:public_key:private_key")
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_signals_stop_the_stack_cleanly_and_quickly(stop_signal: signal.Signals) -> None:
+@pytest.mark.parametrize("keys", ["100:only-public", "x:pub:priv", "1:pub:priv,,0:pub:priv", ":pub:priv", "1::priv"])
+def test_every_malformed_entry_is_refused(keys: str) -> None:
+    with pytest.raises(ValueError, match="is not account_id:public_key:private_key"):
+        parse_api_keys(keys)
+
+
+def test_well_formed_keys_are_read_whole() -> None:
+    assert parse_api_keys(" 1:pub:priv:with:colons , 2:p:q ") == [(1, "pub", "priv:with:colons"), (2, "p", "q")]
+
+
+def test_signals_stop_the_stack_cleanly_and_quickly() -> None:
     with running_stack() as stack:
         assert stack.request("GET", "/100/events").status == 200  # a warm worker to stop too
         stopping = time.monotonic()
-        stack.process.send_signal(stop_signal)
-        time.sleep(0.3)  # an impatient user presses Ctrl-C again while the stack is stopping
-        stack.process.send_signal(stop_signal)
+        stack.process.send_signal(signal.SIGINT)  # Ctrl-C
+        time.sleep(0.3)  # and, while it stops, a SIGTERM (or another Ctrl-C) from an impatient user
+        stack.process.send_signal(signal.SIGTERM)
         assert stack.process.wait(timeout=10) == 0
         took = time.monotonic() - stopping
         log = stack.log()
