@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install dynamodb-local run test test-fast test-reference lint validate scan fuzz build bench openapi check clean
+.PHONY: install dynamodb-local run invoke test test-fast test-reference lint validate scan fuzz build bench soak openapi check clean
 
 $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ dynamodb-local: $(DYNAMODB_LOCAL_DIR)/.installed ## Install AWS's DynamoDB Local
 run: install dynamodb-local ## Serve the whole API on http://$(HOST):$(PORT) on DynamoDB Local (data in .dynamodb-local/data)
 	$(PY) -m devtools.local_stack --host $(HOST) --port $(PORT)
 
+# `sam local invoke` without Docker: make invoke FUNCTION=GetEventTypeFunction EVENT=events/get_event_type.json
+# (ENV_VARS=env.json and PARAMETERS='Key=Value ...' as SAM takes them). Uses a running `make run`'s data if one is up.
+invoke: install dynamodb-local ## Invoke one function with an event file, as sam local invoke does (no Docker)
+	@$(PY) -m devtools.invoke $(FUNCTION) $(if $(EVENT),-e $(EVENT)) $(if $(ENV_VARS),--env-vars $(ENV_VARS)) \
+		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+
 test: install dynamodb-local ## Run every test: the fast tier (moto) and the reference tier (DynamoDB Local) side by side
 	$(PY) -m devtools.test_tiers
 
@@ -45,6 +51,9 @@ test-reference: install dynamodb-local ## The reference tier only: every test th
 
 bench: install ## DynamoDB round trips per operation against their budgets (writes bench-results.json)
 	$(PY) -m devtools.bench
+
+soak: install dynamodb-local ## 2,000 POSTs of 10 events through the local stack on each store: memory and p99 bounds
+	$(PY) -m devtools.soak
 
 openapi: install ## Regenerate docs/openapi.json from the functions' code (a test fails when it is stale)
 	$(PY) -m devtools.openapi

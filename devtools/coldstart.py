@@ -204,7 +204,7 @@ class Seeder:
         if TABLE in self.client.list_tables()["TableNames"]:
             self.client.delete_table(TableName=TABLE)
         self.client.create_table(**self.create_table)
-        seed_example_world(Repository(TABLE, self.client), with_event_type=function != "create_event_type")
+        seed_example_world(Repository(TABLE, self.client), function=function)
 
 
 @dataclass

@@ -42,6 +42,11 @@ class Invocation:
     error: bool
     duration_ms: float
     cold_start: bool
+    request_id: str = ""
+    #: On a cold start, how long the environment took to import the handler (Lambda's "Init Duration").
+    init_duration_ms: float | None = None
+    #: The environment's peak resident memory so far (Lambda's "Max Memory Used"), when the OS tells it.
+    max_memory_mb: int | None = None
 
 
 @dataclass
@@ -78,17 +83,33 @@ class Worker:
         os.close(reply_write)
         self.replies = os.fdopen(reply_read, "r")
         self.fresh = True
-        self._read_line(deadline=time.monotonic() + max(spec.timeout, 30))  # the "ready" line (imports done)
+        started = time.monotonic()
+        self._read_line(deadline=started + max(spec.timeout, 30))  # the "ready" line (imports done)
+        self.init_duration_ms = (time.monotonic() - started) * 1000
 
-    def invoke(self, event: str, timeout: float) -> Invocation:
+    def invoke(self, event: str, timeout: float, request_id: str | None = None) -> Invocation:
         assert self.process.stdin is not None
         started = time.monotonic()
-        request = {"event": event, "request_id": str(uuid.uuid4()), "deadline": time.time() + timeout}
+        request_id = request_id or str(uuid.uuid4())
+        request = {"event": event, "request_id": request_id, "deadline": time.time() + timeout}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         reply = self._read_line(deadline=started + timeout)
+        duration_ms = (time.monotonic() - started) * 1000
         cold, self.fresh = self.fresh, False
-        return Invocation(reply["payload"], reply["error"], (time.monotonic() - started) * 1000, cold)
+        init = self.init_duration_ms if cold else None
+        return Invocation(reply["payload"], reply["error"], duration_ms, cold, request_id, init, self.peak_memory_mb())
+
+    def peak_memory_mb(self) -> int | None:
+        """The process's peak resident set size (VmHWM, Linux), in MB (rounded up, as Lambda reports)."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return -(-int(line.split()[1]) // 1024)
+        return None
 
     def _read_line(self, deadline: float) -> dict[str, Any]:
         remaining = deadline - time.monotonic()
@@ -131,7 +152,7 @@ class ProcessRuntime:
         self._lock = threading.Condition()
         self._closed = False
 
-    def invoke(self, spec: FunctionSpec, event: str) -> Invocation:
+    def invoke(self, spec: FunctionSpec, event: str, request_id: str | None = None) -> Invocation:
         """One invocation, with Lambda's 6 MB limit on a synchronous request and response payload: past it,
         Lambda answers an error instead (and API Gateway a 502)."""
         if len(event.encode()) > PAYLOAD_LIMIT_BYTES:
@@ -140,19 +161,19 @@ class ProcessRuntime:
                 "errorMessage": f"Request must be smaller than {PAYLOAD_LIMIT_BYTES} bytes for the Invoke operation",
             }
             return Invocation(json.dumps(error), True, 0.0, False)
-        result = self._invoke(spec, event)
+        result = self._invoke(spec, event, request_id)
         if len(result.payload.encode()) > PAYLOAD_LIMIT_BYTES:
             error = {
                 "errorType": "Function.ResponseSizeTooLarge",
                 "errorMessage": f"Response payload size exceeded the maximum allowed ({PAYLOAD_LIMIT_BYTES} bytes).",
             }
-            return Invocation(json.dumps(error), True, result.duration_ms, result.cold_start)
+            result.payload, result.error = json.dumps(error), True
         return result
 
-    def _invoke(self, spec: FunctionSpec, event: str) -> Invocation:
+    def _invoke(self, spec: FunctionSpec, event: str, request_id: str | None) -> Invocation:
         worker = self._acquire(spec)
         try:
-            result = worker.invoke(event, spec.timeout)
+            result = worker.invoke(event, spec.timeout, request_id)
         except FunctionTimeout:
             worker.stop()
             self._release(spec.name, None)

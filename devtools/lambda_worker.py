@@ -41,7 +41,8 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict:
     return {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,
-        "stackTrace": traceback.format_exception(exc)[1:],
+        # The frames from the handler on, as Lambda's runtime reports them (not this worker's own frame).
+        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:]),
     }
 
 

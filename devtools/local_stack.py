@@ -44,6 +44,27 @@ LOG = logging.getLogger("local_stack")
 DEFAULT_LOCAL_API_KEYS = ":".join(map(str, DEV_KEY))
 
 
+def state_file() -> Path:
+    """Where a running `make run` says where its DynamoDB is (git-ignored), so that `make invoke` works on its
+    data: .local-stack.json, or LOCAL_STACK_STATE."""
+    return Path(os.environ.get("LOCAL_STACK_STATE") or template.ROOT / ".local-stack.json")
+
+
+def running_stack_endpoint() -> str | None:
+    """The DynamoDB endpoint of a `make run` that is up now, or None."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        state = json.loads(state_file().read_text())
+        os.kill(int(state["pid"]), 0)
+        where = urlsplit(state["dynamodb_endpoint"])
+        socket.create_connection((where.hostname, where.port), timeout=1).close()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(state["dynamodb_endpoint"])
+
+
 def parse_api_keys(text: str | None) -> list[tuple[int, str, str]]:
     """The development keys of LOCAL_API_KEYS ("account:public:private[,...]"), or account 100's default.
 
@@ -293,7 +314,12 @@ class LocalStack:
         self.template_path = Path(template_path).resolve()
         self.host, self.port = host, port
         self.dynamodb = EmbeddedDynamoDB(
-            host=dynamodb_host, port=dynamodb_port, endpoint=dynamodb_endpoint, store=store, data_dir=data_dir
+            host=dynamodb_host,
+            port=dynamodb_port,
+            endpoint=dynamodb_endpoint,
+            store=store,
+            data_dir=data_dir,
+            avoid=(port,),
         )
         self.log = log or sys.stderr
         self.runtime = ProcessRuntime(log=self.log)
@@ -442,6 +468,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where DynamoDB Local keeps its data across restarts (delete it to start empty)",
     )
     parser.add_argument("--in-memory", action="store_true", help="DynamoDB Local without files: nothing is kept")
+    parser.add_argument(
+        "--state-file",
+        default=str(state_file()),
+        help="where to say where this stack's DynamoDB is, for `make invoke` ('' for nowhere)",
+    )
     args = parser.parse_args(argv)
 
     # Dummy credentials, forced: nothing started here can touch a real AWS account.
@@ -482,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         stack.start()
+        if args.state_file:
+            state = {"pid": os.getpid(), "url": f"http://{args.host}:{args.port}", "dynamodb_endpoint": ""}
+            Path(args.state_file).write_text(json.dumps(state | {"dynamodb_endpoint": stack.dynamodb.endpoint}))
         print(_banner(stack, started), flush=True)
         stack.serve_forever()
     except KeyboardInterrupt:  # SIGTERM or Ctrl-C (GatewayService.run); further signals are ignored from here
@@ -490,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # also when start() itself was interrupted
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.close()
+        if args.state_file:
+            Path(args.state_file).unlink(missing_ok=True)
         print("\nLocal stack stopped.", flush=True)
     return 0
 

@@ -232,8 +232,26 @@ def authorizer_request(public_key: str, private_key: str) -> dict[str, Any]:
 EVENTS_BY_FUNCTION["authorizer"] = authorizer_request(*DEV_KEY[1:])
 
 
+#: The mistakes users try first, one file each, named after the function they are for.
+ERROR_EVENTS = {
+    # A type the account does not have: 404.
+    "get_event_type_unknown_id": api_event("GET", TYPE, {"account_id": 100, "event_type_id": 999}),
+    # A body without the display name and with a number for the name: 400 naming both fields.
+    "create_event_type_bad_body": api_event("POST", "/{account_id}/events", {"account_id": 100}, {"event_type": 42}),
+    # An event for a member the account does not have: 400 naming the event's field, nothing written.
+    "create_member_events_unknown_member": api_event(
+        "POST",
+        "/{account_id}/events/members",
+        {"account_id": 100},
+        {"events": [{"member_id": 999, "event_type_id": 1}]},
+    ),
+    # The development key's public half with a wrong private key: the authorizer refuses (API Gateway's 401).
+    "authorizer_wrong_key": authorizer_request(DEV_KEY[1], "not-the-private-key"),
+}
+
+
 def main() -> None:
-    for name, event in EVENTS_BY_FUNCTION.items():
+    for name, event in {**EVENTS_BY_FUNCTION, **ERROR_EVENTS}.items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
 
 

@@ -116,12 +116,15 @@ def running_stack(
     extra_env: dict[str, str] | None = None,
     store: str | None = None,
     data_dir: Path | None = None,
+    state_file: Path | None = None,
 ) -> Iterator[RunningStack]:
     """The local stack on free ports, on ``store`` (default: TEST_STORE, else moto), in memory unless
-    ``data_dir`` is given (DynamoDB Local's files)."""
+    ``data_dir`` is given (DynamoDB Local's files); ``state_file``: where it says where its store is (as
+    `make run` does for `make invoke`)."""
     port = free_port()
     store = store or os.environ.get("TEST_STORE") or "moto"
     command = [sys.executable, "-m", "devtools.local_stack", "--port", str(port), "--dynamodb-port", "0"]
+    command += ["--state-file", str(state_file or "")]  # by default a test stack is not the developer's `make run`
     command += ["--store", store, *(["--data-dir", str(data_dir)] if data_dir else ["--in-memory"])]
     if template is not None:
         command += ["--template", str(template)]
