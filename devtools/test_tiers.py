@@ -4,9 +4,9 @@
 - the reference tier: every test that touches a store, again on AWS's DynamoDB Local (tests/conftest.py).
 
 They run as pytest processes at once, each writing to its own log, printed whole when it ends, so the output reads
-as plain pytest runs. The reference tier spends most of its time waiting on DynamoDB Local's answers (~10 ms
-each), not on the CPU, so it runs as two processes (the handler-level tests; the rest), each with its own
-DynamoDB Local.
+as plain pytest runs. Each tier runs as two processes (the handler-level tests; the rest), so that the machine's
+cores stay busy to the end: the reference tier spends most of its time waiting on DynamoDB Local's answers
+(~10 ms each), and each of its processes has its own DynamoDB Local.
 Without DynamoDB Local (not installed, or no Java 17+) the reference tier is skipped with one line saying why,
 except in CI (``CI=true``), where that is a failure. Extra arguments go to both pytest runs.
 """
@@ -23,17 +23,20 @@ from pathlib import Path
 from devtools.embedded_dynamodb import dynamodb_local_unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The test modules of the reference tier's first process; the second runs every other one.
-REFERENCE_SHARD = ("test_event_types", "test_members", "test_member_events")
+#: The test modules of each tier's first process; the second runs every other one.
+HANDLER_LEVEL = ("test_event_types", "test_members", "test_member_events")
 
 
 def main(argv: list[str]) -> int:
-    tiers = {"fast tier (moto)": ["--store=moto"]}
+    handler_level = [f"tests/{name}.py" for name in HANDLER_LEVEL]
+    ignored = [f"--ignore={path}" for path in handler_level]
+    tiers = {
+        "fast tier (moto), handler-level tests": ["--store=moto", *handler_level],
+        "fast tier (moto), the rest": ["--store=moto", *ignored],
+    }
     unavailable = dynamodb_local_unavailable()
     if unavailable is None:
-        handler_level = [f"tests/{name}.py" for name in REFERENCE_SHARD]
         tiers["reference tier (DynamoDB Local), handler-level tests"] = ["--store=dynamodb-local", *handler_level]
-        ignored = [f"--ignore={path}" for path in handler_level]
         tiers["reference tier (DynamoDB Local), the rest"] = ["--store=dynamodb-local", *ignored]
     elif os.environ.get("CI") == "true":
         print(f"reference tier cannot run: {unavailable}", flush=True)
