@@ -32,7 +32,7 @@ from emma_events.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from emma_events.models import MAX_ID
+from emma_events.keys import MAX_ID
 from emma_events.repository import EventFilter, Idempotency, set_deadline
 
 PROBLEM_JSON = "application/problem+json"

@@ -18,6 +18,7 @@ EVENT_TYPE_PREFIX = "ET#"
 EVENT_TYPE_NAME_PREFIX = "ETNAME#"
 #: Zero-padding keeps the lexical order of sort keys equal to the numeric order of ids (2**53 has 16 digits).
 ID_WIDTH = 16
+#: Ids are positive integers that stay exact in JavaScript (``Number.MAX_SAFE_INTEGER``), the one definition.
 MAX_ID = 2**53 - 1
 
 

@@ -26,9 +26,8 @@ from pydantic import (
 
 from emma_events.dates import EMMA_DATE_PATTERN, parse_timestamp, to_emma
 from emma_events.domain import NewMemberEvent
+from emma_events.keys import MAX_ID
 
-#: Ids are positive integers that stay exact in JavaScript (``Number.MAX_SAFE_INTEGER``).
-MAX_ID = 2**53 - 1
 #: Documented limits (README, "Limits").
 EVENT_TYPE_MAX_LENGTH = 100
 DISPLAY_NAME_MAX_LENGTH = 255
