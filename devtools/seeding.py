@@ -44,10 +44,11 @@ def seed_events(
     transaction, which makes seeding thousands of events take minutes."""
     from emma_events.dates import utc_now
     from emma_events.domain import MemberEvent
+    from emma_events.layout import event_item
 
     when = at or utc_now()
     items = [
-        repository._event_item(
+        event_item(
             MemberEvent(
                 account_id, first_id + n, member_id, event_type_id, when, when, monetary_value, None, attributes
             )

@@ -76,3 +76,32 @@ class CascadeState:
     settled_at: float = 0.0
     #: Epoch seconds at which the current pass started (0: unknown, the pass is not a final one).
     pass_started_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """A client's ``Idempotency-Key`` and the fingerprint of the request body it was sent with."""
+
+    key: str
+    request_hash: str
+
+
+#: How long an idempotency record answers retries.
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which of a member's events a listing returns, and in which order."""
+
+    event_type_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[MemberEvent]
+    #: The sort key of the last event returned when more may follow (the next page's cursor), else None.
+    next_after: str | None

@@ -1,0 +1,122 @@
+"""Where the cascade delete keeps its progress: the keys of a parent's events, batch deletes, the cursor item whose
+stream record starts the next step, and the account's removals item (``cascade.py`` runs the steps)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from emma_events import keys, layout
+from emma_events.dates import to_storage, utc_now
+from emma_events.domain import CascadeState, Parent
+from emma_events.dynamo import Item, Table, attr_n, attr_s
+from emma_events.errors import ServiceUnavailable
+
+
+class CascadeStore(Table):
+    """The cascade's reads and writes of the table."""
+
+    def parent_event_keys(
+        self, parent: Parent, position: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Item], dict[str, Any] | None]:
+        """Up to ``limit`` keys of the parent's events after ``position``, and where the next read starts.
+
+        1 x Query, keys only: a type's events through the keys-only ``ByType`` index; a member's events in the
+        member's own partition (strongly consistent, ``ProjectionExpression`` of the keys).
+        """
+        if parent.kind == "event_type":
+            query: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": keys.TYPE_INDEX,
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": {":pk": attr_s(keys.type_index_pk(parent.account_id, parent.parent_id))},
+                "ProjectionExpression": "PK, SK",  # only the table keys: half the payload of the index entry
+            }
+        else:
+            query = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :events)",
+                "ExpressionAttributeValues": {
+                    ":pk": attr_s(keys.member_pk(parent.account_id, parent.parent_id)),
+                    ":events": attr_s(keys.EVENT_PREFIX),
+                },
+                "ProjectionExpression": "PK, SK",
+                "ConsistentRead": True,
+            }
+        query["Limit"] = limit
+        if position:
+            query["ExclusiveStartKey"] = position
+        page = self.client.query(**query)
+        found = [{keys.PK: item[keys.PK], keys.SK: item[keys.SK]} for item in page["Items"]]
+        return found, page.get("LastEvaluatedKey")
+
+    def delete_keys(self, items: list[Item], max_attempts: int = 8) -> int:
+        """Delete items by key: BatchWriteItem in chunks of 25 (the service's limit), retrying
+        ``UnprocessedItems`` with exponential backoff. Returns how many were deleted (absent ones count: a
+        delete is idempotent). Raises ``ServiceUnavailable`` when items stay unprocessed after the retries."""
+        for start in range(0, len(items), 25):
+            pending = [{"DeleteRequest": {"Key": key}} for key in items[start : start + 25]]
+            for attempt in range(max_attempts):
+                result = self.client.batch_write_item(RequestItems={self.table_name: pending})
+                pending = result.get("UnprocessedItems", {}).get(self.table_name, [])
+                if not pending:
+                    break
+                self._sleep(attempt)
+            else:
+                raise ServiceUnavailable(f"{len(pending)} deletes stayed unprocessed after {max_attempts} attempts")
+        return len(items)
+
+    def _cascade_key(self, parent: Parent) -> Item:
+        return {
+            keys.PK: attr_s(keys.cascade_pk(parent.account_id)),
+            keys.SK: attr_s(keys.cascade_sk(parent.kind, parent.parent_id)),
+        }
+
+    def save_cascade(self, state: CascadeState) -> None:
+        """Checkpoint a cascade: 1 x PutItem of its cursor item. The item's stream record starts the next step.
+
+        A PutItem (not an UpdateItem) so that each checkpoint is exactly one stream record.
+        """
+        parent = state.parent
+        item = self._cascade_key(parent) | {
+            "entity": attr_s("cascade"),
+            "kind": attr_s(parent.kind),
+            "account_id": attr_n(parent.account_id),
+            "parent_id": attr_n(parent.parent_id),
+            "deleted": attr_n(state.deleted),
+            "pass_deleted": attr_n(state.pass_deleted),
+            "steps": attr_n(state.steps),
+            "settled_at": attr_n(round(state.settled_at, 3)),
+            "pass_started_at": attr_n(round(state.pass_started_at, 3)),
+            "updated_at": attr_s(to_storage(utc_now())),
+        }
+        if state.position is not None:
+            item["position"] = attr_s(json.dumps(state.position, sort_keys=True))
+        self.client.put_item(TableName=self.table_name, Item=item)
+
+    def finish_cascade(self, parent: Parent) -> None:
+        """1 x DeleteItem of the cursor item (its REMOVE record matches no filter); for a type, then 1 x UpdateItem
+        taking it off the account's removals item (its events are all gone: nothing is left to hide)."""
+        self.client.delete_item(TableName=self.table_name, Key=self._cascade_key(parent))
+        if parent.kind == "event_type":
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=layout.removals_key(parent.account_id),
+                UpdateExpression="DELETE type_ids :ids",
+                ExpressionAttributeValues={":ids": {"NS": [str(parent.parent_id)]}},
+            )
+
+    @staticmethod
+    def cascade_of(image: Item) -> CascadeState:
+        """The state carried by a cursor item's stream image."""
+        parent = Parent(image["kind"]["S"], int(image["account_id"]["N"]), int(image["parent_id"]["N"]))
+        position = json.loads(image["position"]["S"]) if "position" in image else None
+        return CascadeState(
+            parent,
+            position,
+            int(image["deleted"]["N"]),
+            int(image["pass_deleted"]["N"]),
+            int(image["steps"]["N"]),
+            float(image.get("settled_at", {"N": "0"})["N"]),
+            float(image.get("pass_started_at", {"N": "0"})["N"]),
+        )

@@ -1,0 +1,240 @@
+"""DynamoDB plumbing shared by every access pattern: the client, its deadline, error translation, transaction
+cancellation reasons, backoff, and the base class of the table's stores (``Table``)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from functools import wraps
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+from emma_events import keys
+from emma_events.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+Item = dict[str, dict[str, Any]]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Standard retry mode (exponential backoff with jitter, throttling-aware; max_attempts counts retries, so 5
+#: attempts in all), short timeouts: a Lambda behind
+#: API Gateway (29 s limit) must fail fast and let the client retry rather than hang on one slow connection.
+#: TCP keep-alive, and one client per container (``get_repository``), so warm invocations reuse the connection.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=1,
+    read_timeout=4,
+    tcp_keepalive=True,
+)
+#: The longest one attempt can take (connect + read): no attempt starts unless it can end before the deadline.
+ATTEMPT_WORST_CASE_S = 1 + 4 + 0.5
+#: When the invocation must have its answer: the SDK's retries stop before it (``set_deadline``).
+_deadline: ContextVar[float | None] = ContextVar("dynamodb_deadline", default=None)
+
+
+class DeadlineReached(Exception):
+    """No DynamoDB attempt can end before the invocation's deadline."""
+
+
+def set_deadline(seconds_left: float | None) -> None:
+    """Bound every DynamoDB call of this invocation by the time it has left (the Lambda context's remaining time):
+    retries stop, and the request is answered 503 with ``Retry-After``, before the function would time out (a
+    timeout is a 502 from API Gateway, and the SDK alone may retry for ~20 s). None: no bound."""
+    _deadline.set(None if seconds_left is None else time.monotonic() + seconds_left)
+
+
+def _check_deadline(**_: Any) -> None:
+    """Before each attempt: refuse it when it could not end before the deadline."""
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() + ATTEMPT_WORST_CASE_S > deadline:
+        raise DeadlineReached
+
+
+def _retry_within_deadline(attempts: int, **_: Any) -> bool | None:
+    """Before botocore's retry handler: no retry (False) when its longest backoff (standard mode: up to
+    2^(attempts-1) s for throttling) and one more attempt could not end before the deadline; else None, and
+    botocore decides."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return None
+    longest_backoff = min(2.0 ** (attempts - 1), 20.0)
+    return False if time.monotonic() + longest_backoff + ATTEMPT_WORST_CASE_S > deadline else None
+
+
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+#: The ``Limit`` of one Query of a listing: a fixed size, never derived from a client's number alone (DynamoDB's
+#: ``Limit`` is a 32-bit integer; ``start`` may be up to 2^53 - 1).
+QUERY_PAGE_ITEMS = 1000
+#: How often a transaction that lost a race (``TransactionConflict``) or saw a stale read is tried in all.
+#: DynamoDB cancels concurrent transactions on the same item (a ConditionCheck included): a burst of posts for
+#: one popular type conflicts, so waits grow exponentially with full jitter (spreading the retries), from
+#: ``_BACKOFF_BASE_S`` up to ``_BACKOFF_CAP_S``: at most ~1.5 s in all, well within a function's 10 s.
+ATTEMPTS = 8
+_BACKOFF_BASE_S = 0.01
+_BACKOFF_CAP_S = 0.5
+
+
+def translate_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Map the SDK's throttling errors (raised after its own retries) to ``ServiceUnavailable``."""
+
+    @wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _THROTTLING:
+                raise ServiceUnavailable("The database is busy; retry the request later.") from error
+            raise
+        except (DeadlineReached, ConnectionError, HTTPClientError):  # out of time, or no answer after the retries
+            raise ServiceUnavailable("The database did not answer in time; retry the request later.") from None
+
+    return wrapper
+
+
+def _cancellation_codes(error: ClientError) -> list[str]:
+    """The per-item codes of a cancelled transaction, in the order of its items."""
+    return [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+
+
+def attr_s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def attr_n(value: int | float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def new_client() -> DynamoDBClient:
+    """A DynamoDB client from botocore itself: boto3 would add ~25 ms of imports (s3transfer, resources) at every
+    cold start for nothing, since only the low-level client is used (README, Performance)."""
+    client: DynamoDBClient = botocore.session.get_session().create_client("dynamodb", config=CLIENT_CONFIG)
+    client.meta.events.register("before-send.dynamodb.*", _check_deadline)  # every attempt, retries included
+    client.meta.events.register_first("needs-retry.dynamodb.*", _retry_within_deadline)
+    return client
+
+
+class Table:
+    """One DynamoDB table, and the helpers every store of it shares."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self.client: DynamoDBClient = client or new_client()
+
+    def _exists(self, key: Item) -> bool:
+        """Whether an item exists (1 x GetItem, strongly consistent, keys only). Used after a condition failed on
+        an item whose key this request allocated: a resend of a write whose answer was lost (the SDK resends on
+        a timeout) finds its own earlier attempt, which is a success, never a conflict or a duplicate."""
+        found = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True, ProjectionExpression="PK")
+        return "Item" in found
+
+    def _prefix_query(self, account_id: int, prefix: str) -> dict[str, Any]:
+        return {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {":pk": attr_s(keys.account_pk(account_id)), ":prefix": attr_s(prefix)},
+        }
+
+    def _query_prefix(self, account_id: int, prefix: str, limit: int | None) -> Iterator[Item]:
+        kwargs = self._prefix_query(account_id, prefix)
+        remaining = limit
+        while remaining is None or remaining > 0:
+            if remaining is not None:
+                kwargs["Limit"] = min(remaining, QUERY_PAGE_ITEMS)  # a 32-bit Limit, whatever the client asked
+            page = self.client.query(**kwargs)
+            yield from page["Items"]
+            if remaining is not None:
+                remaining -= len(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _delete(self, key: Item, condition: str, values: Item | None = None) -> dict[str, Any]:
+        delete: dict[str, Any] = {"TableName": self.table_name, "Key": key, "ConditionExpression": condition}
+        if values:
+            delete["ExpressionAttributeValues"] = values
+        return delete
+
+    def _count(self, query: dict[str, Any]) -> int:
+        """How many items a Query matches: ``Select=COUNT``, page after page (each reads at most 1 MB)."""
+        query = query | {"Select": "COUNT"}
+        total = 0
+        while True:
+            page = self.client.query(**query)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                return total
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _put(
+        self, item: Item, condition: str = "attribute_not_exists(PK)", values: Item | None = None
+    ) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": item, "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = values
+        return put
+
+    def _exists_check(self, key: Item) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {"TableName": self.table_name, "Key": key, "ConditionExpression": "attribute_exists(PK)"}
+        }
+
+    def _batch_get(self, wanted: Iterable[Item]) -> dict[tuple[str, str], Item]:
+        """Items by (PK, SK), strongly consistent: 1 x BatchGetItem (more only for unprocessed keys)."""
+        unique = {(k[keys.PK]["S"], k[keys.SK]["S"]): k for k in wanted}
+        found: dict[tuple[str, str], Item] = {}
+        pending = list(unique.values())
+        attempt = 0
+        while pending:
+            page = self.client.batch_get_item(
+                RequestItems={self.table_name: {"Keys": pending[:100], "ConsistentRead": True}}
+            )
+            for item in page["Responses"].get(self.table_name, []):
+                found[(item[keys.PK]["S"], item[keys.SK]["S"])] = item
+            unprocessed = page.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+            pending = unprocessed + pending[100:]
+            if unprocessed:
+                self._sleep(attempt)
+                attempt += 1
+        return found
+
+    @staticmethod
+    def _sleep(attempt: int) -> None:
+        time.sleep(min(0.02 * 2**attempt, 1.0))
+
+    @staticmethod
+    def _cancelled(error: ClientError, size: int = 0) -> list[str]:
+        """The cancellation codes of a failed transaction of ``size`` items (padded with "None" should the
+        service omit any); any other error is re-raised."""
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise error
+        codes = _cancellation_codes(error)
+        return codes + ["None"] * (size - len(codes))
+
+    @classmethod
+    def _reasons(cls, error: ClientError, *items: str) -> dict[str, str]:
+        """The cancellation code of each item of a failed transaction, by the names given to its items in order
+        (so that the error mapping reads by name, not by position); any other error is re-raised."""
+        return dict(zip(items, cls._cancelled(error, len(items)), strict=False))
+
+    @staticmethod
+    def _backoff(attempt: int, error: ClientError) -> None:
+        """Wait before trying again a transaction that lost a race; give up after the last attempt."""
+        if attempt + 1 >= ATTEMPTS:
+            raise ServiceUnavailable("The data is being changed concurrently; retry the request.") from error
+        time.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311 - jitter

@@ -1,0 +1,131 @@
+"""The table's item layout: the key of each entity, and how each is written as an item and read back."""
+
+from __future__ import annotations
+
+import json
+
+from emma_events import keys
+from emma_events.dates import from_storage, to_storage
+from emma_events.domain import EventType, Member, MemberEvent
+from emma_events.dynamo import Item, attr_n, attr_s
+
+
+def removals_key(account_id: int) -> Item:
+    """The account's removals item: the types whose events a cascade is still deleting."""
+    return {keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.REMOVALS_SK)}
+
+
+def event_type_item(event_type: EventType) -> Item:
+    return {
+        keys.PK: attr_s(keys.account_pk(event_type.account_id)),
+        keys.SK: attr_s(keys.event_type_sk(event_type.event_type_id)),
+        "entity": attr_s("event_type"),
+        "account_id": attr_n(event_type.account_id),
+        "event_type_id": attr_n(event_type.event_type_id),
+        "event_type": attr_s(event_type.event_type),
+        "display_name": attr_s(event_type.display_name),
+        "created_at": attr_s(to_storage(event_type.created_at)),
+    }
+
+
+def event_type_of(item: Item) -> EventType:
+    return EventType(
+        account_id=int(item["account_id"]["N"]),
+        event_type_id=int(item["event_type_id"]["N"]),
+        event_type=item["event_type"]["S"],
+        display_name=item["display_name"]["S"],
+        created_at=from_storage(item["created_at"]["S"]),
+    )
+
+
+def name_guard(account_id: int, event_type: str) -> Item:
+    return {keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.event_type_name_sk(event_type))}
+
+
+def type_key(account_id: int, event_type_id: int) -> Item:
+    return {keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.event_type_sk(event_type_id))}
+
+
+def member_key(account_id: int, member_id: int) -> Item:
+    return {keys.PK: attr_s(keys.member_pk(account_id, member_id)), keys.SK: attr_s(keys.MEMBER_SK)}
+
+
+def email_key(account_id: int, email: str) -> Item:
+    return {keys.PK: attr_s(keys.email_pk(account_id, email)), keys.SK: attr_s(keys.EMAIL_SK)}
+
+
+def member_item(member: Member) -> Item:
+    return member_key(member.account_id, member.member_id) | {
+        "entity": attr_s("member"),
+        "account_id": attr_n(member.account_id),
+        "member_id": attr_n(member.member_id),
+        "email": attr_s(member.email),
+        "fields": attr_s(json.dumps(member.fields, separators=(",", ":"), ensure_ascii=False)),
+        "status": attr_s(member.status),
+        "member_since": attr_s(to_storage(member.member_since)),
+    }
+
+
+def member_of(item: Item) -> Member:
+    return Member(
+        account_id=int(item["account_id"]["N"]),
+        member_id=int(item["member_id"]["N"]),
+        email=item["email"]["S"],
+        fields=json.loads(item["fields"]["S"]),
+        status=item["status"]["S"],
+        member_since=from_storage(item["member_since"]["S"]),
+    )
+
+
+def event_key(event: MemberEvent) -> Item:
+    return {
+        keys.PK: attr_s(keys.member_pk(event.account_id, event.member_id)),
+        keys.SK: attr_s(event_sort_key(event)),
+    }
+
+
+def event_item(event: MemberEvent) -> Item:
+    item: Item = event_key(event) | {
+        keys.TYPE_INDEX_PK: attr_s(keys.type_index_pk(event.account_id, event.event_type_id)),
+        keys.TYPE_INDEX_SK: attr_s(keys.type_index_sk(event.member_id, event.event_id)),
+        "entity": attr_s("member_event"),
+        "account_id": attr_n(event.account_id),
+        "event_id": attr_n(event.event_id),
+        "member_id": attr_n(event.member_id),
+        "event_type_id": attr_n(event.event_type_id),
+        "event_timestamp": attr_s(to_storage(event.event_timestamp)),
+        "inserted_at": attr_s(to_storage(event.inserted_at)),
+    }
+    if event.event_monetary_value is not None:
+        item["event_monetary_value"] = {"N": repr(event.event_monetary_value)}
+    if event.mailing_id is not None:
+        item["mailing_id"] = attr_n(event.mailing_id)
+    if event.attributes is not None:
+        item["attributes"] = attr_s(json.dumps(event.attributes, separators=(",", ":"), ensure_ascii=False))
+    return item
+
+
+def event_of(item: Item) -> MemberEvent:
+    return MemberEvent(
+        account_id=int(item["account_id"]["N"]),
+        event_id=int(item["event_id"]["N"]),
+        member_id=int(item["member_id"]["N"]),
+        event_type_id=int(item["event_type_id"]["N"]),
+        event_timestamp=from_storage(item["event_timestamp"]["S"]),
+        inserted_at=from_storage(item["inserted_at"]["S"]),
+        event_monetary_value=stored_number(item["event_monetary_value"]["N"])
+        if "event_monetary_value" in item
+        else None,
+        mailing_id=int(item["mailing_id"]["N"]) if "mailing_id" in item else None,
+        attributes=json.loads(item["attributes"]["S"]) if "attributes" in item else None,
+    )
+
+
+def event_sort_key(event: MemberEvent) -> str:
+    """The sort key of an event in its member's partition, which is also where a cursor continues after it."""
+    return keys.event_sk(to_storage(event.event_timestamp), event.event_id)
+
+
+def stored_number(text: str) -> int | float:
+    """A stored DynamoDB number back as the JSON number the client sent (19.99 stays 19.99, 20 stays 20)."""
+    return float(text) if any(c in text for c in ".eE") else int(text)
