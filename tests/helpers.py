@@ -1,10 +1,14 @@
-"""Calls of the functions by name, built from the events/ files, shared by the test modules."""
+"""What the test modules share: calls of the functions by name (built from the events/ files), filters of the
+table's items, seeding in bulk, and running calls at the same instant. No test module imports another."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from conftest import api_event, invoke
+
+import devtools.seeding
 
 
 def entities(table_items: Any, entity: str) -> list[dict[str, Any]]:
@@ -65,3 +69,36 @@ def post_events(account_id: int, events: Any, headers: dict[str, str] | None = N
 def list_events(account_id: int, member_id: int, query: dict[str, str] | None = None) -> Any:
     path = {"account_id": account_id, "member_id": member_id}
     return invoke("list_member_events", api_event("list_member_events", path=path, query=query or {}))
+
+
+def run_together(*calls: Any) -> list[Any]:
+    """Start the calls on threads released at the same instant; return their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Any) -> None:
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def seed_events(member_id: int, event_type_id: int, count: int, **options: Any) -> None:
+    """Many events at once, in the repository's own item layout (through the API this would take minutes on moto)."""
+    from emma_events.repository import get_repository
+
+    devtools.seeding.seed_events(get_repository(), member_id, event_type_id, count, **options)
+
+
+def events_of(table_items: Any, *, event_type_id: int | None = None, member_id: int | None = None) -> list[Any]:
+    return [
+        item
+        for item in entities(table_items, "member_event")
+        if (event_type_id is None or int(item["event_type_id"]["N"]) == event_type_id)
+        and (member_id is None or int(item["member_id"]["N"]) == member_id)
+    ]

@@ -10,18 +10,10 @@ from typing import Any
 
 import pytest
 from conftest import api_event, invoke, load_event
-from helpers import create_type, delete_type, entities, new_member, post_events
+from helpers import create_type, delete_type, entities, events_of, new_member, post_events, seed_events
 from streams import BudgetContext, CascadeDriver
 
-import devtools.seeding
 from devtools.handlers import LambdaContext, load_function
-
-
-def seed_events(member_id: int, event_type_id: int, count: int, **options: Any) -> None:
-    """Many events at once, in the repository's own item layout (through the API this would take minutes on moto)."""
-    from emma_events.repository import get_repository
-
-    devtools.seeding.seed_events(get_repository(), member_id, event_type_id, count, **options)
 
 
 def doomed_type(events: int) -> int:
@@ -35,15 +27,6 @@ def assert_cascaded(table_items: Any, event_type_id: int) -> None:
     """No event of the type is left, and no cascade cursor either."""
     assert events_of(table_items, event_type_id=event_type_id) == []
     assert cursors(table_items) == []
-
-
-def events_of(table_items: Any, *, event_type_id: int | None = None, member_id: int | None = None) -> list[Any]:
-    return [
-        item
-        for item in entities(table_items, "member_event")
-        if (event_type_id is None or int(item["event_type_id"]["N"]) == event_type_id)
-        and (member_id is None or int(item["member_id"]["N"]) == member_id)
-    ]
 
 
 def cursors(table_items: Any) -> list[Any]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from conftest import api_event, invoke, load_event
-from helpers import assert_problem
+from helpers import assert_problem, run_together
 
 EMMA_DATE = re.compile(r"^@D:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 MAX_ID = 2**53 - 1
@@ -379,23 +378,6 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(dynamodb: Any, m
 
 
 # ---- concurrency: uniqueness is enforced inside DynamoDB ---------------------------------------------------------
-
-
-def run_together(*calls: Any) -> list[Any]:
-    """Start the calls on threads released at the same instant; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Any) -> None:
-        barrier.wait()
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.mark.usefixtures("atomic_dynamodb")

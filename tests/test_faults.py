@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 from conftest import api_event, invoke
-from helpers import assert_problem, create_type, delete_type, entities, new_member, post_events
+from helpers import assert_problem, create_type, delete_type, entities, events_of, new_member, post_events, seed_events
 from streams import CascadeDriver
-from test_cascade import events_of, seed_events
 
 # The faults are injected into moto itself: the fast tier only.
 pytestmark = pytest.mark.moto_only

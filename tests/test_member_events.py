@@ -10,7 +10,16 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import api_event, invoke, load_event
-from helpers import assert_problem, create_type, delete_type, entities, list_events, new_member, post_events
+from helpers import (
+    assert_problem,
+    create_type,
+    delete_type,
+    entities,
+    list_events,
+    new_member,
+    post_events,
+    seed_events,
+)
 
 FIELDS = {
     "event_id",
@@ -541,8 +550,6 @@ def test_the_largest_valid_batch_is_valid_with_an_idempotency_key_too(world: dic
 def test_no_page_passes_lambdas_6_mb_answer(world: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     """120 events with quote-heavy attributes near the 32 KB limit: 500 of them would be a ~30 MB answer, which
     Lambda cannot return (API Gateway would answer 502). Pages stop under ~5.5 MB and link to the rest."""
-    from test_cascade import seed_events
-
     from devtools.handlers import LambdaContext, load_function
 
     # The subject is the answer's size, not the deadline: moto reads these pages far slower than DynamoDB, and

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import api_event, invoke, load_event
-from helpers import add_member, assert_problem, new_member
-from test_event_types import run_together
+from helpers import add_member, assert_problem, new_member, run_together
 
 
 def get_member(account_id: int, member_id: Any) -> Any:
