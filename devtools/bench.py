@@ -40,7 +40,6 @@ def _environment() -> None:
     )
     for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.pop(variable, None)
-    sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
 
 
 def _seed_events(repository: Any, member_id: int, type_id: int, count: int) -> list[dict[str, Any]]:

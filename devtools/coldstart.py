@@ -402,7 +402,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("functions", nargs="*", help="only these (default: all)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
     print(json.dumps(measure(args.runs, print, args.functions or None), indent=2))
     return 0
 

@@ -98,7 +98,6 @@ def report_line(request_id: str, result: Any, memory_size: str) -> str:
 
 
 def seed_events_world(dynamodb: EmbeddedDynamoDB, function: str) -> None:
-    sys.path.insert(0, str(template.ROOT / "layers" / "emma_events"))
     from devtools.seeding import seed_example_world
     from emma_events.repository import Repository
 

@@ -360,7 +360,6 @@ class LocalStack:
 
     def _seed_api_keys(self) -> list[tuple[int, str, str]]:
         """Write the development keys (``parse_api_keys``) into the table."""
-        sys.path.insert(0, str(template.ROOT / "layers" / "emma_events"))
         from botocore.exceptions import ClientError
 
         from emma_events.auth import Credentials

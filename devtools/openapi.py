@@ -110,8 +110,6 @@ def _environment() -> None:
     os.environ.setdefault("TABLE_NAME", "EventsTable")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "emma-events")
-    sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
-    sys.path.insert(0, str(ROOT))
 
 
 def build() -> dict[str, Any]:

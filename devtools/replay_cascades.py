@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "emma_events"))
 
 from emma_events.cascade import cursor_state, removed_parent
 from emma_events.domain import CascadeState, Parent

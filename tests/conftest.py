@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "layers" / "emma_events"))
-sys.path.insert(0, str(ROOT))
 
 # Dummy credentials and a fixed region: nothing in the tests can reach a real AWS account.
 os.environ.update(
