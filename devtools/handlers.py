@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -11,7 +12,7 @@ from typing import Any
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 
-_modules: dict[str, ModuleType] = {}
+_modules: dict[tuple[str, int | None], ModuleType] = {}
 
 
 @dataclass
@@ -40,15 +41,21 @@ class HttpResult:
 
 
 def load_function(name: str) -> ModuleType:
-    """functions/<name>/app.py as module ``functions_<name>_app`` (every function has an ``app.py``)."""
-    if name not in _modules:
+    """functions/<name>/app.py as module ``functions_<name>_app`` (every function has an ``app.py``).
+
+    Like Lambda, which runs one invocation at a time per execution environment, a thread other than the main one
+    gets an environment of its own: its own module, so its own resolver (whose per-request state is not meant to
+    be shared by two invocations at once).
+    """
+    thread = None if threading.current_thread() is threading.main_thread() else threading.get_ident()
+    if (name, thread) not in _modules:
         spec = importlib.util.spec_from_file_location(f"functions_{name}_app", FUNCTIONS / name / "app.py")
         assert spec is not None
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        _modules[name] = module
-    return _modules[name]
+        _modules[name, thread] = module
+    return _modules[name, thread]
 
 
 def invoke(name: str, event: dict[str, Any]) -> HttpResult:
