@@ -348,25 +348,25 @@ class Repository(ApiKeyStore, CascadeStore):
             puts = [{"Put": self._put(layout.event_item(event))} for event in created]
             record = [{"Put": self._idempotency_put(account_id, idempotency, created, now)}] if idempotency else []
             items = checks + puts + record
+            names = [f"member {m}" for m in member_ids] + [f"type {t}" for t in type_ids]
+            names += [f"event {e.event_id}" for e in created] + ["idempotency record"] * len(record)
             try:
                 self.client.transact_write_items(TransactItems=items)
                 return created
             except ClientError as error:
-                codes, failure = self._cancelled(error, len(items)), error
-            if idempotency is not None and codes[-1] == "ConditionalCheckFailed":
-                replay = self._replay(account_id, idempotency, now)
+                failed = {
+                    name for name, code in self._reasons(error, *names).items() if code == "ConditionalCheckFailed"
+                }
+                failure = error
+            if "idempotency record" in failed:
+                replay = self._replay(account_id, idempotency, now) if idempotency else None
                 if replay is not None:
                     return replay
                 continue  # the record expired between the two calls: write anew
-            event_codes = codes[len(checks) : len(checks) + len(puts)]
-            if "ConditionalCheckFailed" in event_codes and self._exists(layout.event_key(created[0])):
+            if any(name.startswith("event ") for name in failed) and self._exists(layout.event_key(created[0])):
                 return created  # the ids are this request's own: an earlier attempt of it was written
-            failed_members = {m for m, code in zip(member_ids, codes, strict=False) if code == "ConditionalCheckFailed"}
-            failed_types = {
-                t
-                for t, code in zip(type_ids, codes[len(member_ids) :], strict=False)
-                if code == "ConditionalCheckFailed"
-            }
+            failed_members = {m for m in member_ids if f"member {m}" in failed}
+            failed_types = {t for t in type_ids if f"type {t}" in failed}
             if failed_members or failed_types:
                 raise self._gone(events, resolved, failed_members, failed_types, account_id)
             self._backoff(attempt, failure)
