@@ -12,7 +12,10 @@ from typing import Any
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 
-_modules: dict[tuple[str, int | None], ModuleType] = {}
+_modules: dict[str, ModuleType] = {}
+#: Environments not in use, per function: the function's own module first, then any made for concurrent calls.
+_idle: dict[str, list[ModuleType]] = {}
+_lock = threading.Lock()
 
 
 @dataclass
@@ -40,27 +43,51 @@ class HttpResult:
         return self.headers.get("Content-Type", "")
 
 
-def load_function(name: str) -> ModuleType:
-    """functions/<name>/app.py as module ``functions_<name>_app`` (every function has an ``app.py``).
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"functions_{name}_app", FUNCTIONS / name / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    Like Lambda, which runs one invocation at a time per execution environment, a thread other than the main one
-    gets an environment of its own: its own module, so its own resolver (whose per-request state is not meant to
-    be shared by two invocations at once).
-    """
-    thread = None if threading.current_thread() is threading.main_thread() else threading.get_ident()
-    if (name, thread) not in _modules:
-        spec = importlib.util.spec_from_file_location(f"functions_{name}_app", FUNCTIONS / name / "app.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _modules[name, thread] = module
-    return _modules[name, thread]
+
+def load_function(name: str) -> ModuleType:
+    """functions/<name>/app.py as module ``functions_<name>_app`` (every function has an ``app.py``): the one
+    ``invoke`` uses whenever no other call of the function is running."""
+    with _lock:
+        if name not in _modules:
+            _modules[name] = _load(name)
+            _idle.setdefault(name, []).insert(0, _modules[name])
+        return _modules[name]
+
+
+def _acquire(name: str) -> ModuleType:
+    """An execution environment of the function that no other call is using. Like Lambda, which runs one
+    invocation at a time per environment, concurrent calls get one each (a module, so a resolver, of their own:
+    a resolver's per-request state is not meant to be shared by two invocations at once)."""
+    load_function(name)
+    with _lock:
+        if _idle[name]:
+            return _idle[name].pop(0)
+    return _load(name)
+
+
+def _release(name: str, module: ModuleType) -> None:
+    with _lock:
+        if module is _modules[name]:
+            _idle[name].insert(0, module)
+        else:
+            _idle[name].append(module)
 
 
 def invoke(name: str, event: dict[str, Any]) -> HttpResult:
     """Invoke a function's ``lambda_handler`` with an API Gateway event and decode its proxy response."""
-    response = load_function(name).lambda_handler(event, LambdaContext(function_name=name))
+    module = _acquire(name)
+    try:
+        response = module.lambda_handler(event, LambdaContext(function_name=name))
+    finally:
+        _release(name, module)
     headers = dict(response.get("headers") or {})
     for key, values in (response.get("multiValueHeaders") or {}).items():
         headers.setdefault(key, values[-1])
