@@ -145,6 +145,19 @@ def _QuickStoppingMotoServer(**kwargs: Any) -> Any:
     return QuickStopping(**kwargs)
 
 
+def local_client(endpoint: str, service: Any = "dynamodb") -> Any:
+    """A client of a local store (DynamoDB or its streams) with the local stack's dummy credentials."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=LOCAL_CREDENTIALS["AWS_REGION"],
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
 def port_is_free(host: str, port: int) -> bool:
     """Whether nothing listens on ``host:port`` (connections of a stopped server in TIME_WAIT do not count,
     as for the servers started here, which all set SO_REUSEADDR)."""
@@ -368,15 +381,7 @@ class EmbeddedDynamoDB:
             self._server = None
 
     def client(self, service: Any = "dynamodb") -> Any:
-        import boto3
-
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=LOCAL_CREDENTIALS["AWS_REGION"],
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return local_client(self.endpoint, service)
 
     def create_tables(self, template_path: Path = template.TEMPLATE, *, empty: bool = False) -> dict[str, str]:
         """Create every table of the template (named by logical id, as SAM resolves ``!Ref``) if missing (with

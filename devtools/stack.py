@@ -19,22 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.embedded_dynamodb import free_port
+from devtools.embedded_dynamodb import free_port, local_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def dynamodb_client(endpoint: str) -> Any:
     """A DynamoDB client for a local stack's store, with the stack's dummy credentials."""
-    import boto3
-
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - the local stack's dummy credentials
-    )
+    return local_client(endpoint)
 
 
 @dataclass
