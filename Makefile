@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install dynamodb-local run invoke test test-fast test-reference lint validate scan fuzz build bench soak openapi check clean
+.PHONY: install dynamodb-local run invoke keys replay-cascades test test-fast test-reference lint validate scan fuzz build bench soak openapi check clean
 
 $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ run: install dynamodb-local ## Serve the whole API on http://$(HOST):$(PORT) on 
 invoke: install dynamodb-local ## Invoke one function with an event file, as sam local invoke does (no Docker)
 	@$(PY) -m devtools.invoke $(FUNCTION) $(if $(EVENT),-e $(EVENT)) $(if $(ENV_VARS),--env-vars $(ENV_VARS)) \
 		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+
+# Operations tools (ops/), against a deployed table (AWS credentials from your environment) or the local stack's.
+keys: install ## API keys of an account: make keys ARGS="create|list|revoke --table <TableName> --account 100 ..."
+	$(PY) -m ops.api_keys $(ARGS)
+
+replay-cascades: install ## Replay failed cascades: make replay-cascades ARGS="--table <TableName> --queue-url <url>"
+	$(PY) -m ops.replay_cascades $(ARGS)
 
 test: install dynamodb-local ## Run every test: the fast tier (moto) and the reference tier (DynamoDB Local) side by side
 	$(PY) -m devtools.test_tiers

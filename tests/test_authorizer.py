@@ -117,7 +117,7 @@ def test_the_key_tool_creates_lists_and_revokes(dynamodb: Any) -> None:
     import json
     import os
 
-    from devtools.api_keys import main
+    from ops.api_keys import main
 
     table = os.environ["TABLE_NAME"]
     out = io.StringIO()
@@ -148,7 +148,7 @@ def test_the_key_tool_adds_the_account_to_the_usage_plan(dynamodb: Any) -> None:
 
     import boto3
 
-    from devtools.api_keys import main
+    from ops.api_keys import main
 
     apigateway = boto3.client("apigateway")
     plan = apigateway.create_usage_plan(name="plan", throttle={"rateLimit": 3, "burstLimit": 180})

@@ -257,8 +257,8 @@ def test_a_failed_batch_in_the_dead_letter_queue_is_replayed(
     """A poison cascade exhausts its retries and lands in the queue; after the fix, the replay tool restarts it."""
     import boto3
 
-    from devtools.replay_cascades import replay_queue
     from emma_events.repository import Repository, get_repository
+    from ops.replay_cascades import replay_queue
 
     doomed = doomed_type(30)
     driver = CascadeDriver()

@@ -1,8 +1,8 @@
 """Create, list and revoke an account's API keys, in the deployed table or the local stack's.
 
-    python -m devtools.api_keys create --table <TableName> --account 100 [--usage-plan-id <id>]
-    python -m devtools.api_keys list   --table <TableName> --account 100
-    python -m devtools.api_keys revoke --table <TableName> --account 100 --public-key <public key>
+    python -m ops.api_keys create --table <TableName> --account 100 [--usage-plan-id <id>]
+    python -m ops.api_keys list   --table <TableName> --account 100
+    python -m ops.api_keys revoke --table <TableName> --account 100 --public-key <public key>
 
 ``create`` prints the public and private key once; only a salted digest of the private key is stored. With
 ``--usage-plan-id`` (the stack's UsagePlanId output) it also creates the account's API Gateway API key in the usage

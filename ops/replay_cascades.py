@@ -6,9 +6,9 @@ back from the stream (kept 24 hours), finds the parents they were about (a remov
 cascade's cursor) and writes a fresh cursor item for each: its stream record starts the cascade again, from the
 beginning, which is safe since every step is idempotent. Messages are deleted once their parents are restarted.
 
-    python -m devtools.replay_cascades --table TABLE --queue-url URL [--dry-run]
-    python -m devtools.replay_cascades --table TABLE --account 100 --event-type 7   # after the 24 hours
-    python -m devtools.replay_cascades --table TABLE --account 100 --member 5
+    python -m ops.replay_cascades --table TABLE --queue-url URL [--dry-run]
+    python -m ops.replay_cascades --table TABLE --account 100 --event-type 7   # after the 24 hours
+    python -m ops.replay_cascades --table TABLE --account 100 --member 5
 
 Credentials and region come from the usual AWS environment; add --endpoint-url for the local stack.
 """
