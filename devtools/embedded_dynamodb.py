@@ -9,6 +9,7 @@ it needs Java 17 or later. Without it, moto's server stands in.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import socket
@@ -143,6 +144,25 @@ def _QuickStoppingMotoServer(**kwargs: Any) -> Any:
             self._server.serve_forever(poll_interval=0.05)
 
     return QuickStopping(**kwargs)
+
+
+def force_local_credentials() -> None:
+    """Dummy credentials in this process, forced (no profile, token or endpoint of the developer's own), so that
+    nothing started from it can touch a real AWS account; SAM CLI's telemetry off."""
+    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        os.environ.pop(variable, None)
+    os.environ.update(LOCAL_CREDENTIALS)
+    os.environ["SAM_CLI_TELEMETRY"] = "0"
+
+
+def function_environment(endpoint: str) -> dict[str, str]:
+    """What every function started locally gets on top of its template's variables: the dummy credentials, and
+    the local store for DynamoDB and its streams (both variables boto3 honours)."""
+    return {
+        **LOCAL_CREDENTIALS,
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": endpoint,
+    }
 
 
 def local_client(endpoint: str, service: Any = "dynamodb") -> Any:

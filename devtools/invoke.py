@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools import template
-from devtools.embedded_dynamodb import LOCAL_CREDENTIALS, STORES, EmbeddedDynamoDB
+from devtools.embedded_dynamodb import STORES, EmbeddedDynamoDB, force_local_credentials, function_environment
 from devtools.lambda_runtime import FunctionTimeout, ProcessRuntime
 from devtools.local_stack import SamRuntimeAdapter, running_stack_endpoint
 
@@ -106,10 +106,7 @@ def seed_events_world(dynamodb: EmbeddedDynamoDB, function: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        os.environ.pop(variable, None)
-    os.environ.update(LOCAL_CREDENTIALS)  # nothing started here can touch a real AWS account
-    os.environ["SAM_CLI_TELEMETRY"] = "0"
+    force_local_credentials()
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the embedded DynamoDB's request log
     from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
@@ -132,12 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = ProcessRuntime(log=sys.stderr, max_workers=1)
     try:
         dynamodb.start()
-        extra_env = {
-            **LOCAL_CREDENTIALS,
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
-            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": dynamodb.endpoint,
-        }
-        adapter = SamRuntimeAdapter(runtime, extra_env, template_path.parent)
+        adapter = SamRuntimeAdapter(runtime, function_environment(dynamodb.endpoint), template_path.parent)
         runner = LocalLambdaRunner(
             local_runtime=adapter,
             function_provider=functions,

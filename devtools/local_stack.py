@@ -33,7 +33,14 @@ from samcli.local.apigw.exceptions import LambdaResponseParseException
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 
 from devtools import template
-from devtools.embedded_dynamodb import DEFAULT_DATA_DIR, LOCAL_CREDENTIALS, STORES, EmbeddedDynamoDB, port_is_free
+from devtools.embedded_dynamodb import (
+    DEFAULT_DATA_DIR,
+    STORES,
+    EmbeddedDynamoDB,
+    force_local_credentials,
+    function_environment,
+    port_is_free,
+)
 from devtools.lambda_runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
 from devtools.seeding import DEV_KEY
 from devtools.stream_poller import StreamPoller, Subscription
@@ -329,11 +336,7 @@ class LocalStack:
     def start(self) -> None:
         self.dynamodb.start()
         stream_arns = self.dynamodb.create_tables(self.template_path)
-        extra_env = {
-            **LOCAL_CREDENTIALS,
-            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.endpoint,
-            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb.endpoint,
-        }
+        extra_env = function_environment(self.dynamodb.endpoint)
         stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path))
         functions = SamFunctionProvider(stacks, use_raw_codeuri=True)
         self.adapter = SamRuntimeAdapter(self.runtime, extra_env, self.template_path.parent)
@@ -474,11 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    # Dummy credentials, forced: nothing started here can touch a real AWS account.
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        os.environ.pop(variable, None)
-    os.environ.update(LOCAL_CREDENTIALS)
-    os.environ["SAM_CLI_TELEMETRY"] = "0"
+    force_local_credentials()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("samcli", "botocore", "werkzeug"):  # werkzeug: the embedded DynamoDB's request log
         logging.getLogger(noisy).setLevel(logging.WARNING)
