@@ -218,6 +218,22 @@ def test_an_invalid_event_rejects_the_whole_batch_naming_index_and_field(
     assert len(table_items()) == before
 
 
+def test_each_event_names_its_member_and_its_type_or_the_request_model_refuses_it() -> None:
+    """The either-or rule is the request model's: refused before any lookup, each missing name as its own field."""
+    from pydantic import ValidationError
+
+    from emma_events.models import CreateMemberEventsRequest
+
+    body = {"events": [{"email": "ada@example.com", "event_type": "click"}, {"attributes": {"a": 1}}]}
+    with pytest.raises(ValidationError) as refused:
+        CreateMemberEventsRequest.model_validate(body)
+
+    assert [(e["loc"], e["type"], e["msg"]) for e in refused.value.errors()] == [
+        (("events", 1, "member_id"), "missing", "member_id or email is required"),
+        (("events", 1, "event_type_id"), "missing", "event_type_id or event_type is required"),
+    ]
+
+
 def test_deeply_nested_attributes_are_rejected(world: dict[str, int]) -> None:
     nested: dict[str, Any] = {}
     for _ in range(11):

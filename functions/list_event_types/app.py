@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, Count, End, Start, lambda_handler_for, make_resolver, page_bounds
+from emma_events.api import AccountId, lambda_handler_for, make_resolver
 from emma_events.models import EventTypeResponse
+from emma_events.paging import Count, End, Start, page_bounds
 from emma_events.repository import get_repository
 
 app = make_resolver()
@@ -16,8 +17,10 @@ def list_event_types(
     repository = get_repository()
     if count:
         return repository.count_event_types(account_id)
-    first, stop = page_bounds(start, end)
-    return [EventTypeResponse.of(t) for t in repository.list_event_types(account_id, limit=stop)[first:stop]]
+    page = page_bounds(start, end)
+    return [
+        EventTypeResponse.of(t) for t in repository.list_event_types(account_id, offset=page.offset, limit=page.size)
+    ]
 
 
 lambda_handler = lambda_handler_for(app)

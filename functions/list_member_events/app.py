@@ -6,26 +6,17 @@ from aws_lambda_powertools.event_handler import Response
 
 from emma_events.api import (
     AccountId,
-    Count,
-    Cursor,
-    End,
     EventTypeFilter,
-    Limit,
     MemberId,
     Order,
-    Start,
     TimeQuery,
-    decode_cursor,
-    encode_cursor,
-    fit_answer,
     lambda_handler_for,
     make_resolver,
-    next_link,
-    page_bounds,
-    reject,
 )
 from emma_events.dates import to_emma
+from emma_events.keys import EVENT_PREFIX
 from emma_events.models import MemberEventResponse
+from emma_events.paging import Count, Cursor, End, Limit, Start, encode_cursor, fit_answer, next_link, window
 from emma_events.repository import EventFilter, event_sort_key, get_repository
 
 app = make_resolver()
@@ -49,17 +40,10 @@ def list_member_events(
     repository = get_repository()
     if count:
         return Response(200, "application/json", repository.count_member_events(account_id, member_id, filters))
-    if cursor is not None:
-        if start or end is not None:
-            reject("query.cursor", "cursor and start/end cannot be combined", "cursor_with_offset")
-        offset, size = 0, page_bounds(0, limit)[1]
-        after = decode_cursor(cursor, filters)
-    else:
-        if limit is not None:
-            reject("query.limit", "limit goes with cursor; use start/end for the first page", "limit_without_cursor")
-        first, stop = page_bounds(start, end)
-        offset, size, after = first, stop - first, None
-    page = repository.member_events_page(account_id, member_id, filters, offset=offset, limit=size, after=after)
+    asked = window(start, end, cursor, limit, filters, EVENT_PREFIX)
+    page = repository.member_events_page(
+        account_id, member_id, filters, offset=asked.offset, limit=asked.size, after=asked.after
+    )
     answer = [MemberEventResponse.of(e) for e in page.events]
     fitting = fit_answer(answer)
     next_after = page.next_after
@@ -73,7 +57,7 @@ def list_member_events(
             "until": to_emma(until) if until else None,
             "order": "desc" if filters.descending else None,
         }
-        headers["Link"] = next_link(app.current_event, encode_cursor(next_after, filters), size, extra)
+        headers["Link"] = next_link(app.current_event, encode_cursor(next_after, filters), asked.size, extra)
     return Response(200, "application/json", answer, headers=headers)
 
 

@@ -7,13 +7,11 @@ and, for validation errors, ``errors``: one entry per offending field. Emma answ
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal, NoReturn
-from urllib.parse import unquote, urlencode
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -31,9 +29,11 @@ from emma_events.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
+    field_error,
+    reject,
 )
 from emma_events.keys import MAX_ID
-from emma_events.repository import EventFilter, Idempotency, set_deadline
+from emma_events.repository import Idempotency, set_deadline
 
 PROBLEM_JSON = "application/problem+json"
 #: Request bodies larger than this are refused with 413 (10 events of 32 KB of attributes fit well within).
@@ -47,14 +47,6 @@ EmailPath = Annotated[
     Path(min_length=1, max_length=762, description="The member's email (URL-encoded).", examples=["ada@example.com"]),
 ]
 
-#: Emma paging: ``start``/``end`` select records [start, end), at most ``MAX_PAGE`` per call.
-MAX_PAGE = 500
-Start = Annotated[int, Query(ge=0, le=MAX_ID, description="Index of the first record to return.")]
-End = Annotated[int | None, Query(gt=0, le=MAX_ID, description="Index after the last record (default start+500).")]
-Count = Annotated[bool, Query(description="`true` returns the number of records as a bare integer.")]
-
-Limit = Annotated[int, Query(gt=0, le=MAX_ID, description="Page size with `cursor` (at most 500).")]
-Cursor = Annotated[str | None, Query(max_length=1024, description='From a `Link: <…>; rel="next"` header.')]
 TimeQuery = Annotated[
     datetime | None,
     BeforeValidator(lambda v: None if v in (None, "") else parse_time(v)),
@@ -74,30 +66,6 @@ IdempotencyKey = Annotated[
 ]
 
 logger = Logger()
-
-
-def page_bounds(start: int, end: int | None) -> tuple[int, int]:
-    """Validate Emma's ``start``/``end`` pair; ``end`` defaults to ``start + 500``."""
-    if end is None:
-        return start, start + MAX_PAGE
-    if end <= start:
-        raise ValidationFailed(
-            "`end` must be greater than `start`.",
-            errors=[_error(("query", "end"), "must be greater than start", "greater_than_start")],
-        )
-    if end - start > MAX_PAGE:
-        raise ValidationFailed(
-            f"At most {MAX_PAGE} records per call.",
-            errors=[_error(("query", "end"), f"end - start must be at most {MAX_PAGE}", "page_too_large")],
-        )
-    return start, end
-
-
-def reject(field: str, message: str, kind: str) -> NoReturn:
-    """Raise a 400 naming one field (``query.start``, ``path.email``, ...)."""
-    raise ValidationFailed(
-        f"Invalid request: {field}: {message}.", errors=[_error(tuple(field.split(".")), message, kind)]
-    )
 
 
 def validate_email(value: str, field: str) -> str:
@@ -125,66 +93,6 @@ def idempotency(key: str | None, body: Any) -> Idempotency | None:
     return Idempotency(key, hashlib.sha256(canonical.encode()).hexdigest())
 
 
-def _filter_fingerprint(filters: EventFilter) -> str:
-    parts = [filters.event_type_id, filters.since, filters.until, filters.descending]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
-
-
-def encode_cursor(after: str, filters: EventFilter) -> str:
-    raw = json.dumps({"a": after, "f": _filter_fingerprint(filters)}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, filters: EventFilter) -> str:
-    """The sort key a cursor continues after; 400 when it is not one of ours or was made for other filters."""
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after, fingerprint = decoded["a"], decoded["f"]
-        valid = isinstance(after, str) and after.startswith("EV#") and isinstance(fingerprint, str)
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        valid = False
-    if not valid:
-        raise ValidationFailed("The cursor is not valid.", errors=[_error(("query", "cursor"), "invalid", "cursor")])
-    if fingerprint != _filter_fingerprint(filters):
-        raise ValidationFailed(
-            "The cursor was made for other filters; keep event_type_id, since, until and order unchanged.",
-            errors=[_error(("query", "cursor"), "made for other filters", "cursor_mismatch")],
-        )
-    return str(after)
-
-
-def next_link(event: Any, cursor: str, limit: int, extra: dict[str, Any]) -> str:
-    """``<path?cursor=…>; rel="next"``, relative to the URL the client called (stage prefix included)."""
-    # requestContext.path is the path the client called (with the stage or a custom domain's base path); SAM's
-    # local emulation puts the resource template there instead, so fall back to the route's own path.
-    called = event.request_context.path if event.request_context else None
-    path = called if called and "{" not in called else event.path
-    query = {"cursor": cursor, "limit": limit, **{k: v for k, v in extra.items() if v is not None}}
-    return f'<{path}?{urlencode(query)}>; rel="next"'
-
-
-#: A synchronous Lambda answer is at most 6 MB (the whole proxy response, whose body is a JSON string in it): a
-#: page stops before its answer would pass this, and links to the rest.
-MAX_ANSWER_BYTES = 5_500_000
-
-
-def fit_answer(items: list[Any], budget: int = MAX_ANSWER_BYTES) -> int:
-    """How many of ``items`` (response models) fit in one answer: their JSON inside the body inside the proxy
-    response (escaped twice, as Powertools and Lambda serialize them) stays within ``budget`` bytes. At least one,
-    as one item is always far below it."""
-    used = 0
-    for index, item in enumerate(items):
-        body_json = json.dumps(item.model_dump(mode="json"), separators=(",", ":"))
-        used += len(json.dumps(body_json)) + 1  # escaped once more inside the proxy response, plus the comma
-        if used > budget and index > 0:
-            return index
-    return len(items)
-
-
-def _error(loc: tuple[Any, ...], message: str, kind: str) -> dict[str, Any]:
-    return {"field": ".".join(str(part) for part in loc), "loc": list(loc), "message": message, "type": kind}
-
-
 def problem(error: ApiError) -> Response[str]:
     body: dict[str, Any] = {"type": error.type, "title": error.title, "status": error.status, "detail": error.detail}
     if error.errors is not None:
@@ -200,7 +108,7 @@ def _validation_problem(exc: RequestValidationError) -> Response[str]:
         message = str(err.get("msg", err.get("type", "invalid")))
         if err.get("type") == "json_invalid":
             loc, message = ("body",), f"body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}"
-        errors.append(_error(loc, message, str(err.get("type", "invalid"))))
+        errors.append(field_error(loc, message, str(err.get("type", "invalid"))))
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return problem(ValidationFailed(f"Invalid request: {fields}.", errors=errors))
 

@@ -5,7 +5,7 @@ The repository raises these (never ``botocore`` errors), so handlers never build
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 # Problem types are URNs (RFC 9457 allows any URI); docs/errors.md describes each one.
 PROBLEM_BASE = "urn:emma-events:problem:"
@@ -34,6 +34,38 @@ class ValidationFailed(ApiError):
     status = 400
     title = "Validation failed"
     slug = "validation-failed"
+
+
+def field_error(loc: tuple[Any, ...] | list[Any], message: str, kind: str) -> dict[str, Any]:
+    """One entry of a validation problem's ``errors``: the field as a dotted path and as a list, what is wrong,
+    and its machine-readable type."""
+    return {"field": ".".join(str(part) for part in loc), "loc": list(loc), "message": message, "type": kind}
+
+
+#: One problem of one event of a POST: (index, field, message, type).
+EventProblem = tuple[int, str, str, str]
+
+
+def reject(field: str, message: str, kind: str) -> NoReturn:
+    """Raise a 400 naming one field (``query.start``, ``path.email``, ...)."""
+    raise ValidationFailed(
+        f"Invalid request: {field}: {message}.", errors=[field_error(tuple(field.split(".")), message, kind)]
+    )
+
+
+class InvalidEvents(ValidationFailed):
+    """Events of one ``POST /{account_id}/events/members`` that name members or types the account does not have
+    (or that disagree); each problem is (index, field, message, type), reported as ``body.events.N.field``."""
+
+    def __init__(self, problems: list[EventProblem], total: int) -> None:
+        indexes = sorted({index for index, *_ in problems})
+        super().__init__(
+            f"{len(indexes)} of {total} events are invalid (indexes {', '.join(map(str, indexes))}); "
+            "nothing was written.",
+            errors=[
+                field_error(("body", "events", index, field), message, kind) for index, field, message, kind in problems
+            ],
+        )
 
 
 class Forbidden(ApiError):

@@ -21,8 +21,11 @@ from pydantic import (
     PlainSerializer,
     StrictInt,
     StringConstraints,
+    ValidationError,
     WithJsonSchema,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from emma_events.dates import EMMA_DATE_PATTERN, parse_timestamp, to_emma
 from emma_events.domain import NewMemberEvent
@@ -261,7 +264,7 @@ class MemberEventRequest(RequestModel):
     the type by ``event_type_id`` or ``event_type``; when both are given they must agree."""
 
     model_config = ConfigDict(
-        json_schema_extra={  # the either-or rule, for clients and fuzzers; the handler enforces it
+        json_schema_extra={  # the either-or rule, for clients and fuzzers; _names_member_and_type enforces it
             "allOf": [
                 {"anyOf": [_given("member_id", "integer"), _given("email", "string")]},
                 {"anyOf": [_given("event_type_id", "integer"), _given("event_type", "string")]},
@@ -277,6 +280,23 @@ class MemberEventRequest(RequestModel):
     event_monetary_value: MonetaryValue | None = None
     mailing_id: RequestId | None = None
     event_timestamp: EventTimestamp | None = None
+
+    @model_validator(mode="after")
+    def _names_member_and_type(self) -> Self:
+        """Each event names its member and its type (whether they exist, and agree, is the repository's to say)."""
+        missing = [
+            InitErrorDetails(
+                type=PydanticCustomError("missing", f"{field} or {other} is required"), loc=(field,), input=None
+            )
+            for field, other, given in (
+                ("member_id", "email", self.member_id is not None or self.email is not None),
+                ("event_type_id", "event_type", self.event_type_id is not None or self.event_type is not None),
+            )
+            if not given
+        ]
+        if missing:  # raised as a ValidationError so that each names its field: body.events.N.member_id
+            raise ValidationError.from_exception_data(type(self).__name__, missing)
+        return self
 
     def to_domain(self) -> NewMemberEvent:
         return NewMemberEvent(

@@ -7,6 +7,7 @@ become domain errors (``NotFound``, ``EventTypeExists``), throttling after the S
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -40,7 +41,14 @@ from emma_events.dynamo import (
     set_deadline,
     translate_errors,
 )
-from emma_events.errors import EventTypeExists, IdempotencyKeyReused, NotFound, ServiceUnavailable, ValidationFailed
+from emma_events.errors import (
+    EventProblem,
+    EventTypeExists,
+    IdempotencyKeyReused,
+    InvalidEvents,
+    NotFound,
+    ServiceUnavailable,
+)
 from emma_events.layout import event_sort_key
 
 T = TypeVar("T")
@@ -113,9 +121,12 @@ class Repository(ApiKeyStore, CascadeStore):
         raise AssertionError("unreachable")  # pragma: no cover
 
     @translate_errors
-    def list_event_types(self, account_id: int, limit: int | None = None) -> list[EventType]:
-        """The account's types ordered by id, at most ``limit``. Query (paginated) on the account partition."""
-        return [layout.event_type_of(item) for item in self._query_prefix(account_id, keys.EVENT_TYPE_PREFIX, limit)]
+    def list_event_types(self, account_id: int, *, offset: int = 0, limit: int | None = None) -> list[EventType]:
+        """The account's types ordered by id, ``limit`` of them after the first ``offset``. Query (paginated) on
+        the account partition."""
+        wanted = None if limit is None else offset + limit
+        items = itertools.islice(self._query_prefix(account_id, keys.EVENT_TYPE_PREFIX, wanted), offset, None)
+        return [layout.event_type_of(item) for item in items]
 
     @translate_errors
     def count_event_types(self, account_id: int) -> int:
@@ -375,7 +386,7 @@ class Repository(ApiKeyStore, CascadeStore):
     def _resolve_references(self, account_id: int, events: list[NewMemberEvent]) -> list[tuple[int, int]]:
         """(member_id, event_type_id) of each event, reading the email and name guards in one BatchGetItem.
 
-        Raises ``ValidationFailed`` naming every event and field that is missing, unknown or contradictory.
+        Raises ``InvalidEvents`` naming every event and field that is unknown or contradictory.
         """
         wanted = [layout.email_key(account_id, e.email) for e in events if e.email]
         wanted += [layout.name_guard(account_id, e.event_type) for e in events if e.event_type]
@@ -386,7 +397,7 @@ class Repository(ApiKeyStore, CascadeStore):
             wanted += [layout.member_key(account_id, e.member_id) for e in events if e.member_id]
             wanted += [layout.type_key(account_id, e.event_type_id) for e in events if e.event_type_id]
         found = self._batch_get(wanted)
-        errors: list[dict[str, Any]] = []
+        errors: list[EventProblem] = []
         resolved: list[tuple[int, int]] = []
         for index, event in enumerate(events):
             if check_ids:
@@ -396,46 +407,38 @@ class Repository(ApiKeyStore, CascadeStore):
                 guard = found.get((keys.email_pk(account_id, event.email), keys.EMAIL_SK))
                 by_email = int(guard["member_id"]["N"]) if guard else None
                 if by_email is None:
-                    errors.append(
-                        _field_error(index, "email", f"no member with email {event.email!r}", "unknown_member")
-                    )
+                    errors.append((index, "email", f"no member with email {event.email!r}", "unknown_member"))
                 elif member_id is not None and member_id != by_email:
                     message = f"member {member_id} does not have email {event.email!r}"
-                    errors.append(_field_error(index, "member_id", message, "member_mismatch"))
+                    errors.append((index, "member_id", message, "member_mismatch"))
                 member_id = by_email if member_id is None else member_id
-            elif member_id is None:
-                errors.append(_field_error(index, "member_id", "member_id or email is required", "missing"))
             event_type_id = event.event_type_id
             if event.event_type is not None:
                 guard = found.get((keys.account_pk(account_id), keys.event_type_name_sk(event.event_type)))
                 by_name = int(guard["event_type_id"]["N"]) if guard else None
                 if by_name is None:
                     message = f"no event type named {event.event_type!r}"
-                    errors.append(_field_error(index, "event_type", message, "unknown_event_type"))
+                    errors.append((index, "event_type", message, "unknown_event_type"))
                 elif event_type_id is not None and event_type_id != by_name:
                     message = f"event type {event_type_id} is not named {event.event_type!r}"
-                    errors.append(_field_error(index, "event_type_id", message, "event_type_mismatch"))
+                    errors.append((index, "event_type_id", message, "event_type_mismatch"))
                 event_type_id = by_name if event_type_id is None else event_type_id
-            elif event_type_id is None:
-                errors.append(
-                    _field_error(index, "event_type_id", "event_type_id or event_type is required", "missing")
-                )
             resolved.append((member_id or 0, event_type_id or 0))
         if errors:
-            raise _invalid_events(errors, len(events))
+            raise InvalidEvents(errors, len(events))
         return resolved
 
     @staticmethod
     def _unknown_ids(
         account_id: int, index: int, event: NewMemberEvent, found: dict[tuple[str, str], Item]
-    ) -> list[dict[str, Any]]:
-        errors = []
+    ) -> list[EventProblem]:
+        errors: list[EventProblem] = []
         if event.member_id and (keys.member_pk(account_id, event.member_id), keys.MEMBER_SK) not in found:
             message = f"no member {event.member_id} in account {account_id}"
-            errors.append(_field_error(index, "member_id", message, "unknown_member"))
+            errors.append((index, "member_id", message, "unknown_member"))
         if event.event_type_id and (keys.account_pk(account_id), keys.event_type_sk(event.event_type_id)) not in found:
             message = f"no event type {event.event_type_id} in account {account_id}"
-            errors.append(_field_error(index, "event_type_id", message, "unknown_event_type"))
+            errors.append((index, "event_type_id", message, "unknown_event_type"))
         return errors
 
     @staticmethod
@@ -445,20 +448,18 @@ class Repository(ApiKeyStore, CascadeStore):
         members: set[int],
         types: set[int],
         account_id: int,
-    ) -> ValidationFailed:
+    ) -> InvalidEvents:
         """The error for events whose member or type did not exist when the transaction ran."""
-        errors = []
+        errors: list[EventProblem] = []
         for index, (event, (member_id, event_type_id)) in enumerate(zip(events, resolved, strict=True)):
             if member_id in members:
                 field = "member_id" if event.member_id is not None else "email"
-                errors.append(
-                    _field_error(index, field, f"no member {member_id} in account {account_id}", "unknown_member")
-                )
+                errors.append((index, field, f"no member {member_id} in account {account_id}", "unknown_member"))
             if event_type_id in types:
                 field = "event_type_id" if event.event_type_id is not None else "event_type"
                 message = f"no event type {event_type_id} in account {account_id}"
-                errors.append(_field_error(index, field, message, "unknown_event_type"))
-        return _invalid_events(errors, len(events))
+                errors.append((index, field, message, "unknown_event_type"))
+        return InvalidEvents(errors, len(events))
 
     def _idempotency_put(
         self, account_id: int, idempotency: Idempotency, created: list[MemberEvent], now: datetime
@@ -617,19 +618,6 @@ class Repository(ApiKeyStore, CascadeStore):
 
 #: How many Queries one cursor page may make while a type filter finds too few events (each reads at most 1 MB).
 QUERY_PAGES_PER_CALL = 8
-
-
-def _field_error(index: int, field: str, message: str, kind: str) -> dict[str, Any]:
-    loc = ["body", "events", index, field]
-    return {"field": ".".join(str(p) for p in loc), "loc": loc, "message": message, "type": kind}
-
-
-def _invalid_events(errors: list[dict[str, Any]], total: int) -> ValidationFailed:
-    indexes = sorted({e["loc"][2] for e in errors})
-    return ValidationFailed(
-        f"{len(indexes)} of {total} events are invalid (indexes {', '.join(map(str, indexes))}); nothing was written.",
-        errors=errors,
-    )
 
 
 def _name_taken(event_type: str) -> str:
