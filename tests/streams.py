@@ -11,16 +11,17 @@ from typing import Any
 
 import boto3
 
-from devtools.handlers import LambdaContext, load_function
-from devtools.stream_poller import StreamPoller, Subscription
-from devtools.template import resources
+from devtools.local_stack.stream_poller import StreamPoller, Subscription
+from devtools.local_stack.template import resources
+from devtools.testing.in_process import LambdaContext, load_function
 
 
-@dataclass
 class BudgetContext(LambdaContext):
     """A Lambda context whose remaining time runs out after ``checks`` calls (None: never)."""
 
-    checks: int | None = None
+    def __init__(self, checks: int | None = None) -> None:
+        super().__init__()
+        self.checks = checks
 
     def get_remaining_time_in_millis(self) -> int:
         if self.checks is None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import load_event
 
-from devtools.handlers import LambdaContext, load_function
+from devtools.testing.in_process import LambdaContext, load_function
 from emma_events.auth import Credentials
 
 

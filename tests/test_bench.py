@@ -1,4 +1,4 @@
-"""The round-trip budgets hold: `make bench` (devtools/bench.py) exits 0 and reports them within budget."""
+"""The round-trip budgets hold: `make bench` (devtools/bench/__main__.py) exits 0 and reports them within budget."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The capacity model `make bench` reports (devtools/capacity.py) follows DynamoDB's published rules."""
+"""The capacity model `make bench` reports (devtools/bench/capacity.py) follows DynamoDB's published rules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devtools.capacity import CapacityMeter, attribute_size, item_size, units_of
+from devtools.bench.capacity import CapacityMeter, attribute_size, item_size, units_of
 
 
 def _item(size: int, **extra: Any) -> dict[str, Any]:

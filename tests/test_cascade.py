@@ -13,7 +13,7 @@ from conftest import api_event, invoke, load_event
 from helpers import create_type, delete_type, entities, events_of, new_member, post_events, seed_events
 from streams import BudgetContext, CascadeDriver
 
-from devtools.handlers import LambdaContext, load_function
+from devtools.testing.in_process import LambdaContext, load_function
 
 
 def doomed_type(events: int) -> int:

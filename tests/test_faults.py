@@ -177,7 +177,7 @@ def test_a_burst_of_posts_for_one_type_all_succeed_despite_conflicts(
     import random
     import threading
 
-    from devtools.handlers import LambdaContext
+    from devtools.testing.in_process import LambdaContext
 
     # 50 invocations share one in-process moto here and wait for each other; on Lambda each has its own time.
     monkeypatch.setattr(LambdaContext, "get_remaining_time_in_millis", lambda self: 60_000)
@@ -211,7 +211,7 @@ def test_a_slow_database_is_a_503_before_the_function_times_out(
     and never the documented 503). Its attempts stop when one could not end within the invocation's time."""
     import time
 
-    from devtools.handlers import LambdaContext, load_function
+    from devtools.testing.in_process import LambdaContext, load_function
 
     class Hurried(LambdaContext):
         def get_remaining_time_in_millis(self) -> int:

@@ -1,4 +1,4 @@
-"""`make invoke` (devtools.invoke): ``sam local invoke`` without Docker, with its interface and output."""
+"""`make invoke` (devtools.local_stack.invoke): ``sam local invoke`` without Docker, with its interface and output."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from devtools import invoke
-from devtools.stack import ROOT, RunningStack, running_stack
+from devtools.local_stack import invoke
+from devtools.testing.stack_process import ROOT, RunningStack, running_stack
 
 EVENTS = ROOT / "events"
 APP = ROOT / "tests" / "fixtures" / "stack_app" / "template.yaml"
@@ -78,7 +78,7 @@ def test_each_events_file_answers_as_documented_with_lambdas_output(
         assert code == 1
         assert set(result) == {"errorMessage", "errorType", "stackTrace"}
         assert result["errorType"] == expected.removeprefix("error:")
-        assert "lambda_worker" not in "".join(result["stackTrace"])  # the function's frames only, as on Lambda
+        assert "devtools" not in "".join(result["stackTrace"])  # the function's frames only, as on Lambda
     else:
         assert (code, result["statusCode"]) == (0, expected), result
 

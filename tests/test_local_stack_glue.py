@@ -1,4 +1,4 @@
-"""The SAM CLI internals that devtools/local_stack.py relies on. These are not public APIs: when an aws-sam-cli
+"""The SAM CLI internals that devtools/local_stack/server.py relies on. These are not public APIs: when an aws-sam-cli
 upgrade changes one of them, a test here fails and says what to update, before `make run` breaks for users."""
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from typing import Any
 
 from conftest import load_event
 
-from devtools.template import TEMPLATE
+from devtools.local_stack.template import TEMPLATE
 
 PINNED = "1.170.0"
-HINT = "aws-sam-cli changed an internal API used by devtools/local_stack.py; adapt the glue there, then this test."
+HINT = (
+    "aws-sam-cli changed an internal API used by devtools/local_stack/server.py; adapt the glue there, then this test."
+)
 
 
 def test_aws_sam_cli_is_the_pinned_version() -> None:
@@ -82,7 +84,7 @@ def test_the_api_provider_reads_every_route_of_the_template() -> None:
     from samcli.lib.providers.api_provider import ApiProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
-    from devtools.template import api_functions
+    from devtools.local_stack.template import api_functions
 
     stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE))
     routes = {

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from devtools.stack import RunningStack, dynamodb_client
+from devtools.testing.stack_process import RunningStack, dynamodb_client
 
 _accounts = count(1000)
 
@@ -242,7 +242,7 @@ def test_deleting_a_type_or_member_removes_their_events_within_seconds(stack: Ru
 def test_the_stack_serves_the_openapi_document_and_swagger_ui_without_credentials(stack: RunningStack) -> None:
     import json
 
-    from devtools.openapi import DOCUMENT
+    from devtools.contract.openapi import DOCUMENT
 
     document = stack.request("GET", "/openapi.json", auth=None)
     assert document.status == 200

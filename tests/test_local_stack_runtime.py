@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from devtools.stack import RunningStack, dynamodb_client, running_stack
+from devtools.testing.stack_process import RunningStack, dynamodb_client, running_stack
 
 APP = Path(__file__).parent / "fixtures" / "stack_app" / "template.yaml"
 
@@ -137,7 +137,7 @@ def test_the_stream_delivers_matching_records_only_in_batches_and_retries_failur
 def test_data_survives_a_restart_and_dynamodb_endpoint_reuses_it(tmp_path: Path) -> None:
     """`make run` keeps DynamoDB Local's data in a folder: a restart finds it. DYNAMODB_ENDPOINT points the stack
     at a DynamoDB it does not start (here DynamoDB Local on those same files): the tables are reused."""
-    from devtools.embedded_dynamodb import DynamoDBLocalProcess
+    from devtools.local_stack.store import DynamoDBLocalProcess
 
     with running_stack(store="dynamodb-local", data_dir=tmp_path) as stack:
         reply = stack.request("POST", "/100/events", {"event_type": "kept", "display_name": "Kept"})

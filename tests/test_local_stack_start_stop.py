@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-from devtools.embedded_dynamodb import free_port
-from devtools.local_stack import parse_api_keys
-from devtools.stack import ROOT, running_stack
+from devtools.local_stack.server import parse_api_keys
+from devtools.local_stack.store import free_port
+from devtools.testing.stack_process import ROOT, running_stack
 
 
 def start(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "devtools.local_stack", "--store", "moto", "--in-memory", *args]
+    command = [sys.executable, "-m", "devtools.local_stack.server", "--store", "moto", "--in-memory", *args]
     return subprocess.run(  # noqa: S603 - our own module
         command, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=60, check=False
     )

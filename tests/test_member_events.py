@@ -566,7 +566,7 @@ def test_the_largest_valid_batch_is_valid_with_an_idempotency_key_too(world: dic
 def test_no_page_passes_lambdas_6_mb_answer(world: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     """120 events with quote-heavy attributes near the 32 KB limit: 500 of them would be a ~30 MB answer, which
     Lambda cannot return (API Gateway would answer 502). Pages stop under ~5.5 MB and link to the rest."""
-    from devtools.handlers import LambdaContext, load_function
+    from devtools.testing.in_process import LambdaContext, load_function
 
     # The subject is the answer's size, not the deadline: moto reads these pages far slower than DynamoDB, and
     # on a machine busy with the other test processes a walk could pass the 15 s the functions have.

@@ -1,5 +1,5 @@
 """moto's TransactWriteItems, as the fast tier and the local stack run it: a failed transaction leaves the table
-and its stream exactly as they were, without moto's copy of the whole table (devtools.embedded_dynamodb)."""
+and its stream exactly as they were, without moto's copy of the whole table (devtools.local_stack.store)."""
 
 from __future__ import annotations
 

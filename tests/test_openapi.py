@@ -1,16 +1,16 @@
-"""docs/openapi.json is generated from the code (devtools/openapi.py) and committed: it must be current and valid."""
+"""docs/openapi.json is generated from the code (`make openapi`) and committed: it must be current and valid."""
 
 from __future__ import annotations
 
 import json
 
-from devtools.openapi import DOCUMENT, build, render
-from devtools.template import api_functions
+from devtools.contract.openapi import DOCUMENT, build, render
+from devtools.local_stack.template import api_functions
 
 
 def test_the_committed_document_is_current() -> None:
     assert DOCUMENT.read_text() == render(build()), (
-        "stale: run `python -m devtools.openapi` and commit docs/openapi.json"
+        "stale: run `python -m devtools.contract.openapi` and commit docs/openapi.json"
     )
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from devtools.stack import TEST_KEYS, RunningStack, dynamodb_client
-from devtools.template import api_functions
+from devtools.local_stack.template import api_functions
+from devtools.testing.stack_process import TEST_KEYS, RunningStack, dynamodb_client
 
 VICTIM, ATTACKER, REVOKED_ACCOUNT = 1090, 1091, 1092
 SECRETS = ("victim-secret-type", "victim-secret@example.com", "victim-secret-attribute")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.template import api_functions, load_template, resources
+from devtools.local_stack.template import api_functions, load_template, resources
 
 ROOT = Path(__file__).resolve().parent.parent
 API_FUNCTIONS = api_functions()
@@ -139,7 +139,7 @@ def test_api_gateways_own_errors_are_problem_documents() -> None:
 
 def test_the_usage_plan_has_no_api_key_that_no_client_can_present() -> None:
     """Keys reach API Gateway from the authorizer; a key made by the template itself would be an orphan."""
-    from devtools.template import transformed
+    from devtools.local_stack.template import transformed
 
     deployed = transformed()["Resources"]
     kinds = [resource["Type"] for resource in deployed.values()]
@@ -153,7 +153,7 @@ def test_the_usage_plan_has_no_api_key_that_no_client_can_present() -> None:
 
 
 def test_the_cold_start_benchmark_runs_every_function_with_its_template_environment() -> None:
-    from devtools.coldstart import TABLE, functions
+    from devtools.bench.coldstart import TABLE, functions
 
     found = {f.name: f for f in functions()}
     assert set(found) == {p.parent.name for p in ROOT.glob("functions/*/app.py")}
@@ -168,7 +168,7 @@ def _elf(path: Path, machine: int) -> None:
 
 
 def test_make_build_refuses_a_layer_with_libraries_for_another_architecture(tmp_path: Path) -> None:
-    from devtools.check_layer import main
+    from devtools.build.check_layer import main
 
     _elf(tmp_path / "python/pydantic_core/_pydantic_core.so", 183)
     assert main([str(tmp_path)]) == 0

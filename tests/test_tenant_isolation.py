@@ -19,7 +19,7 @@ from conftest import api_event, invoke
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from devtools.template import api_functions, resources
+from devtools.local_stack.template import api_functions, resources
 from emma_events.auth import API_METHODS, allow_policy
 
 API = api_functions()

@@ -32,7 +32,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools import ROOT
+
 BUILD_DIR = ROOT / ".aws-sam" / "bench"
 RUNTIME_DIR = ROOT / ".aws-sam" / "bench-runtime"
 LAYER = BUILD_DIR / "EventsLayer" / "python"
@@ -163,7 +164,7 @@ def build(python: Path, log: Callable[[str], None]) -> None:
 
 def functions() -> list[Function]:
     """Every function of the template, with the environment the template gives it."""
-    from devtools.template import load_template
+    from devtools.local_stack.template import load_template
 
     template = load_template()
     shared = template["Globals"]["Function"].get("Environment", {}).get("Variables", {})
@@ -192,13 +193,13 @@ class Seeder:
     development key the authorizer's event presents."""
 
     def __init__(self, client: Any) -> None:
-        from devtools.template import create_table_kwargs
+        from devtools.local_stack.template import create_table_kwargs
 
         self.client = client
         self.create_table = create_table_kwargs(TABLE)
 
     def seed(self, function: str) -> None:
-        from devtools.seeding import seed_example_world
+        from devtools.testing.seeding import seed_example_world
         from emma_events.repository import Repository
 
         if TABLE in self.client.list_tables()["TableNames"]:
@@ -276,7 +277,7 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
     with the layer's bytecode removed (what Lambda would do with a layer of sources only)."""
     import logging
 
-    from devtools.embedded_dynamodb import EmbeddedDynamoDB
+    from devtools.local_stack.store import EmbeddedDynamoDB
 
     python = runtime_python()
     build(python, log)

@@ -1,6 +1,6 @@
 """``make invoke``: ``sam local invoke`` without Docker. One function, one event, Lambda's output.
 
-    python -m devtools.invoke GetEventTypeFunction -e events/get_event_type.json
+    python -m devtools.local_stack.invoke GetEventTypeFunction -e events/get_event_type.json
     make invoke FUNCTION=GetEventTypeFunction EVENT=events/get_event_type.json
 
 The interface and output are ``sam local invoke``'s: the function's logical id from template.yaml (optional when
@@ -31,10 +31,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from devtools import template
-from devtools.embedded_dynamodb import STORES, EmbeddedDynamoDB, force_local_credentials, function_environment
-from devtools.lambda_runtime import FunctionTimeout, ProcessRuntime
-from devtools.local_stack import SamRuntimeAdapter, running_stack_endpoint
+from devtools.local_stack import template
+from devtools.local_stack.runtime import FunctionTimeout, ProcessRuntime
+from devtools.local_stack.server import SamRuntimeAdapter, running_stack_endpoint
+from devtools.local_stack.store import STORES, EmbeddedDynamoDB, force_local_credentials, function_environment
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -98,7 +98,7 @@ def report_line(request_id: str, result: Any, memory_size: str) -> str:
 
 
 def seed_events_world(dynamodb: EmbeddedDynamoDB, function: str) -> None:
-    from devtools.seeding import seed_example_world
+    from devtools.testing.seeding import seed_example_world
     from emma_events.repository import Repository
 
     seed_example_world(Repository("EventsTable", dynamodb.client()), function=function)

@@ -9,7 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools import ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 
 _TABLE_PROPERTIES = (

@@ -1,6 +1,6 @@
 """``make fuzz``: schemathesis against the local stack, stateless and stateful, with credentials.
 
-Starts the local stack on free ports (devtools.stack), runs schemathesis (from .venv-fuzz) over the OpenAPI
+Starts the local stack on free ports (testing/stack_process.py), runs schemathesis (from .venv-fuzz) over the OpenAPI
 document with the checks that matter (no server error; status code, content type and body as documented), with a
 fixed seed so that CI is reproducible, then stops the stack. Exits with schemathesis's status.
 
@@ -10,7 +10,7 @@ the published document, because posting events needs a member that exists: "crea
 that type". The run adds it to a copy of the document, for a fixture member it adds to the account first, so the
 chain "create a type, post events for it, read them back, delete it" is exercised.
 
-    python -m devtools.fuzz [--examples N] [--seed 20261126]
+    python -m devtools.contract.fuzz [--examples N] [--seed 20261126]
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from devtools.stack import TEST_KEYS, basic, running_stack
+from devtools import ROOT
+from devtools.testing.stack_process import TEST_KEYS, basic, running_stack
 
-ROOT = Path(__file__).resolve().parent.parent
 SCHEMATHESIS = ROOT / ".venv-fuzz" / "bin" / "schemathesis"
 DOCUMENT = ROOT / "docs" / "openapi.json"
 ACCOUNT = 100  # pinned in tests/fuzz/schemathesis.toml

@@ -5,8 +5,8 @@ Each function's Powertools resolver describes its route (parameters, body and re
 validation errors are 400 (not Powertools' 422), every error is ``application/problem+json``, and every route
 requires HTTP Basic credentials (401/403 from the authorizer).
 
-    python -m devtools.openapi          # write docs/openapi.json
-    python -m devtools.openapi --check  # exit 1 when the committed document is stale
+    python -m devtools.contract.openapi          # write docs/openapi.json
+    python -m devtools.contract.openapi --check  # exit 1 when the committed document is stale
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools import ROOT
+
 DOCUMENT = ROOT / "docs" / "openapi.json"
 
 PROBLEM = {
@@ -117,8 +118,8 @@ def build() -> dict[str, Any]:
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBase
 
-    from devtools.handlers import load_function
-    from devtools.template import api_functions
+    from devtools.local_stack.template import api_functions
+    from devtools.testing.in_process import load_function
 
     merge = OpenAPIMerge(
         title="Emma events API",
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(build())
     if args.check:
         if not DOCUMENT.exists() or DOCUMENT.read_text() != text:
-            print("docs/openapi.json is stale: run `python -m devtools.openapi` and commit it", file=sys.stderr)
+            print("docs/openapi.json is stale: run `make openapi` and commit it", file=sys.stderr)
             return 1
         return 0
     DOCUMENT.write_text(text)

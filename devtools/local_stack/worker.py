@@ -18,20 +18,28 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 
 
 class LambdaContext:
-    """The attributes and method of the Lambda Python runtime's context object."""
+    """The attributes and method of the Lambda Python runtime's context object: the one context of the local stack,
+    ``make invoke`` and the in-process calls of the tests and benchmarks. Its names come from the function's
+    environment as Lambda sets it; the time left runs down to ``deadline`` (epoch seconds; by default the API
+    functions' 15 s Timeout from now)."""
 
-    def __init__(self, request_id: str, deadline: float) -> None:
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function")
+    def __init__(
+        self,
+        function_name: str | None = None,
+        request_id: str = "00000000-0000-4000-8000-000000000000",
+        deadline: float | None = None,
+    ) -> None:
+        self.function_name = function_name or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local-function")
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"))
         region = os.environ.get("AWS_REGION", "us-east-1")
         self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{self.function_name}"
         self.aws_request_id = request_id
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{self.function_name}")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         self.identity = None
         self.client_context = None
-        self._deadline = deadline
+        self._deadline = time.time() + 15 if deadline is None else deadline
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.time()) * 1000))
@@ -61,7 +69,7 @@ def main() -> None:
 
     for line in requests:
         request = json.loads(line)
-        context = LambdaContext(request["request_id"], request["deadline"])
+        context = LambdaContext(request_id=request["request_id"], deadline=request["deadline"])
         if handler is None:
             reply = {"error": True, "payload": json.dumps(init_error)}
         else:

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devtools.embedded_dynamodb import dynamodb_local_unavailable
-from devtools.stack import running_stack
+from devtools.local_stack.store import dynamodb_local_unavailable
+from devtools.testing.stack_process import running_stack
 
 #: The bound on the stack's whole process tree (stack, function workers, store), by store. DynamoDB Local keeps
 #: its data in SQLite (in memory here) under a JVM that takes ~400 MB; moto keeps the table and every stream

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devtools import template
+from devtools.local_stack import template
 
 #: Where `make dynamodb-local` installs the npm package, and where `make run` keeps its data (both git-ignored).
 DYNAMODB_LOCAL_HOME = template.ROOT / ".dynamodb-local"

@@ -1,6 +1,6 @@
 """A Docker-free Lambda runtime: each function gets warm worker processes, like Lambda's execution environments.
 
-A worker (``lambda_worker.py``) is one process with the function's own environment variables, its code folder as
+A worker (``worker.py``) is one process with the function's own environment variables, its code folder as
 working directory and its layers on ``PYTHONPATH``; it imports the handler once (its cold start) and then serves
 one invocation at a time, keeping module state warm. Concurrent invocations of one function get more workers
 (up to ``max_workers``), so a slow request never blocks the others. A worker that exceeds the function's timeout
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-WORKER = Path(__file__).with_name("lambda_worker.py")
+WORKER = Path(__file__).with_name("worker.py")
 
 
 #: Lambda's limit on a synchronous invocation's request and response payloads (6 MB).

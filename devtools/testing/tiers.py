@@ -8,7 +8,9 @@ as plain pytest runs. Each tier runs as two processes (the handler-level tests; 
 cores stay busy to the end: the reference tier spends most of its time waiting on DynamoDB Local's answers
 (~10 ms each), and each of its processes has its own DynamoDB Local.
 Without DynamoDB Local (not installed, or no Java 17+) the reference tier is skipped with one line saying why,
-except in CI (``CI=true``), where that is a failure. Extra arguments go to both pytest runs.
+except in CI (``CI=true``), where that is a failure. Extra arguments go to every pytest run.
+
+``--fast`` (``make test-fast``, the inner loop): only the handler-level tests, on moto, in one process.
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from devtools.embedded_dynamodb import dynamodb_local_unavailable
+from devtools import ROOT
+from devtools.local_stack.store import dynamodb_local_unavailable
 
-ROOT = Path(__file__).resolve().parent.parent
 #: The test modules of each tier's first process; the second runs every other one.
 HANDLER_LEVEL = ("test_event_types", "test_members", "test_member_events")
 
 
 def main(argv: list[str]) -> int:
     handler_level = [f"tests/{name}.py" for name in HANDLER_LEVEL]
+    if argv[:1] == ["--fast"]:  # make test-fast: the inner loop, the handler-level tests on moto in this process
+        return subprocess.call([sys.executable, "-m", "pytest", "--store=moto", *handler_level, *argv[1:]], cwd=ROOT)  # noqa: S603
     ignored = [f"--ignore={path}" for path in handler_level]
     tiers = {
         "fast tier (moto), handler-level tests": ["--store=moto", *handler_level],

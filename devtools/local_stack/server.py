@@ -32,8 +32,9 @@ from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.exceptions import LambdaResponseParseException
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 
-from devtools import template
-from devtools.embedded_dynamodb import (
+from devtools.local_stack import template
+from devtools.local_stack.runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
+from devtools.local_stack.store import (
     DEFAULT_DATA_DIR,
     STORES,
     EmbeddedDynamoDB,
@@ -41,9 +42,8 @@ from devtools.embedded_dynamodb import (
     function_environment,
     port_is_free,
 )
-from devtools.lambda_runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
-from devtools.seeding import DEV_KEY
-from devtools.stream_poller import StreamPoller, Subscription
+from devtools.local_stack.stream_poller import StreamPoller, Subscription
+from devtools.testing.seeding import DEV_KEY
 
 LOG = logging.getLogger("local_stack")
 

@@ -3,7 +3,7 @@
 SAM reuses cached builds by source hash, so a build for another platform (``make bench`` builds one for this
 machine) must never end up in the deployed layer; this check makes ``make build`` fail if it does.
 
-    python -m devtools.check_layer [.aws-sam/build/EventsLayer]
+    python -m devtools.build.check_layer [.aws-sam/build/EventsLayer]
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import struct
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools import ROOT
+
 ELF_MACHINES = {62: "x86_64", 183: "arm64"}
 
 

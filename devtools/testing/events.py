@@ -1,6 +1,6 @@
 """Regenerate events/*.json: one API Gateway (REST, proxy) event per function, as API Gateway sends it.
 
-    python -m devtools.make_events
+    python -m devtools.testing.events
 
 The files are committed; `sam local invoke <Function> -e events/<name>.json` and the tests use them.
 """
@@ -8,12 +8,12 @@ The files are committed; `sam local invoke <Function> -e events/<name>.json` and
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from devtools.seeding import DEV_KEY
+from devtools import ROOT
+from devtools.testing.seeding import DEV_KEY
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = ROOT / "events"
 
 
 def api_event(

@@ -6,30 +6,18 @@ import importlib.util
 import json
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
+from devtools import ROOT
+from devtools.local_stack.worker import LambdaContext  # the one context, also the local stack's
+
+FUNCTIONS = ROOT / "functions"
 
 _modules: dict[str, ModuleType] = {}
 #: Environments not in use, per function: the function's own module first, then any made for concurrent calls.
 _idle: dict[str, list[ModuleType]] = {}
 _lock = threading.Lock()
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "local-function"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:local-function"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    log_group_name: str = "/aws/lambda/local-function"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 15_000  # the API functions' Timeout in template.yaml
 
 
 @dataclass

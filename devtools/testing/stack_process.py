@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.embedded_dynamodb import free_port, local_client
-
-ROOT = Path(__file__).resolve().parent.parent
+from devtools import ROOT
+from devtools.local_stack.store import free_port, local_client
 
 
 def dynamodb_client(endpoint: str) -> Any:
@@ -115,7 +114,7 @@ def running_stack(
     `make run` does for `make invoke`)."""
     port = free_port()
     store = store or os.environ.get("TEST_STORE") or "moto"
-    command = [sys.executable, "-m", "devtools.local_stack", "--port", str(port), "--dynamodb-port", "0"]
+    command = [sys.executable, "-m", "devtools.local_stack.server", "--port", str(port), "--dynamodb-port", "0"]
     command += ["--state-file", str(state_file or "")]  # by default a test stack is not the developer's `make run`
     command += ["--store", store, *(["--data-dir", str(data_dir)] if data_dir else ["--in-memory"])]
     if template is not None:

@@ -1,0 +1,1 @@
+"""``make bench`` (one module per phase, run by ``__main__``) and ``make soak``."""

@@ -1,0 +1,108 @@
+"""Phase 3 of ``make bench``: warm latency of every endpoint in-process, p50 and p99, with DynamoDB's answers
+replayed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+from devtools.bench.request_cost import call, seed_bench_events
+
+
+class Replay:
+    """Records what DynamoDB answers to one invocation, then answers the same, instantly, to the next ones.
+
+    A ``before-call`` handler that returns a response short-circuits botocore (as botocore's Stubber does): the
+    request is still validated and serialized, only the network and the store are skipped. Warm latency is then
+    the function's own work; each DynamoDB round trip adds the service's latency on top (README, Performance).
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.recorded: list[tuple[str, Any, dict[str, Any]]] = []
+        self.queue: list[tuple[str, Any, dict[str, Any]]] = []
+        self.recording = False
+        client.meta.events.register("before-call.dynamodb.*", self._before)
+        client.meta.events.register("after-call.dynamodb.*", self._after)
+
+    def _before(self, model: Any, **_: Any) -> Any:
+        if self.recording or not self.queue:
+            return None
+        operation, http, parsed = self.queue.pop(0)
+        assert operation == model.name, (operation, model.name)
+        return http, parsed
+
+    def _after(self, model: Any, http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if self.recording:
+            self.recorded.append((model.name, http_response, json.loads(json.dumps(parsed, default=str))))
+
+    def arm(self) -> None:
+        """Queue fresh copies of the recorded answers for the next invocation (outside the timed part)."""
+        self.queue = [(op, http, json.loads(json.dumps(parsed))) for op, http, parsed in self.recorded]
+
+
+def warm_latency(calls: int = 1000) -> list[dict[str, Any]]:
+    """p50/p99 of ``calls`` warm invocations of each endpoint, in-process, with DynamoDB's answers replayed
+    (recorded once from moto); the round trips each one makes are in the request-cost table."""
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    from devtools.local_stack.template import create_table_kwargs
+    from devtools.testing.seeding import seed_example_world
+    from emma_events.repository import get_repository
+
+    rows = []
+    with mock_aws():
+        get_repository.cache_clear()
+        boto3.client("dynamodb").create_table(**create_table_kwargs(os.environ["TABLE_NAME"]))
+        repository = get_repository()
+        seed_example_world(repository)
+        seed_bench_events(repository, 1, 1, 50)
+        replay = Replay(repository.client)
+        by_ids = {"events": [{"member_id": 1, "event_type_id": 1, "event_monetary_value": 9.99}] * 10}
+        endpoints: list[tuple[str, str, dict[str, Any]]] = [
+            ("authorizer", "authorizer", {}),
+            ("get event type", "get_event_type", {}),
+            ("list event types", "list_event_types", {}),
+            ("create event type", "create_event_type", {"body": {"event_type": "signup", "display_name": "S"}}),
+            ("rename event type", "update_event_type", {}),
+            ("add member", "add_member", {"body": {"email": "grace@example.com"}}),
+            ("get member", "get_member", {}),
+            ("get member by email", "get_member_by_email", {}),
+            ("member events (50)", "list_member_events", {}),
+            ("POST 10 events", "create_member_events", {"body": by_ids}),
+            ("delete event type", "delete_event_type", {"path": {"event_type_id": 2}}),
+            ("delete member", "delete_member", {"path": {"member_id": 2}}),
+        ]
+        for label, name, kwargs in endpoints:
+            replay.recorded, replay.recording = [], True
+            call(name, **kwargs)  # the first call: recorded against moto (and warms the function up)
+            replay.recording = False
+            timings = []
+            for _ in range(calls):
+                replay.arm()
+                started = time.perf_counter()
+                call(name, **kwargs)
+                timings.append((time.perf_counter() - started) * 1000)
+            rows.append(
+                {
+                    "endpoint": label,
+                    "function": name,
+                    "calls": calls,
+                    "round_trips": len(replay.recorded),
+                    "p50_ms": _percentile(timings, 50),
+                    "p99_ms": _percentile(timings, 99),
+                }
+            )
+    return rows
+
+
+def _percentile(values: list[float], q: int) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)], 2)
+
+
+#: The goal each function's cold start is reported against: at most 1.3x the boto3-only floor.

@@ -1,0 +1,1 @@
+"""Checks of the ``sam build`` output."""

@@ -1,0 +1,1 @@
+"""The published contract: docs/openapi.json and the schemathesis run against it."""
