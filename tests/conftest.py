@@ -29,6 +29,7 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
     TABLE_NAME="emma-events-test",
+    EVENT_BUS_NAME="default",  # moto's, which every account has
     POWERTOOLS_SERVICE_NAME="emma-events",
     POWERTOOLS_METRICS_NAMESPACE="EmmaEvents",
     CASCADE_TIME_MARGIN_MS="1000",

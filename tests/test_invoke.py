@@ -36,6 +36,7 @@ EXPECTED: dict[str, tuple[str, int | str]] = {
     "get_member_by_email": ("GetMemberByEmailFunction", 200),
     "list_event_types": ("ListEventTypesFunction", 200),
     "list_member_events": ("ListMemberEventsFunction", 200),
+    "publish_events": ("PublishEventsFunction", "no batch item failures"),
     "update_event_type": ("UpdateEventTypeFunction", 200),
 }
 

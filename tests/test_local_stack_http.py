@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from itertools import count
 from typing import Any
 
@@ -256,3 +258,51 @@ def test_a_body_that_is_not_utf8_is_a_400_not_a_server_error(stack: RunningStack
     reply = stack.request("POST", f"/{account}/events", raw=b'{"event_type": "\xff\xfe"}')
     assert reply.status == 400, reply.text
     assert reply.content_type == "application/problem+json"
+
+
+def published(stack: RunningStack, account: int, detail_type: str) -> list[dict[str, Any]]:
+    """What the stack put on EventBridge for ``account``, with each ``Detail`` parsed."""
+    reply = stack.request("GET", "/_local/eventbridge", auth=None)
+    assert reply.status == 200, reply.text
+    entries = [entry | {"Detail": json.loads(entry["Detail"])} for entry in reply.json]
+    return [e for e in entries if e["DetailType"] == detail_type and e["Detail"]["account_id"] == account]
+
+
+def wait_for(condition: Any, seconds: float = 15) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := condition()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+def test_a_posted_event_comes_out_on_eventbridge_exactly_once_with_its_body(stack: RunningStack, account: int) -> None:
+    create(stack, account, "purchase")
+    ada = stack.request("POST", f"/{account}/members/add", {"email": "ada@example.com"}).json["member_id"]
+    body = {"member_id": ada, "event_type": "purchase", "event_monetary_value": 19.99, "attributes": {"sku": "A-1"}}
+    posted = stack.request("POST", f"/{account}/events/members", {"events": [body]})
+    assert posted.status == 200, posted.text
+    refused = stack.request("POST", f"/{account}/events/members", {"events": [body, body | {"member_id": ada + 99}]})
+    assert refused.status == 400  # a rejected batch publishes nothing
+
+    found = wait_for(lambda: published(stack, account, "Member Event Recorded"))
+    time.sleep(2)  # anything published twice, or for the rejected batch, has arrived by now too
+    found = published(stack, account, "Member Event Recorded")
+
+    assert [entry["Detail"] for entry in found] == posted.json  # the event as the POST answered it, @D: dates
+    assert found[0]["Source"] == "emma-events"
+    assert found[0]["EventBusName"] == "EventBus"  # the bus the stack creates, by its logical id locally
+
+
+def test_a_finished_cascade_is_announced_on_eventbridge(stack: RunningStack, account: int) -> None:
+    doomed = create(stack, account, "doomed").json["event_type_id"]
+    ada = stack.request("POST", f"/{account}/members/add", {"email": "ada@example.com"}).json["member_id"]
+    events = [{"member_id": ada, "event_type_id": doomed}] * 3
+    assert stack.request("POST", f"/{account}/events/members", {"events": events}).status == 200
+
+    assert stack.request("DELETE", f"/{account}/events/{doomed}").status == 200
+    assert stack.request("DELETE", f"/{account}/members/{ada}").status == 200
+
+    types = wait_for(lambda: published(stack, account, "Event Type Deleted"))
+    members = wait_for(lambda: published(stack, account, "Member Deleted"))
+    assert [e["Detail"] for e in types] == [{"account_id": account, "event_type_id": doomed, "events_deleted": 3}]
+    assert [e["Detail"]["member_id"] for e in members] == [ada]

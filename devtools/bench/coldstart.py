@@ -51,11 +51,11 @@ module = importlib.import_module(sys.argv[1])
 imported = time.perf_counter()
 event = json.loads(open(sys.argv[2]).read())
 calls = []
-if len(sys.argv) > 3:  # record the DynamoDB calls of this first request (not a timed run)
+if len(sys.argv) > 3:  # record the AWS calls of this first request (not a timed run)
     import botocore.client
     make_api_call = botocore.client.BaseClient._make_api_call
     def recording(self, operation_name, api_params):
-        calls.append([operation_name, api_params])
+        calls.append([self.meta.service_model.service_name, operation_name, api_params])
         return make_api_call(self, operation_name, api_params)
     botocore.client.BaseClient._make_api_call = recording
 class Context:
@@ -83,22 +83,22 @@ import os
 os._exit(0)  # a Lambda sandbox is frozen, not torn down: skip the interpreter's exit work
 """
 
-# The floor: what any Python function that talks to DynamoDB pays, whatever its framework.
+# The floor: what any Python function that talks to DynamoDB (or EventBridge) pays, whatever its framework.
 FLOOR = """
 import json
 import boto3
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-client = boto3.client("dynamodb")
 with open(__file__.replace("floor.py", "calls.json")) as f:
     CALLS = json.load(f)
+clients = {service: boto3.client(service) for service in sorted({service for service, _, _ in CALLS})}
 
 
 def lambda_handler(event, context):
-    for operation, params in CALLS:
+    for service, operation, params in CALLS:
         try:
-            getattr(client, xform_name(operation))(**params)
+            getattr(clients[service], xform_name(operation))(**params)
         except ClientError:
             pass
     return {"statusCode": 200}
@@ -178,12 +178,19 @@ def functions() -> list[Function]:
     return sorted(found, key=lambda f: f.name)
 
 
+#: The template's conditions with its default parameters (no EventBusName: the stack creates its bus).
+DEFAULT_CONDITIONS = {"CreateEventBus": True}
+
+
 def _resolve(value: Any) -> str:
     if isinstance(value, str):
         return value
-    known = {"EventsTable": TABLE, "LogLevel": "INFO"}
+    known = {"EventsTable": TABLE, "LogLevel": "INFO", "EventBus": "emma-events-bench", "EventBusName": ""}
     if isinstance(value, dict) and value.get("Ref") in known:
         return known[value["Ref"]]
+    if isinstance(value, dict) and "Fn::If" in value:  # the template's conditions, as its defaults decide them
+        condition, when_true, when_false = value["Fn::If"]
+        return _resolve(when_true if DEFAULT_CONDITIONS[condition] else when_false)
     raise ValueError(f"cannot resolve {value!r} for the benchmark")
 
 
@@ -221,9 +228,10 @@ class Run:
 
 
 class ColdStarts:
-    def __init__(self, python: Path, endpoint: str, workdir: Path) -> None:
+    def __init__(self, python: Path, endpoint: str, workdir: Path, events_endpoint: str = "") -> None:
         self.python = python
         self.endpoint = endpoint
+        self.events_endpoint = events_endpoint
         self.workdir = workdir
 
     def _env(self, function: Function) -> dict[str, str]:
@@ -236,6 +244,7 @@ class ColdStarts:
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_ENDPOINT_URL_DYNAMODB": self.endpoint,
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": self.events_endpoint,
             "AWS_LAMBDA_FUNCTION_NAME": function.logical_id,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
             **function.environment,
@@ -277,6 +286,7 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
     with the layer's bytecode removed (what Lambda would do with a layer of sources only)."""
     import logging
 
+    from devtools.local_stack.server import LocalEventBus
     from devtools.local_stack.store import EmbeddedDynamoDB
 
     python = runtime_python()
@@ -284,11 +294,12 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the embedded DynamoDB's request log
     store = EmbeddedDynamoDB(port=0)
     store.start()
+    events_endpoint, event_bus = LocalEventBus().serve_in_background()
     rows = []
     try:
         seeder = Seeder(store.client())
         with tempfile.TemporaryDirectory(prefix="coldstart-") as workdir:
-            bench = ColdStarts(python, store.endpoint, Path(workdir))
+            bench = ColdStarts(python, store.endpoint, Path(workdir), events_endpoint)
             selected = [f for f in functions() if not only or f.name in only]
             for function in selected:
                 floor = bench.floor_folder(function)
@@ -302,11 +313,11 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
                     mine.append(bench.run(function, BUILD_DIR / function.logical_id, "app", record=record))
                     seeder.seed(function.name)
                     base.append(bench.run(function, floor, "floor"))
-                calls = [operation for operation, _ in json.loads((floor / "calls.json").read_text())]
+                calls = [operation for _, operation, _ in json.loads((floor / "calls.json").read_text())]
                 total, floor_total = _median(r.total_ms for r in mine), _median(r.total_ms for r in base)
                 row: dict[str, Any] = {
                     "function": function.name,
-                    "api": function.name not in ("authorizer", "cascade_delete"),
+                    "api": function.name not in ("authorizer", "cascade_delete", "publish_events"),
                     "dynamodb_calls": calls,
                     "runs": runs,
                     "import_ms": _median(r.import_ms for r in mine),
@@ -331,6 +342,7 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
                 seeder.seed(probe.name)
                 without.append(bench.run(probe, BUILD_DIR / probe.logical_id, "app", layer=sources_only).total_ms)
     finally:
+        event_bus.shutdown()
         store.stop()
     version = subprocess.run([str(python), "-V"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S603
     return {

@@ -33,7 +33,7 @@ from typing import Any
 
 from devtools.local_stack import template
 from devtools.local_stack.runtime import FunctionTimeout, ProcessRuntime
-from devtools.local_stack.server import SamRuntimeAdapter, running_stack_endpoint
+from devtools.local_stack.server import LocalEventBus, SamRuntimeAdapter, running_stack_endpoint
 from devtools.local_stack.store import STORES, EmbeddedDynamoDB, force_local_credentials, function_environment
 
 
@@ -127,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = args.dynamodb_endpoint or running_stack_endpoint()
     dynamodb = EmbeddedDynamoDB(port=0, endpoint=endpoint, store=args.store, data_dir=None)
     runtime = ProcessRuntime(log=sys.stderr, max_workers=1)
+    bus = LocalEventBus()
+    bus_endpoint, bus_server = bus.serve_in_background()
     try:
         dynamodb.start()
-        adapter = SamRuntimeAdapter(runtime, function_environment(dynamodb.endpoint), template_path.parent)
+        environment = function_environment(dynamodb.endpoint) | {"AWS_ENDPOINT_URL_EVENTBRIDGE": bus_endpoint}
+        adapter = SamRuntimeAdapter(runtime, environment, template_path.parent)
         runner = LocalLambdaRunner(
             local_runtime=adapter,
             function_provider=functions,
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"END RequestId: {request_id}", file=sys.stderr, flush=True)
             print(json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}), flush=True)
             return 1
+        for entry in bus.published():  # what it put on EventBridge (among its log lines, before END)
+            print(f"EventBridge PutEvents entry: {json.dumps(entry)}", file=sys.stderr)
         print(f"END RequestId: {request_id}", file=sys.stderr)
         print(
             report_line(request_id, result, spec.environment.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")),
@@ -168,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(result.payload, flush=True)
         return 1 if result.error else 0
     finally:
+        bus_server.shutdown()
         runtime.close()
         dynamodb.stop()
 

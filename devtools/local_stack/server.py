@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,54 @@ class SamRuntimeAdapter:
             stdout.flush()
 
 
+class LocalEventBus:
+    """EventBridge's PutEvents, locally: what the functions put on any bus, kept in order and served at
+    ``GET /_local/eventbridge`` (the local stack only; nothing like it is deployed)."""
+
+    #: Where the functions' EventBridge client is pointed (AWS_ENDPOINT_URL_EVENTBRIDGE), under the stack's own URL.
+    API_PATH = "/_local/eventbridge-api"
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def put_events(self, request: dict[str, Any]) -> dict[str, Any]:
+        """PutEvents' answer (AWS JSON 1.1): every entry accepted, each with an id."""
+        fields = ("Source", "DetailType", "Detail", "EventBusName")
+        accepted = [{field: entry[field] for field in fields if field in entry} for entry in request.get("Entries", [])]
+        with self._lock:
+            self.entries += accepted
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": str(uuid.uuid4())} for _ in accepted]}
+
+    def published(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.entries)
+
+    def serve_in_background(self, host: str = "127.0.0.1") -> tuple[str, Any]:
+        """Its PutEvents on a port of its own, for a function run without the stack (``make invoke``): the
+        endpoint for AWS_ENDPOINT_URL_EVENTBRIDGE, and the server (``shutdown()`` stops it)."""
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        bus = self
+
+        class PutEvents(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                answer = json.dumps(bus.put_events(request)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer((host, 0), PutEvents)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return f"http://{host}:{server.server_address[1]}{self.API_PATH}", server
+
+
 class GatewayService(LocalApigwService):
     """SAM's local API Gateway, with API Gateway's answers where SAM's differ.
 
@@ -184,6 +233,20 @@ class GatewayService(LocalApigwService):
     def create(self) -> None:
         super().create()
         from flask import Response, request
+
+        self.event_bus = LocalEventBus()
+
+        # The local EventBridge: PutEvents for the functions, and what they published for anyone to read.
+        @self._app.post(f"{LocalEventBus.API_PATH}/")
+        def put_events() -> Any:
+            if request.headers.get("X-Amz-Target") != "AWSEvents.PutEvents":
+                return Response(json.dumps({"__type": "UnknownOperationException"}), 400, mimetype="application/json")
+            answer = self.event_bus.put_events(json.loads(request.get_data()))
+            return Response(json.dumps(answer), mimetype="application/x-amz-json-1.1")
+
+        @self._app.get("/_local/eventbridge")
+        def published_events() -> Any:
+            return Response(json.dumps(self.event_bus.published()), mimetype="application/json")
 
         document = template.ROOT / "docs" / "openapi.json"
 
@@ -337,6 +400,8 @@ class LocalStack:
         self.dynamodb.start()
         stream_arns = self.dynamodb.create_tables(self.template_path)
         extra_env = function_environment(self.dynamodb.endpoint)
+        reachable = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - a bind address
+        extra_env["AWS_ENDPOINT_URL_EVENTBRIDGE"] = f"http://{reachable}:{self.port}{LocalEventBus.API_PATH}"
         stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path))
         functions = SamFunctionProvider(stacks, use_raw_codeuri=True)
         self.adapter = SamRuntimeAdapter(self.runtime, extra_env, self.template_path.parent)
@@ -423,6 +488,7 @@ def _banner(stack: LocalStack, started: float) -> str:
     base = f"http://{stack.host}:{stack.port}"
     lines = [f"Emma events API on {base}  (ready in {time.monotonic() - started:.1f}s)", ""]
     lines += [f"  {methods:<7} {base}{path}  -> {function}" for path, methods, function in stack.routes()]
+    lines += [f"  GET     {base}/_local/eventbridge  -> what the functions put on EventBridge (local only)"]
     lines += ["", f"Store: {stack.dynamodb.description}", ""]
     if stack.dynamodb.fallback_reason and not stack.dynamodb.external:
         lines[-1:-1] = [f"       (moto instead of DynamoDB Local: {stack.dynamodb.fallback_reason})"]

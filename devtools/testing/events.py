@@ -214,6 +214,41 @@ def stream_removal(account_id: int, event_type_id: int, name: str) -> dict[str, 
 EVENTS_BY_FUNCTION["cascade_delete"] = stream_removal(100, 1, "purchase")
 
 
+def stream_insert_of_event(account_id: int, member_id: int, event_type_id: int, event_id: int) -> dict[str, Any]:
+    """The stream record Lambda delivers when a member event is recorded (an INSERT, NEW_AND_OLD_IMAGES)."""
+    from datetime import UTC, datetime
+
+    from emma_events.domain import MemberEvent
+    from emma_events.layout import event_item, event_key
+
+    at = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    event = MemberEvent(account_id, event_id, member_id, event_type_id, at, at, 19.99, None, {"sku": "A-1"})
+    new_image, keys = event_item(event), event_key(event)
+    return {
+        "Records": [
+            {
+                "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1795694401.0,
+                    "Keys": keys,
+                    "NewImage": new_image,
+                    "SequenceNumber": "111000000000000000000002",
+                    "SizeBytes": 298,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": STREAM_ARN,
+            }
+        ]
+    }
+
+
+EVENTS_BY_FUNCTION["publish_events"] = stream_insert_of_event(100, 1, 1, 1)
+
+
 def authorizer_request(public_key: str, private_key: str) -> dict[str, Any]:
     """The REQUEST authorizer event API Gateway sends for GET /100/events with HTTP Basic credentials."""
     import base64

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, lambda_handler_for, make_resolver
+from emma_events.api import AccountId, count, lambda_handler_for, make_resolver
 from emma_events.models import MemberAddRequest, MemberAddResponse
 from emma_events.repository import get_repository
 
@@ -12,6 +12,8 @@ app = make_resolver()
 @app.post("/<account_id>/members/add", summary="Add a member")
 def add_member(account_id: AccountId, body: MemberAddRequest) -> MemberAddResponse:
     member, added = get_repository().add_member(account_id, body.email, body.fields)
+    if added:
+        count("MembersAdded")
     return MemberAddResponse(member_id=member.member_id, added=added, status=member.status)
 
 

@@ -17,11 +17,13 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from emma_events.cascade import Cascade, cursor_state, describe, removed_parent
 from emma_events.config import settings
+from emma_events.publisher import EVENT_TYPE_DELETED, MEMBER_DELETED, Publisher, entry
 from emma_events.repository import get_repository
 
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+publisher = Publisher()
 
 
 def record_handler(record: DynamoDBRecord, lambda_context: Any) -> None:
@@ -49,6 +51,15 @@ def record_handler(record: DynamoDBRecord, lambda_context: Any) -> None:
     if result.done:
         metrics.add_metric(name="CascadesCompleted", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="EventsDeletedPerCascade", unit=MetricUnit.Count, value=result.total)
+        # On the bus once the parent's last event is gone. Should the call fail, the record is retried: the step
+        # finds nothing left, finishes again and publishes then (at least once, as EventBridge delivers).
+        kind = result.parent.kind
+        detail = {
+            "account_id": result.parent.account_id,
+            f"{kind}_id": result.parent.parent_id,
+            "events_deleted": result.total,
+        }
+        publisher.publish([entry(EVENT_TYPE_DELETED if kind == "event_type" else MEMBER_DELETED, detail)])
 
 
 @metrics.log_metrics

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, IdempotencyKey, idempotency, lambda_handler_for, make_resolver
+from emma_events.api import AccountId, IdempotencyKey, count, idempotency, lambda_handler_for, make_resolver
 from emma_events.models import CreateMemberEventsRequest, MemberEventResponse
 from emma_events.repository import get_repository
 
@@ -13,11 +13,13 @@ app = make_resolver()
 def create_member_events(
     account_id: AccountId, body: CreateMemberEventsRequest, idempotency_key: IdempotencyKey = None
 ) -> list[MemberEventResponse]:
-    created = get_repository().create_member_events(
+    created, recorded_now = get_repository().create_member_events(
         account_id,
         [event.to_domain() for event in body.events],
         idempotency(idempotency_key, app.current_event.json_body),
     )
+    if recorded_now:  # not a retry answered from its Idempotency-Key
+        count("EventsRecorded", len(created))
     return [MemberEventResponse.of(event) for event in created]
 
 

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BeforeValidator
 
 from emma_events.dates import parse_time
@@ -66,6 +67,9 @@ IdempotencyKey = Annotated[
 ]
 
 logger = Logger()
+#: The API's metrics (CloudWatch embedded metric format: written with the logs, no API call), namespace
+#: POWERTOOLS_METRICS_NAMESPACE; README, "Operating it".
+metrics = Metrics()
 
 
 def validate_email(value: str, field: str) -> str:
@@ -225,20 +229,38 @@ def _lowercase_media_type(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def count(metric: str, value: int = 1) -> None:
+    """Add to one of the API's business metrics (EventsRecorded, EventTypesCreated, ...) for this request."""
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
+
+
 def lambda_handler_for(app: APIGatewayRestResolver) -> Any:
     """The Lambda entry point of every API function: structured logs with the request id, the account check,
-    the body check, then ``app.resolve``."""
+    the body check, then ``app.resolve``; one ``Requests2xx``/``4xx``/``5xx`` metric per request, with the
+    account id as a property of the metrics document (not a dimension: one metric per account would cost more
+    than the API)."""
     from aws_lambda_powertools.logging import correlation_paths
 
+    @metrics.log_metrics
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        refused = refuse_foreign_account(event) or refuse_body(event)
-        if refused:
-            return refused
-        set_deadline(context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_S)
+        account = (event.get("pathParameters") or {}).get("account_id")
+        if account is not None:
+            metrics.add_metadata(key="account_id", value=str(account))
+        status = 500
         try:
-            return app.resolve(_lowercase_media_type(event), context)
-        finally:
-            set_deadline(None)
+            refused = refuse_foreign_account(event) or refuse_body(event)
+            if refused:
+                status = refused["statusCode"]
+                return refused
+            set_deadline(context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_S)
+            try:
+                answer = app.resolve(_lowercase_media_type(event), context)
+            finally:
+                set_deadline(None)
+            status = answer["statusCode"]
+            return answer
+        finally:  # an exception that escapes is Lambda's error, API Gateway's 502: a 5xx
+            count(f"Requests{min(status // 100, 5)}xx")
 
     return lambda_handler

@@ -323,8 +323,9 @@ class Repository(ApiKeyStore, CascadeStore):
     @translate_errors
     def create_member_events(
         self, account_id: int, events: list[NewMemberEvent], idempotency: Idempotency | None = None
-    ) -> list[MemberEvent]:
-        """Record up to 10 events, all or none.
+    ) -> tuple[list[MemberEvent], bool]:
+        """Record up to 10 events, all or none; and whether this call recorded them (False: a retry answered from
+        its idempotency record).
 
         By ids: 1 x UpdateItem (event ids) + 1 x TransactWriteItems. By email or type name: + 1 x BatchGetItem
         (the email and name guards) first. The transaction holds a ``ConditionCheck`` that each member and type
@@ -363,7 +364,7 @@ class Repository(ApiKeyStore, CascadeStore):
             names += [f"event {e.event_id}" for e in created] + ["idempotency record"] * len(record)
             try:
                 self.client.transact_write_items(TransactItems=items)
-                return created
+                return created, True
             except ClientError as error:
                 failed = {
                     name for name, code in self._reasons(error, *names).items() if code == "ConditionalCheckFailed"
@@ -372,10 +373,10 @@ class Repository(ApiKeyStore, CascadeStore):
             if "idempotency record" in failed:
                 replay = self._replay(account_id, idempotency, now) if idempotency else None
                 if replay is not None:
-                    return replay
+                    return replay, False
                 continue  # the record expired between the two calls: write anew
             if any(name.startswith("event ") for name in failed) and self._exists(layout.event_key(created[0])):
-                return created  # the ids are this request's own: an earlier attempt of it was written
+                return created, True  # the ids are this request's own: an earlier attempt of it was written
             failed_members = {m for m in member_ids if f"member {m}" in failed}
             failed_types = {t for t in type_ids if f"type {t}" in failed}
             if failed_members or failed_types:

@@ -1,0 +1,119 @@
+"""Amazon EventBridge: what the stack tells the user's own systems, and how it gets there.
+
+Every recorded member event goes on the bus as ``Member Event Recorded`` (the event as the API returns it, with
+the account id), from the table's stream: it is published once it is committed, and never for a rejected batch.
+A finished cascade delete publishes ``Event Type Deleted`` or ``Member Deleted``. All with ``source``
+``emma-events``. Entries go out in PutEvents calls of at most 10 entries and less than 256 KB together (the
+entry size as EventBridge computes it); entries a call reports failed (``FailedEntryCount``) are sent again, a
+few times, and what still fails raises ``PublishFailed`` so that the stream retries, bisects and finally hands
+the records to the on-failure queue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+SOURCE = "emma-events"
+MEMBER_EVENT_RECORDED = "Member Event Recorded"
+EVENT_TYPE_DELETED = "Event Type Deleted"
+MEMBER_DELETED = "Member Deleted"
+
+#: PutEvents takes at most 10 entries, whose sizes add up to less than 256 KB (EventBridge user guide,
+#: "Calculating PutEvents event entry size").
+MAX_ENTRIES_PER_CALL = 10
+MAX_CALL_BYTES = 256 * 1024
+#: Calls per batch: the first and the retries of the entries that failed.
+ATTEMPTS = 4
+
+
+class PublishFailed(Exception):
+    """Entries that EventBridge still refused after the retries; ``failed`` holds them with their error codes."""
+
+    def __init__(self, failed: list[tuple[dict[str, Any], str]]) -> None:
+        codes = sorted({code for _, code in failed})
+        super().__init__(f"{len(failed)} entries not published after {ATTEMPTS} attempts: {', '.join(codes)}")
+        self.failed = failed
+
+
+def entry(detail_type: str, detail: dict[str, Any], bus_name: str | None = None) -> dict[str, Any]:
+    """One PutEvents entry."""
+    return {
+        "Source": SOURCE,
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
+        "EventBusName": bus_name or os.environ["EVENT_BUS_NAME"],
+    }
+
+
+def entry_size(item: dict[str, Any]) -> int:
+    """An entry's size as EventBridge counts it: Source, DetailType, Detail and Resources in UTF-8, Time 14."""
+    size = 14 if "Time" in item else 0
+    size += sum(len(item.get(field, "").encode()) for field in ("Source", "DetailType", "Detail"))
+    return size + sum(len(resource.encode()) for resource in item.get("Resources", []))
+
+
+def batches(entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """The entries in order, in groups that one PutEvents call takes."""
+    batch: list[dict[str, Any]] = []
+    used = 0
+    for item in entries:
+        size = entry_size(item)
+        if batch and (len(batch) == MAX_ENTRIES_PER_CALL or used + size >= MAX_CALL_BYTES):
+            yield batch
+            batch, used = [], 0
+        batch.append(item)
+        used += size
+    if batch:
+        yield batch
+
+
+def new_client() -> Any:
+    """An EventBridge client from botocore itself (as the DynamoDB client: no boto3 import at cold start)."""
+    import botocore.session
+    from botocore.config import Config
+
+    config = Config(connect_timeout=1, read_timeout=4, retries={"mode": "standard", "max_attempts": 3})
+    return botocore.session.get_session().create_client("events", config=config)
+
+
+class Publisher:
+    def __init__(self, client: Any = None, *, retry_delay_s: float = 0.1) -> None:
+        self._client = client
+        self.retry_delay_s = retry_delay_s
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = new_client()
+        return self._client
+
+    def publish(self, entries: list[dict[str, Any]]) -> int:
+        """Put every entry on its bus; the number of PutEvents calls made. ``PublishFailed`` when some entries
+        were still refused after ``ATTEMPTS`` calls (the others are published)."""
+        calls = 0
+        refused: list[tuple[dict[str, Any], str]] = []
+        for batch in batches(entries):
+            pending = batch
+            for attempt in range(ATTEMPTS):
+                if attempt:
+                    time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
+                answer = self.client.put_events(Entries=pending)
+                calls += 1
+                if not answer.get("FailedEntryCount"):
+                    pending = []
+                    break
+                # The answer's entries are in the order of the request's; the failed ones carry an ErrorCode.
+                failed = [
+                    (sent, got) for sent, got in zip(pending, answer["Entries"], strict=True) if "ErrorCode" in got
+                ]
+                pending = [sent for sent, _ in failed]
+                last_codes = [got["ErrorCode"] for _, got in failed]
+            if pending:
+                refused += list(zip(pending, last_codes, strict=True))
+        if refused:
+            raise PublishFailed(refused)
+        return calls

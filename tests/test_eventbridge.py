@@ -1,0 +1,114 @@
+"""Every recorded member event on EventBridge: PutEvents batching, retries of refused entries, and the stream
+consumer's report of what could not be published (the HTTP test of the whole path is in test_local_stack_http)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import LambdaContext, load_event, load_function
+
+from emma_events import publisher
+from emma_events.publisher import MAX_CALL_BYTES, Publisher, PublishFailed, batches, entry, entry_size
+
+
+class FakeEventBridge:
+    """PutEvents that refuses the entries ``refuse(call number, entry)`` names, with ThrottlingException."""
+
+    def __init__(self, refuse: Any = lambda call, item: False) -> None:
+        self.refuse = refuse
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(Entries)
+        answers = [
+            {"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}
+            if self.refuse(len(self.calls), item)
+            else {"EventId": f"id-{len(self.calls)}-{n}"}
+            for n, item in enumerate(Entries)
+        ]
+        return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}
+
+
+def numbered(count: int, padding: int = 0) -> list[dict[str, Any]]:
+    return [entry("Member Event Recorded", {"event_id": n, "pad": "x" * padding}, "bus") for n in range(count)]
+
+
+def test_entries_go_out_ten_to_a_call_in_order() -> None:
+    groups = list(batches(numbered(25)))
+    assert [len(g) for g in groups] == [10, 10, 5]
+    assert [json.loads(e["Detail"])["event_id"] for g in groups for e in g] == list(range(25))
+
+
+def test_a_call_stays_under_256_kb_of_entries() -> None:
+    entries = numbered(10, padding=32_000)  # ten events with 32 KB of attributes: ~320 KB in all
+    groups = list(batches(entries))
+    assert len(groups) == 2
+    assert all(sum(entry_size(e) for e in g) < MAX_CALL_BYTES for g in groups)
+    assert entry_size(entries[0]) == len("emma-events") + len("Member Event Recorded") + len(entries[0]["Detail"])
+
+
+def test_refused_entries_are_sent_again_alone_and_in_order() -> None:
+    client = FakeEventBridge(refuse=lambda call, item: call == 1 and json.loads(item["Detail"])["event_id"] in (1, 3))
+    calls = Publisher(client, retry_delay_s=0).publish(numbered(5))
+    assert calls == 2
+    assert [json.loads(e["Detail"])["event_id"] for e in client.calls[1]] == [1, 3]
+
+
+def test_entries_refused_on_every_attempt_raise_naming_them() -> None:
+    client = FakeEventBridge(refuse=lambda call, item: json.loads(item["Detail"])["event_id"] == 2)
+    with pytest.raises(PublishFailed) as failed:
+        Publisher(client, retry_delay_s=0).publish(numbered(4))
+    assert [json.loads(item["Detail"])["event_id"] for item, _ in failed.value.failed] == [2]
+    assert [code for _, code in failed.value.failed] == ["ThrottlingException"]
+    assert len(client.calls) == publisher.ATTEMPTS
+
+
+def records_of(count: int) -> dict[str, Any]:
+    """The events/ stream record, ``count`` times, each its own event and sequence number."""
+    template = load_event("publish_events")["Records"][0]
+    records = []
+    for n in range(1, count + 1):
+        record = json.loads(json.dumps(template))
+        record["dynamodb"]["NewImage"]["event_id"] = {"N": str(n)}
+        record["dynamodb"]["SequenceNumber"] = f"{n:024d}"
+        records.append(record)
+    return {"Records": records}
+
+
+def test_the_stream_consumer_publishes_each_event_as_the_api_returns_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = FakeEventBridge()
+    module = load_function("publish_events")
+    monkeypatch.setattr(module, "publisher", Publisher(client, retry_delay_s=0))
+
+    answer = module.lambda_handler(records_of(3), LambdaContext(function_name="publish"))
+
+    assert answer == {"batchItemFailures": []}
+    (sent,) = client.calls  # three records, one PutEvents call
+    assert [(e["Source"], e["DetailType"], e["EventBusName"]) for e in sent] == [
+        ("emma-events", "Member Event Recorded", "default")
+    ] * 3
+    assert json.loads(sent[0]["Detail"]) == {
+        "event_id": 1,
+        "account_id": 100,
+        "member_id": 1,
+        "event_type_id": 1,
+        "event_timestamp": "@D:2026-11-26T12:00:00",
+        "inserted_at": "@D:2026-11-26T12:00:00",
+        "event_monetary_value": 19.99,
+        "mailing_id": None,
+        "attributes": {"sku": "A-1"},
+    }
+
+
+def test_records_whose_events_were_not_published_are_reported_for_the_stream_to_retry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = FakeEventBridge(refuse=lambda call, item: json.loads(item["Detail"])["event_id"] == 2)
+    module = load_function("publish_events")
+    monkeypatch.setattr(module, "publisher", Publisher(client, retry_delay_s=0))
+
+    answer = module.lambda_handler(records_of(3), LambdaContext(function_name="publish"))
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": f"{2:024d}"}]}
