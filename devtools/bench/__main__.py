@@ -36,6 +36,7 @@ def _environment() -> None:
         AWS_REGION="us-east-1",
         TABLE_NAME="emma-events-bench",
         POWERTOOLS_LOG_LEVEL="ERROR",
+        POWERTOOLS_METRICS_DISABLED="true",  # no metrics documents on stdout while measuring
     )
     for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.pop(variable, None)

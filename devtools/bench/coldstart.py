@@ -361,6 +361,7 @@ IMPORT_PIECES = (
     "botocore.session",
     "pydantic",
     "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
     "aws_lambda_powertools.event_handler",
     "aws_lambda_powertools.event_handler.openapi.params",
     "emma_events.models",

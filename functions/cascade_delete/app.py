@@ -16,12 +16,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from emma_events.cascade import Cascade, cursor_state, describe, removed_parent
-from emma_events.config import settings
+from emma_events.config import METRICS_NAMESPACE, settings
 from emma_events.publisher import EVENT_TYPE_DELETED, MEMBER_DELETED, Publisher, entry
 from emma_events.repository import get_repository
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 publisher = Publisher()
 

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BeforeValidator
 
+from emma_events.config import METRICS_NAMESPACE
 from emma_events.dates import parse_time
 from emma_events.errors import (
     ApiError,
@@ -69,7 +70,7 @@ IdempotencyKey = Annotated[
 logger = Logger()
 #: The API's metrics (CloudWatch embedded metric format: written with the logs, no API call), namespace
 #: POWERTOOLS_METRICS_NAMESPACE; README, "Operating it".
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
 def validate_email(value: str, field: str) -> str:

@@ -30,6 +30,11 @@ class Settings:
             raise RuntimeError(f"environment variable {missing} is not set (template.yaml sets it)") from None
 
 
+#: The namespace of every metric (template.yaml sets POWERTOOLS_METRICS_NAMESPACE); with a default, so that a
+#: function run without it still answers (Powertools refuses to write metrics without a namespace, and raises).
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "EmmaEvents"
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     return Settings.from_environ()
