@@ -288,6 +288,7 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
 
     from devtools.local_stack.server import LocalEventBus
     from devtools.local_stack.store import EmbeddedDynamoDB
+    from devtools.local_stack.template import api_functions
 
     python = runtime_python()
     build(python, log)
@@ -301,6 +302,7 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
         with tempfile.TemporaryDirectory(prefix="coldstart-") as workdir:
             bench = ColdStarts(python, store.endpoint, Path(workdir), events_endpoint)
             selected = [f for f in functions() if not only or f.name in only]
+            api_ids = set(api_functions())  # the guard for API functions; the authorizer and stream consumers: other
             for function in selected:
                 floor = bench.floor_folder(function)
                 mine: list[Run] = []
@@ -317,7 +319,7 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
                 total, floor_total = _median(r.total_ms for r in mine), _median(r.total_ms for r in base)
                 row: dict[str, Any] = {
                     "function": function.name,
-                    "api": function.name not in ("authorizer", "cascade_delete", "publish_events"),
+                    "api": function.logical_id in api_ids,
                     "dynamodb_calls": calls,
                     "runs": runs,
                     "import_ms": _median(r.import_ms for r in mine),

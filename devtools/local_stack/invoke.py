@@ -131,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     bus_endpoint, bus_server = bus.serve_in_background()
     try:
         dynamodb.start()
-        environment = function_environment(dynamodb.endpoint) | {"AWS_ENDPOINT_URL_EVENTBRIDGE": bus_endpoint}
-        adapter = SamRuntimeAdapter(runtime, environment, template_path.parent)
+        adapter = SamRuntimeAdapter(
+            runtime, function_environment(dynamodb.endpoint, bus_endpoint), template_path.parent
+        )
         runner = LocalLambdaRunner(
             local_runtime=adapter,
             function_provider=functions,

@@ -399,9 +399,9 @@ class LocalStack:
     def start(self) -> None:
         self.dynamodb.start()
         stream_arns = self.dynamodb.create_tables(self.template_path)
-        extra_env = function_environment(self.dynamodb.endpoint)
         reachable = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - a bind address
-        extra_env["AWS_ENDPOINT_URL_EVENTBRIDGE"] = f"http://{reachable}:{self.port}{LocalEventBus.API_PATH}"
+        events_endpoint = f"http://{reachable}:{self.port}{LocalEventBus.API_PATH}"
+        extra_env = function_environment(self.dynamodb.endpoint, events_endpoint)
         stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path))
         functions = SamFunctionProvider(stacks, use_raw_codeuri=True)
         self.adapter = SamRuntimeAdapter(self.runtime, extra_env, self.template_path.parent)

@@ -155,13 +155,14 @@ def force_local_credentials() -> None:
     os.environ["SAM_CLI_TELEMETRY"] = "0"
 
 
-def function_environment(endpoint: str) -> dict[str, str]:
-    """What every function started locally gets on top of its template's variables: the dummy credentials, and
-    the local store for DynamoDB and its streams (both variables boto3 honours)."""
+def function_environment(endpoint: str, events_endpoint: str) -> dict[str, str]:
+    """What every function started locally gets on top of its template's variables: the dummy credentials, the
+    local store for DynamoDB and its streams, and the stand-in EventBridge (variables boto3 honours)."""
     return {
         **LOCAL_CREDENTIALS,
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": endpoint,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": events_endpoint,
     }
 
 
