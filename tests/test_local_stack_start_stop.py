@@ -56,6 +56,34 @@ def test_well_formed_keys_are_read_whole() -> None:
     assert parse_api_keys(" 1:pub:priv:with:colons , 2:p:q ") == [(1, "pub", "priv:with:colons"), (2, "p", "q")]
 
 
+#: A Ctrl-C and a SIGTERM both pending when Python next runs its signal handlers (a loaded machine: the main
+#: thread got to them late), delivered to the stack's own handler.
+BOTH_SIGNALS_PENDING = """
+import os, signal
+from devtools.local_stack.server import stop_serving
+both = {signal.SIGINT, signal.SIGTERM}
+signal.signal(signal.SIGINT, stop_serving)
+signal.signal(signal.SIGTERM, stop_serving)
+signal.pthread_sigmask(signal.SIG_BLOCK, both)
+os.kill(os.getpid(), signal.SIGINT)
+os.kill(os.getpid(), signal.SIGTERM)
+try:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, both)
+    sum(range(1000))
+except KeyboardInterrupt:
+    print("stopping")
+sum(range(1000))  # the pending SIGTERM is handled by now
+print("cleaned up")
+"""
+
+
+def test_a_sigterm_pending_beside_the_ctrl_c_stops_once_without_an_error() -> None:
+    done = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-c", BOTH_SIGNALS_PENDING], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "stopping\ncleaned up\n", "")
+
+
 def test_signals_stop_the_stack_cleanly_and_quickly() -> None:
     with running_stack() as stack:
         assert stack.request("GET", "/100/events").status == 200  # a warm worker to stop too

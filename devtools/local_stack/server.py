@@ -170,6 +170,25 @@ class SamRuntimeAdapter:
             stdout.flush()
 
 
+def ignore_further_signals() -> None:
+    """From now on SIGINT and SIGTERM do nothing, so that the cleanup runs whole. A handler that does nothing, not
+    SIG_IGN: a signal that arrived a moment before is already pending for Python, and Python refuses a pending
+    signal whose handler became SIG_IGN meanwhile ("OSError: Signal 15 ignored due to race condition", seen when a
+    SIGTERM followed a Ctrl-C on a loaded machine)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _do_nothing)
+
+
+def _do_nothing(signum: int, frame: Any) -> None:
+    pass
+
+
+def stop_serving(signum: int, frame: Any) -> None:
+    """The handler of SIGINT and SIGTERM while the stack serves: stop serving (KeyboardInterrupt), once."""
+    ignore_further_signals()
+    raise KeyboardInterrupt
+
+
 class LocalEventBus:
     """EventBridge's PutEvents, locally: what the functions put on any bus, kept in order and served at
     ``GET /_local/eventbridge`` (the local stack only; nothing like it is deployed)."""
@@ -317,13 +336,8 @@ class GatewayService(LocalApigwService):
 
         flask.cli.show_server_banner = lambda *args: None
 
-        def stop(signum: int, frame: Any) -> None:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop_serving)
+        signal.signal(signal.SIGINT, stop_serving)
         self._app.run(threaded=True, host=self.host, port=self.port)
 
     def _request_handler(self, **kwargs: Any) -> Any:
@@ -585,8 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # SIGTERM or Ctrl-C (GatewayService.run); further signals are ignored from here
         pass
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # also when start() itself was interrupted
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ignore_further_signals()  # also when start() itself was interrupted
         stack.close()
         if args.state_file:
             Path(args.state_file).unlink(missing_ok=True)
