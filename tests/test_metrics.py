@@ -79,3 +79,20 @@ def test_each_request_is_counted_by_its_outcome(
     monkeypatch.setattr(Repository, "get_event_type", broken)
     assert invoke("get_event_type", unknown).status == 500
     assert counted(last_request(capsys)) == {"Requests5xx": 1}
+
+
+def test_a_metrics_document_that_cannot_be_written_never_fails_the_request(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Powertools keeps one metric set per process: calls running at once in one process (the in-process tests
+    do) can empty it under each other, and writing an empty set raises. The answer stays the request's own."""
+    from aws_lambda_powertools.metrics import SchemaValidationError
+
+    from emma_events import api
+
+    def emptied(*args: Any, **kwargs: Any) -> None:
+        raise SchemaValidationError("Must contain at least one metric.")
+
+    monkeypatch.setattr(api.metrics.provider, "serialize_metric_set", emptied)  # where the emptied set raises
+    created = invoke("create_event_type", api_event("create_event_type"))
+    assert created.status == 200
