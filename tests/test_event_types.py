@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -433,6 +434,23 @@ def test_a_body_over_one_megabyte_is_413(dynamodb: Any, table_items: Any) -> Non
     result = invoke("create_event_type", api_event("create_event_type", raw_body=raw))
     assert_problem(result, 413)
     assert table_items() == []
+
+
+@pytest.mark.parametrize("base64_encoded", [False, True])
+def test_the_megabyte_counts_bytes_not_characters(dynamodb: Any, table_items: Any, base64_encoded: bool) -> None:
+    """600,000 characters of two bytes each are 1.2 MB: over the limit, though fewer characters than bytes."""
+    raw = json.dumps({"event_type": "a", "display_name": "A", "padding": "\u00e9" * 600_000}, ensure_ascii=False)
+    event = api_event("create_event_type", raw_body=raw)
+    if base64_encoded:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw.encode()).decode(), True
+    assert_problem(invoke("create_event_type", event), 413)
+    assert table_items() == []
+
+
+def test_a_body_just_under_the_megabyte_is_read(dynamodb: Any) -> None:
+    body = {"event_type": "a", "display_name": "A", "padding": ""}
+    body["padding"] = "x" * (1024 * 1024 - len(json.dumps(body)))
+    assert invoke("create_event_type", api_event("create_event_type", body=body)).status == 200
 
 
 @pytest.mark.parametrize("media_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8"])

@@ -398,6 +398,32 @@ def test_a_failed_request_does_not_burn_its_key(world: dict[str, int]) -> None:
     assert ok.status == 200
 
 
+@pytest.mark.parametrize("erased", ["member", "type"])
+@pytest.mark.parametrize("named_by", ["id", "name"])
+def test_a_replay_never_answers_with_erased_data(
+    world: dict[str, int], table_items: Any, erased: str, named_by: str
+) -> None:
+    """POST with a key, delete the member (or type), POST the same again: the answer a fresh request would get (400
+    naming the unknown member or type), not the deleted events from the idempotency record."""
+    if named_by == "id":
+        events = [{"member_id": world["ada"], "event_type_id": world["click"], "attributes": {"secret": "s3cr3t"}}]
+    else:
+        events = [{"email": "ada@example.com", "event_type": "click", "attributes": {"secret": "s3cr3t"}}]
+    assert post_events(100, events, {"Idempotency-Key": "erase-me"}).status == 200
+    if erased == "member":
+        path = {"account_id": 100, "member_id": world["ada"]}
+        assert invoke("delete_member", api_event("delete_member", path=path)).status == 200
+    else:
+        assert delete_type(100, world["click"]).status == 200
+
+    again = post_events(100, events, {"Idempotency-Key": "erase-me"})
+
+    field = {("member", "id"): "member_id", ("member", "name"): "email"}.get((erased, named_by))
+    field = field or {"id": "event_type_id", "name": "event_type"}[named_by]
+    assert_problem(again, 400, f"body.events.0.{field}")
+    assert "s3cr3t" not in json.dumps(again.body)
+
+
 def test_an_expired_key_writes_again(world: dict[str, int], dynamodb: Any, table_items: Any) -> None:
     import os
 

@@ -14,7 +14,7 @@ from emma_events.api import (
     make_resolver,
 )
 from emma_events.dates import to_emma
-from emma_events.keys import EVENT_PREFIX
+from emma_events.errors import reject
 from emma_events.models import MemberEventResponse
 from emma_events.paging import Count, Cursor, End, Limit, Start, encode_cursor, fit_answer, next_link, window
 from emma_events.repository import EventFilter, event_sort_key, get_repository
@@ -36,11 +36,14 @@ def list_member_events(
     cursor: Cursor = None,
     limit: Limit | None = None,
 ) -> Response[list[MemberEventResponse] | int]:
+    if since and until and since > until:
+        reject("query.until", "must not be before since", "until_before_since")
     filters = EventFilter(event_type_id, since, until, order == "desc")
     repository = get_repository()
     if count:
         return Response(200, "application/json", repository.count_member_events(account_id, member_id, filters))
-    asked = window(start, end, cursor, limit, filters, EVENT_PREFIX)
+    listing = (account_id, member_id, filters)
+    asked = window(start, end, cursor, limit, listing)
     page = repository.member_events_page(
         account_id, member_id, filters, offset=asked.offset, limit=asked.size, after=asked.after
     )
@@ -57,7 +60,7 @@ def list_member_events(
             "until": to_emma(until) if until else None,
             "order": "desc" if filters.descending else None,
         }
-        headers["Link"] = next_link(app.current_event, encode_cursor(next_after, filters), asked.size, extra)
+        headers["Link"] = next_link(app.current_event, encode_cursor(next_after, listing), asked.size, extra)
     return Response(200, "application/json", answer, headers=headers)
 
 

@@ -95,7 +95,8 @@ def idempotency(key: str | None, body: Any) -> Idempotency | None:
     if key is None:
         return None
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return Idempotency(key, hashlib.sha256(canonical.encode()).hexdigest())
+    # surrogatepass: a lone surrogate ("\ud800" in the JSON) in a field the models ignore is still fingerprinted
+    return Idempotency(key, hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest())
 
 
 def problem(error: ApiError) -> Response[str]:
@@ -118,8 +119,30 @@ def _validation_problem(exc: RequestValidationError) -> Response[str]:
     return problem(ValidationFailed(f"Invalid request: {fields}.", errors=errors))
 
 
+#: Nesting depth of a request body (DynamoDB's own limit for a stored document; ``attributes`` and ``fields``
+#: allow less, checked by their models).
+BODY_MAX_DEPTH = 32
+
+
+def _nesting(value: Any) -> int:
+    """The nesting depth of a parsed JSON value, without recursion (a hostile body must not exhaust the stack)."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        node, depth = level.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            if deepest > BODY_MAX_DEPTH:
+                break
+            level.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _strict_json(text: str) -> Any:
-    """``json.loads`` that refuses duplicate keys (which parser would win is anyone's guess)."""
+    """``json.loads`` for request bodies, whose every refusal is a ``JSONDecodeError`` (the one error Powertools
+    turns into a 400): duplicate keys (which parser would win is anyone's guess), integers past Python's digit
+    limit (a ``ValueError``), nesting past the interpreter's stack (a ``RecursionError``) or past
+    ``BODY_MAX_DEPTH``."""
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -129,7 +152,17 @@ def _strict_json(text: str) -> Any:
             seen[key] = value
         return seen
 
-    return json.loads(text, object_pairs_hook=pairs)
+    try:
+        parsed = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested more than {BODY_MAX_DEPTH} levels deep", text, 0) from None
+    except ValueError as error:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise json.JSONDecodeError(str(error), text, 0) from None
+    if _nesting(parsed) > BODY_MAX_DEPTH:
+        raise json.JSONDecodeError(f"nested more than {BODY_MAX_DEPTH} levels deep", text, 0)
+    return parsed
 
 
 def make_resolver() -> APIGatewayRestResolver:
@@ -210,7 +243,7 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
     if not body:
         return None
     error: ApiError | None = None
-    if len(body) > MAX_BODY_BYTES * (4 / 3 if event.get("isBase64Encoded") else 1):
+    if _body_bytes(body, bool(event.get("isBase64Encoded"))) > MAX_BODY_BYTES:
         error = PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
     declared = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)
     media_type = (declared or "").split(";")[0].strip().lower()
@@ -219,13 +252,28 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
     return None if error is None else _proxy_response(error)
 
 
-def _lowercase_media_type(event: dict[str, Any]) -> dict[str, Any]:
+def _body_bytes(body: str, base64_encoded: bool) -> int:
+    """The size of the body as sent, in bytes: decoded from base64 when API Gateway encoded it, else its UTF-8
+    (a character is up to 4 bytes; a lone surrogate, which only a direct invoke can send, counts as 3)."""
+    if base64_encoded:
+        return len(body) * 3 // 4 - body[-2:].count("=")
+    if len(body) > MAX_BODY_BYTES:  # too large whatever its characters: no need to encode it
+        return len(body)
+    return len(body.encode("utf-8", "surrogatepass"))
+
+
+def _normalized_media_type(event: dict[str, Any]) -> dict[str, Any]:
     """Media types are case-insensitive (RFC 9110): ``APPLICATION/JSON`` is JSON (``refuse_body`` let it through),
-    while the resolver compares them as written."""
+    while the resolver compares them as written. A request without a body has no media type: the resolver would
+    parse the nothing it declares (an empty multipart body is a ``ValueError`` there), so it is dropped."""
     for name in ("headers", "multiValueHeaders"):
         headers = event.get(name) or {}
-        for key, value in headers.items():
-            if key.lower() == "content-type":
+        for key, value in list(headers.items()):
+            if key.lower() != "content-type":
+                continue
+            if not event.get("body"):
+                del headers[key]
+            else:
                 headers[key] = [v.lower() for v in value] if isinstance(value, list) else str(value).lower()
     return event
 
@@ -266,7 +314,7 @@ def lambda_handler_for(app: APIGatewayRestResolver) -> Any:
                 return refused
             set_deadline(context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_S)
             try:
-                answer = app.resolve(_lowercase_media_type(event), context)
+                answer = app.resolve(_normalized_media_type(event), context)
             finally:
                 set_deadline(None)
             status = answer["statusCode"]

@@ -98,6 +98,17 @@ class ApiKeyStore(Table):
             raise NotFound(f"Account {account_id} has no key {public_key!r}.") from error
 
     @translate_errors
+    def set_usage_key(self, public_key: str, usage_key: str) -> None:
+        """The usage-plan key a key presents (``ops.api_keys unify``). 1 x UpdateItem, on condition the key exists."""
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={keys.PK: attr_s(keys.api_key_pk(public_key)), keys.SK: attr_s(keys.API_KEY_SK)},
+            UpdateExpression="SET usage_key = :usage",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":usage": attr_s(usage_key)},
+        )
+
+    @translate_errors
     def find_api_key(self, public_key: str) -> auth.StoredKey | None:
         """The stored key for a public key. 1 x GetItem (strongly consistent, so a revocation counts at once)."""
         item = self.client.get_item(

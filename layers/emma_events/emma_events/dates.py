@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-EMMA_DATE_FORMAT = "@D:%Y-%m-%dT%H:%M:%S"
 EMMA_DATE_PATTERN = r"^@D:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
 
 
@@ -13,14 +12,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def _iso_utc(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` in UTC, the year always four digits (``strftime("%Y")`` writes year 999 as
+    ``999``, which would sort after ``2026``)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 def to_emma(value: datetime) -> str:
     """Format an aware datetime as Emma does: ``@D:2026-11-26T12:00:00`` in UTC."""
-    return value.astimezone(UTC).strftime(EMMA_DATE_FORMAT)
+    return f"@D:{_iso_utc(value)}"
 
 
 def to_storage(value: datetime) -> str:
     """The stored form: ISO 8601 in UTC with a ``Z`` suffix, so strings sort as times."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{_iso_utc(value)}Z"
 
 
 def from_storage(value: str) -> datetime:
@@ -54,7 +59,10 @@ def parse_time(value: object) -> datetime:
         raise ValueError("must be a string: ISO 8601 or @D:YYYY-MM-DDTHH:MM:SS")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).replace(microsecond=0)
+    try:
+        return parsed.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable instant in UTC
+        raise ValueError("must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z") from None
 
 
 def parse_timestamp(value: object) -> datetime:

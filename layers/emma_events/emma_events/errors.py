@@ -42,6 +42,11 @@ def field_error(loc: tuple[Any, ...] | list[Any], message: str, kind: str) -> di
     return {"field": ".".join(str(part) for part in loc), "loc": list(loc), "message": message, "type": kind}
 
 
+def invalid_cursor() -> ValidationFailed:
+    """The 400 for a cursor this API did not issue (or one altered since)."""
+    return ValidationFailed("The cursor is not valid.", errors=[field_error(("query", "cursor"), "invalid", "cursor")])
+
+
 #: One problem of one event of a POST: (index, field, message, type).
 EventProblem = tuple[int, str, str, str]
 
@@ -89,6 +94,9 @@ class EventTypeExists(ApiError):
     title = "Event type already exists"
     slug = "event-type-exists"
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, errors=[field_error(("body", "event_type"), "is taken", "event_type_exists")])
+
 
 class UnsupportedMediaType(ApiError):
     status = 415
@@ -117,3 +125,7 @@ class IdempotencyKeyReused(ApiError):
     status = 422
     title = "Idempotency key reused"
     slug = "idempotency-key-reused"
+
+    def __init__(self, detail: str) -> None:
+        field = ("header", "Idempotency-Key")
+        super().__init__(detail, errors=[field_error(field, "was used for another body", "idempotency_key_reused")])

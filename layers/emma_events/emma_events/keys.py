@@ -7,6 +7,8 @@ condition of ``["100", "100#*"]`` therefore confines a principal to one account.
 
 from __future__ import annotations
 
+import re
+
 PK = "PK"
 SK = "SK"
 
@@ -67,6 +69,14 @@ TYPE_INDEX_SK = "GSI1SK"
 def event_sk(timestamp: str, event_id: int) -> str:
     """``timestamp`` is the stored form (``YYYY-MM-DDTHH:MM:SSZ``), which sorts as time."""
     return f"{EVENT_PREFIX}{timestamp}#{event_id:0{ID_WIDTH}d}"
+
+
+_EVENT_SK = re.compile(rf"EV#\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}Z#\d{{{ID_WIDTH}}}", re.ASCII)
+
+
+def is_event_sk(value: str) -> bool:
+    """Whether ``value`` has the form of :func:`event_sk` (a cursor's position is checked with it)."""
+    return _EVENT_SK.fullmatch(value) is not None
 
 
 def type_index_pk(account_id: int, event_type_id: int) -> str:

@@ -6,7 +6,9 @@ Two ways to page, never mixed in one call:
   ``start + 500``); ``count=true`` answers the number of records instead.
 - A cursor: the answer's ``Link: <…?cursor=…&limit=…>; rel="next"`` header continues after the last record
   returned, at the cost of one page whatever its depth; ``limit`` (at most ``MAX_PAGE``) goes with it. The cursor
-  is bound to the filters it was made with.
+  is bound to the account, the member and the filters it was made with (a fingerprint of them, checked first),
+  and the position it carries is checked against the query's own bounds before it reaches DynamoDB (the
+  repository's part): a cursor this API did not issue is a 400 (docs/decisions.md, "Cursors").
 
 A synchronous Lambda answer is at most 6 MB: a page stops before its answer would pass ``MAX_ANSWER_BYTES`` and
 links to the rest.
@@ -18,13 +20,13 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, is_dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from emma_events.errors import ValidationFailed, field_error, reject
+from emma_events.errors import ValidationFailed, field_error, invalid_cursor, reject
 from emma_events.keys import MAX_ID
 
 MAX_PAGE = 500
@@ -64,46 +66,42 @@ def page_bounds(start: int, end: int | None) -> Window:
     return Window(start, end - start)
 
 
-def window(
-    start: int, end: int | None, cursor: str | None, limit: int | None, filters: Any = None, prefix: str = ""
-) -> Window:
+def window(start: int, end: int | None, cursor: str | None, limit: int | None, binding: tuple[Any, ...] = ()) -> Window:
     """The page a call asks for, by ``start``/``end`` or by ``cursor``/``limit`` (400 when they are mixed).
-    ``filters`` (a dataclass): what the cursor must have been made with; ``prefix``: of the sort keys it may hold."""
+    ``binding``: what the cursor must have been made for (account, member, filters)."""
     if cursor is None:
         if limit is not None:
             reject("query.limit", "limit goes with cursor; use start/end for the first page", "limit_without_cursor")
         return page_bounds(start, end)
     if start or end is not None:
         reject("query.cursor", "cursor and start/end cannot be combined", "cursor_with_offset")
-    return Window(0, page_bounds(0, limit).size, decode_cursor(cursor, filters, prefix))
+    return Window(0, page_bounds(0, limit).size, decode_cursor(cursor, binding))
 
 
-def _fingerprint(filters: Any) -> str:
-    parts = list(astuple(filters)) if filters is not None else []
+def _fingerprint(binding: tuple[Any, ...]) -> str:
+    parts = [astuple(part) if is_dataclass(part) and not isinstance(part, type) else part for part in binding]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def encode_cursor(after: str, filters: Any = None) -> str:
-    raw = json.dumps({"a": after, "f": _fingerprint(filters)}, separators=(",", ":")).encode()
+def encode_cursor(after: str, binding: tuple[Any, ...] = ()) -> str:
+    raw = json.dumps({"a": after, "f": _fingerprint(binding)}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, filters: Any = None, prefix: str = "") -> str:
-    """The sort key a cursor continues after; 400 when it is not one of ours or was made for other filters."""
+def decode_cursor(cursor: str, binding: tuple[Any, ...] = ()) -> str:
+    """The position a cursor continues after; 400 when it is not one of ours or was made for another listing."""
     try:
         decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         after, fingerprint = decoded["a"], decoded["f"]
-        valid = isinstance(after, str) and after.startswith(prefix) and isinstance(fingerprint, str)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        valid = isinstance(after, str) and after.isascii() and isinstance(fingerprint, str)
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         valid = False
     if not valid:
+        raise invalid_cursor()
+    if fingerprint != _fingerprint(binding):
         raise ValidationFailed(
-            "The cursor is not valid.", errors=[field_error(("query", "cursor"), "invalid", "cursor")]
-        )
-    if fingerprint != _fingerprint(filters):
-        raise ValidationFailed(
-            "The cursor was made for other filters; keep event_type_id, since, until and order unchanged.",
-            errors=[field_error(("query", "cursor"), "made for other filters", "cursor_mismatch")],
+            "The cursor was made for another listing; keep the member, event_type_id, since, until and order.",
+            errors=[field_error(("query", "cursor"), "made for another listing", "cursor_mismatch")],
         )
     return str(after)
 

@@ -48,6 +48,7 @@ from emma_events.errors import (
     InvalidEvents,
     NotFound,
     ServiceUnavailable,
+    invalid_cursor,
 )
 from emma_events.layout import event_sort_key
 
@@ -370,6 +371,12 @@ class Repository(ApiKeyStore, CascadeStore):
                     name for name, code in self._reasons(error, *names).items() if code == "ConditionalCheckFailed"
                 }
                 failure = error
+            # A member or type that is gone answers as a fresh request would, also for a retry whose record
+            # exists: a replay never hands back the events of a member or type deleted since (erased is erased).
+            failed_members = {m for m in member_ids if f"member {m}" in failed}
+            failed_types = {t for t in type_ids if f"type {t}" in failed}
+            if failed_members or failed_types:
+                raise self._gone(events, resolved, failed_members, failed_types, account_id)
             if "idempotency record" in failed:
                 replay = self._replay(account_id, idempotency, now) if idempotency else None
                 if replay is not None:
@@ -377,10 +384,6 @@ class Repository(ApiKeyStore, CascadeStore):
                 continue  # the record expired between the two calls: write anew
             if any(name.startswith("event ") for name in failed) and self._exists(layout.event_key(created[0])):
                 return created, True  # the ids are this request's own: an earlier attempt of it was written
-            failed_members = {m for m in member_ids if f"member {m}" in failed}
-            failed_types = {t for t in type_ids if f"type {t}" in failed}
-            if failed_members or failed_types:
-                raise self._gone(events, resolved, failed_members, failed_types, account_id)
             self._backoff(attempt, failure)
         raise ServiceUnavailable("The events conflicted with concurrent changes; retry the request.")
 
@@ -520,7 +523,11 @@ class Repository(ApiKeyStore, CascadeStore):
             return EventPage([], None)
         query = self._events_query(account_id, member_id, filters, removing)
         if after is not None:
-            query["ExclusiveStartKey"] = {keys.PK: query["ExpressionAttributeValues"][":pk"], keys.SK: attr_s(after)}
+            values = query["ExpressionAttributeValues"]
+            # Only a position inside the key condition's range: DynamoDB refuses any other ExclusiveStartKey.
+            if not (keys.is_event_sk(after) and values[":low"]["S"] <= after <= values[":high"]["S"]):
+                raise invalid_cursor()
+            query["ExclusiveStartKey"] = {keys.PK: values[":pk"], keys.SK: attr_s(after)}
         to_skip, wanted = offset, limit + 1
         items: list[Item] = []
         reads = 0
