@@ -306,3 +306,18 @@ def test_a_finished_cascade_is_announced_on_eventbridge(stack: RunningStack, acc
     members = wait_for(lambda: published(stack, account, "Member Deleted"))
     assert [e["Detail"] for e in types] == [{"account_id": account, "event_type_id": doomed, "events_deleted": 3}]
     assert [e["Detail"]["member_id"] for e in members] == [ada]
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:3000", "127.0.0.1.nip.io", "localhost.evil.example"])
+def test_a_host_the_stack_does_not_serve_is_421(stack: RunningStack, host: str) -> None:
+    """A page whose DNS name was rebound to 127.0.0.1 sends its own name as Host: it reaches nothing."""
+    for path in ("/_local/eventbridge", "/100/events"):
+        reply = stack.request("GET", path, headers={"Host": host})
+        assert reply.status == 421, (host, path, reply.text)
+        assert reply.content_type == "application/problem+json"
+
+
+def test_localhost_and_the_served_address_are_served(stack: RunningStack) -> None:
+    port = stack.base_url.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", "localhost", f"127.0.0.1:{port}"):
+        assert stack.request("GET", "/_local/eventbridge", headers={"Host": host}).status == 200, host

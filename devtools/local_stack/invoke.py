@@ -11,7 +11,7 @@ raises, Lambda's error document (``errorMessage``, ``errorType``, ``stackTrace``
 status is 1.
 
 The function is resolved and run as the local stack runs it (``local_stack.SamRuntimeAdapter``: SAM CLI's
-providers for handler, code folder, layers, environment and timeout; ``lambda_runtime``'s worker process): a fresh
+providers for handler, code folder, layers, environment and timeout; ``runtime``'s worker process): a fresh
 execution environment, so every invoke is a cold start, as with ``sam local invoke``. Its DynamoDB is a running
 `make run`'s when one is up (the invoke sees and changes the stack's data), else one of its own, in memory,
 seeded with the world the events/ files name (account 100, type 1 "purchase", member 1, the development key), so

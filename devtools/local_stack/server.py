@@ -3,7 +3,7 @@
 Everything an HTTP request meets is SAM CLI's own code, as in ``sam local start-api``: its stack, function and API
 providers read template.yaml; its Flask-based API Gateway emulation matches routes, builds the proxy events,
 runs Lambda authorizers and parses the responses. Only the Docker-backed Lambda runtime is replaced, by
-``lambda_runtime.ProcessRuntime`` (a warm worker process per function). The stream poller plays Lambda's
+``runtime.ProcessRuntime`` (a warm worker process per function). The stream poller plays Lambda's
 DynamoDB event source mappings.
 
 The SAM CLI classes used here are internal APIs: aws-sam-cli is pinned exactly, this module is the only place
@@ -33,7 +33,7 @@ from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.exceptions import LambdaResponseParseException
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 
-from devtools.local_stack import template
+from devtools.local_stack import exposure, template
 from devtools.local_stack.runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
 from devtools.local_stack.store import (
     DEFAULT_DATA_DIR,
@@ -253,9 +253,10 @@ class GatewayService(LocalApigwService):
         super().create()
         from flask import Response, request
 
+        exposure.install(self._app, self.host)  # Host and loopback checks before anything else
         self.event_bus = LocalEventBus()
 
-        # The local EventBridge: PutEvents for the functions, and what they published for anyone to read.
+        # The local EventBridge: PutEvents for the functions, and what they published, for this machine only.
         @self._app.post(f"{LocalEventBus.API_PATH}/")
         def put_events() -> Any:
             if request.headers.get("X-Amz-Target") != "AWSEvents.PutEvents":
@@ -535,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dynamodb-host",
         default=os.environ.get("DYNAMODB_HOST", "127.0.0.1"),
-        help="interface of the embedded DynamoDB; 0.0.0.0 lets `sam local` containers reach it",
+        help="interface of the embedded DynamoDB; the Docker bridge's address lets `sam local` containers reach it",
     )
     parser.add_argument(
         "--store",
@@ -556,6 +557,10 @@ def main(argv: list[str] | None = None) -> int:
         help="where to say where this stack's DynamoDB is, for `make invoke` ('' for nowhere)",
     )
     args = parser.parse_args(argv)
+    refused = exposure.listen_refusal(args.host, args.dynamodb_host, os.environ.get("LOCAL_API_KEYS"))
+    if refused:  # before anything starts
+        print(f"local stack: {refused}", file=sys.stderr)
+        return 2
 
     force_local_credentials()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

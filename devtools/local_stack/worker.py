@@ -1,6 +1,6 @@
 """One warm Lambda execution environment: a process that imports a handler once and serves invocations.
 
-Started by ``lambda_runtime.py`` with the function's environment, its code directory as the working directory
+Started by ``runtime.py`` with the function's environment, its code directory as the working directory
 and its layers on ``PYTHONPATH``, as the Lambda runtime does. Requests arrive as JSON lines on stdin; each result
 (or Lambda's error shape) goes back as one JSON line on the file descriptor named in argv. The handler's own
 stdout is sent to stderr, so nothing it prints can corrupt the protocol.
