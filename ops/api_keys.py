@@ -1,14 +1,20 @@
 """Create, list and revoke an account's API keys, in the deployed table or the local stack's.
 
-    python -m ops.api_keys create --table <TableName> --account 100 [--usage-plan-id <id>]
+    python -m ops.api_keys create --table <TableName> --account 100 [--usage-plan-id <UsagePlanId>]
     python -m ops.api_keys list   --table <TableName> --account 100
-    python -m ops.api_keys revoke --table <TableName> --account 100 --public-key <public key>
+    python -m ops.api_keys revoke --table <TableName> --account 100 --public-key <public key> \\
+        [--usage-plan-id <UsagePlanId> --rest-api-id <RestApiId> --stage <StageName>]
+    python -m ops.api_keys unify  --table <TableName> --account 100 --usage-plan-id <UsagePlanId>
 
 ``create`` prints the public and private key once; only a salted digest of the private key is stored. With
-``--usage-plan-id`` (the stack's UsagePlanId output) it also creates the account's API Gateway API key in the usage
-plan, which API Gateway uses to throttle the account. A revocation takes effect within the authorizer cache TTL.
-Credentials and region come from the usual AWS environment; ``--endpoint-url http://127.0.0.1:8000`` targets the
-local stack's embedded DynamoDB (its table is ``EventsTable``).
+``--usage-plan-id`` (the stack's UsagePlanId output) the key presents the account's one API Gateway API key in the
+usage plan (created with the account's first key), so every key of an account shares one rate limit.
+
+``revoke`` marks the key revoked; with the stack's outputs it also flushes the stage's authorizer cache (a revoked
+key stops working within seconds, not the cache's TTL) and disables the account's usage-plan key once no active key
+of the account presents it. ``unify`` moves an account whose keys each got their own usage-plan key (before keys
+shared one) to a single one. Credentials and region come from the usual AWS environment; ``--endpoint-url
+http://127.0.0.1:8000`` targets the local stack's embedded DynamoDB (its table is ``EventsTable``).
 """
 
 from __future__ import annotations
@@ -16,61 +22,121 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from emma_events.api_key_store import ApiKeyStore
 from emma_events.errors import NotFound
-from emma_events.repository import Repository
 
 
-def usage_plan_key(apigateway: Any, usage_plan_id: str, account_id: int) -> str:
-    """An API Gateway API key for the account, added to the usage plan; returns its value."""
-    created = apigateway.create_api_key(name=f"emma-events-account-{account_id}", enabled=True, generateDistinctId=True)
+def usage_key_name(account_id: int) -> str:
+    return f"emma-events-account-{account_id}"
+
+
+def account_usage_keys(apigateway: Any, account_id: int) -> list[dict[str, Any]]:
+    """The account's API Gateway API keys, oldest first (``nameQuery`` is a prefix: 1 would match 10)."""
+    found = apigateway.get_api_keys(nameQuery=usage_key_name(account_id), includeValues=True, limit=500)["items"]
+    return sorted((k for k in found if k["name"] == usage_key_name(account_id)), key=lambda k: str(k["createdDate"]))
+
+
+def account_usage_key(apigateway: Any, usage_plan_id: str, account_id: int) -> str:
+    """The value of the account's one API key in the usage plan, created with the account's first key."""
+    existing = account_usage_keys(apigateway, account_id)
+    if existing:
+        return str(existing[0]["value"])
+    created = apigateway.create_api_key(name=usage_key_name(account_id), enabled=True, generateDistinctId=True)
     apigateway.create_usage_plan_key(usagePlanId=usage_plan_id, keyId=created["id"], keyType="API_KEY")
     return str(created["value"])
 
 
-def main(argv: list[str] | None = None, out: Any = None) -> int:
+def revoke(store: ApiKeyStore, apigateway: Any, args: argparse.Namespace, out: Any) -> None:
+    """Revoke in the table; then, given the stack's outputs, the gateway's part: the usage-plan key of the account
+    disabled when no active key presents it any more, and the stage's authorizer cache flushed."""
+    revoked = store.find_api_key(args.public_key)
+    store.revoke_api_key(args.account, args.public_key)
+    print(f"revoked {args.public_key} in {args.table}", file=out)
+    if apigateway is None:
+        print("the authorizer cache still allows it for its TTL: give --rest-api-id and --stage to flush it", file=out)
+        return
+    usage = revoked.usage_key if revoked else None
+    still_presented = usage is not None and any(
+        (other := store.find_api_key(key["public_key"])) is not None and other.usage_key == usage
+        for key in store.list_api_keys(args.account)
+        if not key["revoked"]
+    )
+    for key in account_usage_keys(apigateway, args.account):
+        if key["value"] == usage and not still_presented:
+            apigateway.update_api_key(apiKey=key["id"], patchOperations=[_enabled(False)])
+            print(
+                f"disabled usage-plan key {key['id']} (no active key of account {args.account} presents it)", file=out
+            )
+        elif key["value"] == usage:
+            print(f"left usage-plan key {key['id']} enabled: other active keys of the account present it", file=out)
+    apigateway.flush_stage_authorizers_cache(restApiId=args.rest_api_id, stageName=args.stage)
+    print(f"flushed the authorizer cache of stage {args.stage} of API {args.rest_api_id}", file=out)
+
+
+def unify(store: ApiKeyStore, apigateway: Any, args: argparse.Namespace, out: Any) -> None:
+    """Every key of the account presents the account's oldest usage-plan key; the others are removed from the plan
+    and disabled. Safe to run again."""
+    keep = account_usage_key(apigateway, args.usage_plan_id, args.account)
+    for key in store.list_api_keys(args.account):
+        store.set_usage_key(key["public_key"], keep)
+    for key in account_usage_keys(apigateway, args.account):
+        if key["value"] != keep and key["enabled"]:
+            apigateway.delete_usage_plan_key(usagePlanId=args.usage_plan_id, keyId=key["id"])
+            apigateway.update_api_key(apiKey=key["id"], patchOperations=[_enabled(False)])
+            print(f"disabled usage-plan key {key['id']}", file=out)
+    print(f"account {args.account}: every key presents one usage-plan key", file=out)
+
+
+def _enabled(value: bool) -> dict[str, str]:
+    return {"op": "replace", "path": "/enabled", "value": str(value).lower()}
+
+
+def main(argv: list[str] | None = None, out: Any = None, client: Callable[..., Any] | None = None) -> int:
+    """``client``: boto3.client by default (tests give stubbed clients)."""
     out = out or sys.stdout
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["create", "list", "revoke"])
+    parser.add_argument("command", choices=["create", "list", "revoke", "unify"])
     parser.add_argument("--table", required=True)
     parser.add_argument("--account", type=int, required=True)
     parser.add_argument("--public-key")
     parser.add_argument("--usage-plan-id")
+    parser.add_argument("--rest-api-id", help="the stack's RestApiId output (revoke: flush the authorizer cache)")
+    parser.add_argument("--stage", help="the stack's StageName output")
     parser.add_argument("--endpoint-url")
     args = parser.parse_args(argv)
+    if args.command == "revoke" and not args.public_key:
+        parser.error("revoke needs --public-key")
+    if args.command == "unify" and not args.usage_plan_id:
+        parser.error("unify needs --usage-plan-id")
+    if bool(args.rest_api_id) != bool(args.stage):
+        parser.error("--rest-api-id and --stage go together")
 
-    import boto3
+    if client is None:
+        import boto3
 
-    repository = Repository(args.table, boto3.client("dynamodb", endpoint_url=args.endpoint_url))
+        client = boto3.client
+    store = ApiKeyStore(args.table, client("dynamodb", endpoint_url=args.endpoint_url))
+    apigateway = client("apigateway") if args.usage_plan_id or args.rest_api_id else None
     if args.command == "create":
-        usage = None
-        if args.usage_plan_id:
-            usage = usage_plan_key(boto3.client("apigateway"), args.usage_plan_id, args.account)
-        credentials = repository.create_api_key(args.account, usage_key=usage)
-        print(
-            json.dumps(
-                {
-                    "account_id": args.account,
-                    "public_key": credentials.public_key,
-                    "private_key": credentials.private_key,
-                }
-            ),
-            file=out,
-        )
+        usage = account_usage_key(apigateway, args.usage_plan_id, args.account) if args.usage_plan_id else None
+        credentials = store.create_api_key(args.account, usage_key=usage)
+        shown = {"account_id": args.account, "public_key": credentials.public_key}
+        print(json.dumps(shown | {"private_key": credentials.private_key}), file=out)
         print("Keep the private key now: it cannot be shown again.", file=sys.stderr)
     elif args.command == "list":
-        for key in repository.list_api_keys(args.account):
+        for key in store.list_api_keys(args.account):
             print(json.dumps(key), file=out)
+    elif args.command == "unify":
+        unify(store, apigateway, args, out)
     else:
-        if not args.public_key:
-            parser.error("revoke needs --public-key")
         try:
-            repository.revoke_api_key(args.account, args.public_key)
+            revoke(store, apigateway if args.rest_api_id else None, args, out)
         except NotFound as error:
             print(error.detail, file=sys.stderr)
             return 1
-        print(f"revoked {args.public_key} (in effect within the authorizer cache TTL)", file=out)
     return 0
 
 
