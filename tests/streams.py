@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 
 from devtools.local_stack.stream_poller import StreamPoller, Subscription
-from devtools.local_stack.template import resources
+from devtools.local_stack.template import stream_subscriptions
 from devtools.testing.in_process import LambdaContext, load_function
 
 
@@ -40,10 +40,7 @@ class CascadeDriver:
     invocations: list[list[dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        (function,) = [
-            (name, r) for name, r in resources("AWS::Serverless::Function").items() if name == "CascadeDeleteFunction"
-        ]
-        properties = function[1]["Properties"]["Events"]["Stream"]["Properties"]
+        (properties,) = [p for name, p, _ in stream_subscriptions() if name == "CascadeDeleteFunction"]
         self.subscription = Subscription.from_event("CascadeDeleteFunction", properties, "EventsTable")
         if not self.from_start:
             self.subscription.starting_position = "LATEST"

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from devtools import ROOT
-from devtools.local_stack.template import load_template, resources
+from devtools.local_stack.template import load_template, resources, stream_subscriptions
 
 PSEUDO = {"AWS::StackName", "AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::NoValue", "AWS::URLSuffix"}
 
@@ -66,8 +66,7 @@ def test_every_function_has_an_errors_and_a_throttles_alarm_and_every_stream_con
             if dimension["Name"] == "FunctionName":
                 watched.setdefault(dimension["Value"]["Ref"], set()).add(properties["MetricName"])
     functions = resources("AWS::Serverless::Function")
-    events = {name: f["Properties"].get("Events", {}).values() for name, f in functions.items()}
-    consumers = {name for name, found in events.items() if any(e["Type"] == "DynamoDB" for e in found)}
+    consumers = {name for name, _, _ in stream_subscriptions()}
     assert consumers == {"CascadeDeleteFunction", "PublishEventsFunction"}
     for name in functions:
         expected = {"Errors", "Throttles"} | ({"IteratorAge"} if name in consumers else set())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.local_stack.template import api_functions, load_template, resources
+from devtools.local_stack.template import api_functions, load_template, resources, stream_subscriptions
 
 ROOT = Path(__file__).resolve().parent.parent
 API_FUNCTIONS = api_functions()
@@ -37,13 +37,12 @@ def test_every_function_has_an_event_file() -> None:
 
 
 def test_the_cascade_reads_the_stream_with_failure_handling() -> None:
-    stream = resources("AWS::Serverless::Function")["CascadeDeleteFunction"]["Properties"]["Events"]["Stream"]
-    props = stream["Properties"]
+    (props,) = [p for name, p, _ in stream_subscriptions() if name == "CascadeDeleteFunction"]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BisectBatchOnFunctionError"] is True
     assert 0 <= props["MaximumRetryAttempts"] <= 10
     assert 60 <= props["MaximumRecordAgeInSeconds"] < 86400
-    assert props["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["CascadeDeadLetterQueue", "Arn"]}
     # Filters only on the `dynamodb` key, as AWS supports for DynamoDB event source mappings.
     for pattern in props["FilterCriteria"]["Filters"]:
         assert list(json.loads(pattern["Pattern"])) == ["dynamodb"]
@@ -78,6 +77,7 @@ def test_read_only_functions_get_read_actions_only() -> None:
         actions = {
             action
             for policy in function["Properties"]["Policies"]
+            if "Statement" in policy  # the shared Deny of key items is a managed policy's Ref
             for statement in policy["Statement"]
             for action in statement["Action"]
         }
@@ -175,3 +175,43 @@ def test_make_build_refuses_a_layer_with_libraries_for_another_architecture(tmp_
     _elf(tmp_path / "python/other/_speedups.so", 62)  # x86_64, as a cached build for this machine would have
     assert main([str(tmp_path)]) == 1
     assert main([str(tmp_path / "empty")]) == 1
+
+
+def test_a_flood_is_capped_by_the_stage_before_any_function_runs() -> None:
+    (api,) = resources("AWS::Serverless::Api").values()
+    (settings,) = api["Properties"]["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "StageThrottleRatePerSecond"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "StageThrottleBurst"}
+
+
+def test_the_authorizer_can_never_take_the_accounts_whole_concurrency() -> None:
+    authorizer = resources("AWS::Serverless::Function")["AuthorizerFunction"]["Properties"]
+    reserved = authorizer["ReservedConcurrentExecutions"]["Fn::If"]
+    assert reserved[:2] == ["AuthorizerConcurrencyReserved", {"Ref": "AuthorizerReservedConcurrency"}]
+    assert load_template()["Parameters"]["AuthorizerReservedConcurrency"]["Default"] > 0
+
+
+def test_an_optional_web_acl_limits_each_client_ip_on_the_stage() -> None:
+    (acl,) = resources("AWS::WAFv2::WebACL").values()
+    (association,) = resources("AWS::WAFv2::WebACLAssociation").values()
+    assert acl["Condition"] == association["Condition"] == "WafEnabled"
+    rule = acl["Properties"]["Rules"][0]
+    assert rule["Action"] == {"Block": {}}
+    assert rule["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    assert rule["Statement"]["RateBasedStatement"]["Limit"] == {"Ref": "WafRateLimitPer5Minutes"}
+    assert "/restapis/${EventsApi}/stages/${EventsApi.Stage}" in association["Properties"]["ResourceArn"]["Fn::Sub"]
+
+
+def test_a_spike_of_refused_credentials_raises_an_alarm() -> None:
+    (rejections,) = [
+        f
+        for f in resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["LogGroupName"] == {"Ref": "AuthorizerLogGroup"}
+    ]
+    # the filter matches the line the authorizer logs for every refusal
+    assert 'message = "rejected"' in rejections["Properties"]["FilterPattern"]
+    assert 'logger.info("rejected"' in (ROOT / "functions/authorizer/app.py").read_text()
+    metric = rejections["Properties"]["MetricTransformations"][0]["MetricName"]
+    alarm = resources("AWS::CloudWatch::Alarm")["UnauthorizedSpikeAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Threshold"]) == (metric, {"Ref": "UnauthorizedThreshold"})

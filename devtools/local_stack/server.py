@@ -459,15 +459,11 @@ class LocalStack:
 
     def _start_pollers(self, stream_arns: dict[str, str]) -> None:
         streams = self.dynamodb.client("dynamodbstreams")
-        for name, resource in template.resources("AWS::Serverless::Function", self.template_path).items():
-            for event in resource["Properties"].get("Events", {}).values():
-                if event["Type"] != "DynamoDB":
-                    continue
-                table = _table_of_stream(event["Properties"]["Stream"])
-                subscription = Subscription.from_event(name, event["Properties"], table)
-                poller = StreamPoller(subscription, streams, stream_arns[table], self.invoke_function)
-                poller.start()
-                self.pollers.append(poller)
+        for name, properties, table in template.stream_subscriptions(self.template_path):
+            subscription = Subscription.from_event(name, properties, table)
+            poller = StreamPoller(subscription, streams, stream_arns[table], self.invoke_function)
+            poller.start()
+            self.pollers.append(poller)
 
     def invoke_function(self, name: str, event: str) -> tuple[bool, str]:
         """Invoke a function directly (as an event source mapping does): (is_error, payload)."""
@@ -489,14 +485,6 @@ class LocalStack:
             poller.stop()
         self.runtime.close()
         self.dynamodb.stop()
-
-
-def _table_of_stream(stream: Any) -> str:
-    """The table logical id of ``!GetAtt Table.StreamArn`` in either of its parsed forms."""
-    if isinstance(stream, dict) and "Fn::GetAtt" in stream:
-        target = stream["Fn::GetAtt"]
-        return str(target[0] if isinstance(target, list) else target.split(".")[0])
-    raise ValueError(f"unsupported Stream reference {stream!r}: use !GetAtt <Table>.StreamArn")
 
 
 def _banner(stack: LocalStack, started: float) -> str:

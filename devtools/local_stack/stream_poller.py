@@ -31,7 +31,7 @@ Invoke = Callable[[str, str], tuple[bool, str]]  # (function name, event JSON) -
 
 @dataclass
 class Subscription:
-    """One ``DynamoDB`` event of a function in template.yaml."""
+    """One stream subscription of a function in template.yaml (``template.stream_subscriptions``)."""
 
     function_name: str
     table_logical_id: str

@@ -64,6 +64,31 @@ def api_functions() -> dict[str, dict[str, Any]]:
     return found
 
 
+def stream_subscriptions(path: Path = TEMPLATE) -> list[tuple[str, dict[str, Any], str]]:
+    """(function logical id, subscription properties, table logical id) of every DynamoDB stream consumer: an
+    ``AWS::Lambda::EventSourceMapping`` (``FunctionName: !Ref``, ``EventSourceArn: !GetAtt <Table>.StreamArn``)
+    or a SAM ``DynamoDB`` event (``Stream: !GetAtt …``). Both have the same batching and filter properties."""
+    found = []
+    for mapping in resources("AWS::Lambda::EventSourceMapping", path).values():
+        properties = mapping["Properties"]
+        source = properties.get("EventSourceArn")
+        if isinstance(source, dict) and "Fn::GetAtt" in source:
+            found.append((str(properties["FunctionName"]["Ref"]), properties, table_of_stream(source)))
+    for name, function in resources("AWS::Serverless::Function", path).items():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "DynamoDB":
+                found.append((name, event["Properties"], table_of_stream(event["Properties"]["Stream"])))
+    return found
+
+
+def table_of_stream(stream: Any) -> str:
+    """The table logical id of ``!GetAtt Table.StreamArn`` in either of its parsed forms."""
+    if isinstance(stream, dict) and "Fn::GetAtt" in stream:
+        target = stream["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    raise ValueError(f"unsupported stream reference {stream!r}: use !GetAtt <Table>.StreamArn")
+
+
 def transformed(path: Path = TEMPLATE) -> dict[str, Any]:
     """The CloudFormation template that SAM deploys: template.yaml through the SAM translator (offline).
 

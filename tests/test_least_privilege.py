@@ -1,0 +1,158 @@
+"""Least privilege by item kind, in the template SAM deploys: each function's DynamoDB calls, recorded while it
+serves its events/ request, are allowed by its own role; no API function may touch an API key item (``KEY#``);
+the stream consumers read this table's stream only.
+
+The evaluator follows IAM's rules for what these policies use: an explicit Deny wins, else an Allow whose
+actions, resource and condition match; ``*`` in actions and in ``StringLike`` values matches any run.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from functools import cache
+from typing import Any
+
+import pytest
+from conftest import invoke
+
+from devtools.local_stack.template import api_functions, transformed
+from devtools.testing.events import EVENTS_BY_FUNCTION
+from devtools.testing.seeding import seed_example_world
+
+TABLE = "table"
+STREAM = "stream"
+OTHER_STREAM = "another table's stream"
+
+
+@cache
+def template() -> dict[str, Any]:
+    return transformed()
+
+
+def _resources(resource: Any) -> set[str]:
+    """What a statement's Resource names, among the table (and its indexes), its stream, and anything else."""
+    named = set()
+    for item in resource if isinstance(resource, list) else [resource]:
+        text = repr(item)
+        if item == "*":
+            named |= {TABLE, STREAM, OTHER_STREAM}
+        elif "StreamArn" in text or "${EventsTable.Arn}/stream/" in text:
+            named.add(STREAM)
+        elif "EventsTable" in text:
+            named.add(TABLE)
+    return named
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    """Every statement of the function's role: inline policies and the template's own managed policies (the AWS
+    managed ones SAM attaches are named, not expanded: only the stream one grants data access, checked below)."""
+    resources = template()["Resources"]
+    role = resources[f"{function}Role"]["Properties"]
+    found = [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+    for arn in role.get("ManagedPolicyArns", []):
+        if isinstance(arn, dict) and "Ref" in arn:
+            found += resources[arn["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def _matches(statement: dict[str, Any], action: str, resource: str, leading_keys: list[str]) -> bool:
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    if not any(fnmatchcase(action, pattern) for pattern in actions):
+        return False
+    if resource not in _resources(statement["Resource"]):
+        return False
+    for operator, condition in statement.get("Condition", {}).items():
+        patterns = condition["dynamodb:LeadingKeys"]
+        hits = [any(fnmatchcase(key, p) for p in patterns) for key in leading_keys]
+        if operator == "ForAllValues:StringLike" and not all(hits):
+            return False
+        if operator == "ForAnyValue:StringLike" and not any(hits):
+            return False
+    return True
+
+
+def decision(function: str, action: str, resource: str = TABLE, leading_keys: tuple[str, ...] = ()) -> str:
+    relevant = [s for s in statements(function) if _matches(s, action, resource, list(leading_keys))]
+    if any(s["Effect"] == "Deny" for s in relevant):
+        return "Deny"
+    return "Allow" if any(s["Effect"] == "Allow" for s in relevant) else "Implicit deny"
+
+
+#: The IAM action of each item of a transaction (DynamoDB authorizes TransactWriteItems item by item).
+TRANSACTION_ACTIONS = {
+    "ConditionCheck": "ConditionCheckItem",
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+}
+
+
+def iam_requests(operation: str, params: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+    """(IAM action, leading keys) of one DynamoDB call."""
+    if operation == "TransactWriteItems":
+        found = []
+        for item in params["TransactItems"]:
+            ((kind, body),) = item.items()
+            key = body.get("Key") or body.get("Item")
+            found.append((f"dynamodb:{TRANSACTION_ACTIONS[kind]}", (key["PK"]["S"],)))
+        return found
+    if operation == "BatchGetItem":
+        keys = tuple(k["PK"]["S"] for request in params["RequestItems"].values() for k in request["Keys"])
+        return [("dynamodb:BatchGetItem", keys)]
+    if operation == "Query":
+        return [("dynamodb:Query", (params["ExpressionAttributeValues"][":pk"]["S"],))]
+    key = params.get("Key") or params.get("Item")
+    return [(f"dynamodb:{operation}", (key["PK"]["S"],))]
+
+
+API_FOLDERS = {f["code_uri"].strip("/").split("/")[-1]: name for name, f in api_functions().items()}
+
+
+@pytest.mark.parametrize("folder", sorted(API_FOLDERS))
+def test_every_call_a_function_makes_is_allowed_by_its_own_role(folder: str, dynamodb: Any) -> None:
+    from emma_events.repository import get_repository
+
+    seed_example_world(get_repository(), function=folder)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    client = get_repository().client
+    hook = lambda params, model, **_: calls.append((model.name, params))  # noqa: E731
+    client.meta.events.register("provide-client-params.dynamodb", hook)
+    try:
+        assert invoke(folder, EVENTS_BY_FUNCTION[folder]).status == 200
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb", hook)
+    assert calls
+    function = API_FOLDERS[folder]
+    for operation, params in calls:
+        for action, keys in iam_requests(operation, params):
+            assert decision(function, action, TABLE, keys) == "Allow", (function, action, keys)
+
+
+@pytest.mark.parametrize("function", sorted(API_FOLDERS.values()))
+def test_no_api_function_may_touch_an_api_key_item(function: str) -> None:
+    own = [a for s in statements(function) if s["Effect"] == "Allow" for a in s["Action"] if a.startswith("dynamodb:")]
+    assert own, function
+    for action in own:
+        assert decision(function, action, TABLE, ("100",)) == "Allow"
+        assert decision(function, action, TABLE, ("KEY#0123456789abcdef0123",)) == "Deny", (function, action)
+        assert decision(function, action, TABLE, ("100", "KEY#0123456789abcdef0123")) == "Deny", (function, action)
+
+
+def test_the_authorizer_reads_key_items_and_nothing_else() -> None:
+    assert decision("AuthorizerFunction", "dynamodb:GetItem", TABLE, ("KEY#abc",)) == "Allow"
+    assert decision("AuthorizerFunction", "dynamodb:GetItem", TABLE, ("100",)) == "Implicit deny"
+
+
+@pytest.mark.parametrize("function", ["CascadeDeleteFunction", "PublishEventsFunction"])
+def test_a_stream_consumer_reads_this_tables_stream_only(function: str) -> None:
+    role = template()["Resources"][f"{function}Role"]["Properties"]
+    assert not any("AWSLambdaDynamoDBExecutionRole" in str(arn) for arn in role["ManagedPolicyArns"])
+    for action in ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"):
+        assert decision(function, action, STREAM) == "Allow", action
+        assert decision(function, action, OTHER_STREAM) == "Implicit deny", action
+    (mapping,) = [
+        r
+        for r in template()["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping" and r["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["EventsTable", "StreamArn"]}
