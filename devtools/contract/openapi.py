@@ -1,9 +1,10 @@
 """docs/openapi.json: one OpenAPI 3 document for every endpoint, generated from the functions' own code.
 
-Each function's Powertools resolver describes its route (parameters, body and response models); Powertools'
-``OpenAPIMerge`` joins them. This script then states the API's error contract, which Powertools cannot infer:
-validation errors are 400 (not Powertools' 422), every error is ``application/problem+json``, and every route
-requires HTTP Basic credentials (401/403 from the authorizer).
+Each function's endpoint declares its route: the types of its path, query and header arguments, its body model
+and its answer (``emma_events.endpoint``), the very declarations it validates requests with. This script turns
+them into operations (pydantic writes every schema) and states the API's error contract: validation errors are
+400, every error is ``application/problem+json``, and every route requires HTTP Basic credentials (401/403 from
+the authorizer).
 
     python -m devtools.contract.openapi          # write docs/openapi.json
     python -m devtools.contract.openapi --check  # exit 1 when the committed document is stale
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,44 +115,93 @@ def _environment() -> None:
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "emma-events")
 
 
+REF = "#/components/schemas/{model}"
+
+
+def operation_id(name: str, path: str, method: str) -> str:
+    return f"{name}{re.sub(r'[^0-9a-zA-Z_]', '_', path)}_{method.lower()}"
+
+
+def _schema(adapter: Any, schemas: dict[str, Any], mode: str = "validation") -> dict[str, Any]:
+    """A type's JSON Schema, its nested models moved into the document's components."""
+    schema: dict[str, Any] = adapter.json_schema(mode=mode, ref_template=REF)
+    schemas.update(schema.pop("$defs", {}))
+    return schema
+
+
+def operation(endpoint: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI operation of one endpoint, from its declarations."""
+    from pydantic import TypeAdapter
+
+    parameters = []
+    for where, model in endpoint.models.items():
+        schema = _schema(TypeAdapter(model), schemas)
+        for name, field in schema["properties"].items():
+            parameter = {"name": name, "in": where, "required": name in schema.get("required", []), "schema": field}
+            if "description" in field:
+                parameter["description"] = field["description"]
+            parameters.append(parameter)
+    found: dict[str, Any] = {
+        "operationId": operation_id(endpoint.name, endpoint.path, endpoint.method),
+        "summary": endpoint.summary,
+        "parameters": parameters,
+    }
+    if endpoint.body is not None:
+        schemas[endpoint.body.__name__] = _schema(TypeAdapter(endpoint.body), schemas)
+        content = {"application/json": {"schema": {"$ref": REF.format(model=endpoint.body.__name__)}}}
+        found["requestBody"] = {"content": content, "required": True}
+    answer = _schema(TypeAdapter(endpoint.answers), schemas, mode="serialization")
+    for model in getattr(endpoint.answers, "__mro__", ())[:1]:  # a model answered bare: by reference
+        if hasattr(model, "model_fields"):
+            schemas[model.__name__], answer = answer, {"$ref": REF.format(model=model.__name__)}
+    found["responses"] = {
+        "200": {"description": "Successful Response", "content": {"application/json": {"schema": answer}}}
+    }
+    return found
+
+
 def build() -> dict[str, Any]:
     _environment()
-    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBase
-
     from devtools.local_stack.template import api_functions
     from devtools.testing.in_process import load_function
+    from emma_events.endpoint import Endpoint
 
-    merge = OpenAPIMerge(
-        title="Emma events API",
-        version="1.0.0",
-        description="Emma-compatible event types, members and member events. Paths start with the account id; "
-        "dates are `@D:YYYY-MM-DDTHH:MM:SS` (UTC); success is always 200.",
-        security_schemes={"basicAuth": HTTPBase(scheme="basic", description="public key : private key")},
-        security=[{"basicAuth": []}],
-        on_conflict="error",
-    )
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Emma events API",
+            "version": "1.0.0",
+            "description": "Emma-compatible event types, members and member events. Paths start with the account "
+            "id; dates are `@D:YYYY-MM-DDTHH:MM:SS` (UTC); success is always 200.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"basicAuth": []}],
+        "paths": {},
+        "components": {
+            "schemas": {"Problem": PROBLEM},
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic", "description": "public key : private key"}
+            },
+        },
+    }
+    schemas = document["components"]["schemas"]
     for function in sorted(api_functions().values(), key=lambda f: (f["path"], f["method"])):
-        app = load_function(Path(function["code_uri"]).name).app
-        merge.add_schema(json.loads(app.get_openapi_json_schema()))
-    document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
-    components = document.setdefault("components", {})
-    components.setdefault("schemas", {}).update({"Problem": PROBLEM})
-    for schema in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):  # Powertools 422 shapes
-        components["schemas"].pop(schema, None)
+        module = load_function(Path(function["code_uri"]).name)
+        (endpoint,) = [value for value in vars(module).values() if isinstance(value, Endpoint)]
+        assert (endpoint.method, endpoint.path) == (function["method"], function["path"]), function
+        document["paths"].setdefault(endpoint.path, {})[endpoint.method.lower()] = operation(endpoint, schemas)
     for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            responses = operation.setdefault("responses", {})
+        for method, found in operations.items():
+            responses = found["responses"]
             if (method, path) in LINKS:
                 responses["200"]["links"] = LINKS[(method, path)]
-            responses.pop("422", None)
-            errors = {**ERRORS, **(BODY_ERRORS if "requestBody" in operation else {})}
-            if any(p.get("name", "").lower() == "idempotency-key" for p in operation.get("parameters", [])):
+            errors = {**ERRORS, **(BODY_ERRORS if "requestBody" in found else {})}
+            if any(p["name"] == "idempotency-key" for p in found["parameters"]):
                 errors["422"] = ("The Idempotency-Key was used in the last 24 hours with another body.", "Problem")
             for status, (description, schema) in errors.items():
                 responses[status] = {
                     "description": description,
-                    "content": {"application/problem+json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+                    "content": {"application/problem+json": {"schema": {"$ref": REF.format(model=schema)}}},
                 }
     return document
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, count, lambda_handler_for, make_resolver
+from emma_events.api import AccountId, count, lambda_handler_for, route
 from emma_events.models import MemberAddRequest, MemberAddResponse
 from emma_events.repository import get_repository
 
-app = make_resolver()
 
-
-@app.post("/<account_id>/members/add", summary="Add a member")
+@route("POST", "/{account_id}/members/add", "Add a member")
 def add_member(account_id: AccountId, body: MemberAddRequest) -> MemberAddResponse:
     member, added = get_repository().add_member(account_id, body.email, body.fields)
     if added:
@@ -17,4 +15,4 @@ def add_member(account_id: AccountId, body: MemberAddRequest) -> MemberAddRespon
     return MemberAddResponse(member_id=member.member_id, added=added, status=member.status)
 
 
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(add_member)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, EventTypeId, count, lambda_handler_for, make_resolver
+from emma_events.api import AccountId, EventTypeId, count, lambda_handler_for, route
 from emma_events.repository import get_repository
 
-app = make_resolver()
 
-
-@app.delete("/<account_id>/events/<event_type_id>", summary="Delete an event type")
+@route("DELETE", "/{account_id}/events/{event_type_id}", "Delete an event type")
 def delete_event_type(account_id: AccountId, event_type_id: EventTypeId) -> bool:
     get_repository().delete_event_type(account_id, event_type_id)
     count("EventTypesDeleted")
     return True
 
 
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(delete_event_type)

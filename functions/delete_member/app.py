@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, MemberId, lambda_handler_for, make_resolver
+from emma_events.api import AccountId, MemberId, lambda_handler_for, route
 from emma_events.repository import get_repository
 
-app = make_resolver()
 
-
-@app.delete("/<account_id>/members/<member_id>", summary="Delete a member")
+@route("DELETE", "/{account_id}/members/{member_id}", "Delete a member")
 def delete_member(account_id: AccountId, member_id: MemberId) -> bool:
     get_repository().delete_member(account_id, member_id)
     return True
 
 
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(delete_member)

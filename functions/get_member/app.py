@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, MemberId, lambda_handler_for, make_resolver
+from emma_events.api import AccountId, MemberId, lambda_handler_for, route
 from emma_events.models import MemberResponse
 from emma_events.repository import get_repository
 
-app = make_resolver()
 
-
-@app.get("/<account_id>/members/<member_id>", summary="Get a member")
+@route("GET", "/{account_id}/members/{member_id}", "Get a member")
 def get_member(account_id: AccountId, member_id: MemberId) -> MemberResponse:
     return MemberResponse.of(get_repository().get_member(account_id, member_id))
 
 
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(get_member)

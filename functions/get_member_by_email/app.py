@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, EmailPath, email_from_path, lambda_handler_for, make_resolver, validate_email
+from emma_events.api import AccountId, EmailPath, email_from_path, lambda_handler_for, route, validate_email
 from emma_events.models import MemberResponse
 from emma_events.repository import get_repository
 
-app = make_resolver()
 
-
-@app.get("/<account_id>/members/email/<email>", summary="Get a member by email")
+@route("GET", "/{account_id}/members/email/{email}", "Get a member by email")
 def get_member_by_email(account_id: AccountId, email: EmailPath) -> MemberResponse:
     address = validate_email(email_from_path(email), "path.email")
     return MemberResponse.of(get_repository().get_member_by_email(account_id, address))
 
 
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(get_member_by_email)

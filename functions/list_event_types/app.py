@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, lambda_handler_for, make_resolver
+from emma_events.api import AccountId, lambda_handler_for, route
 from emma_events.models import EventTypeResponse
 from emma_events.paging import Count, End, Start, page_bounds
 from emma_events.repository import get_repository
 
-app = make_resolver()
 
-
-@app.get("/<account_id>/events", summary="List event types")
+@route("GET", "/{account_id}/events", "List event types")
 def list_event_types(
     account_id: AccountId, start: Start = 0, end: End = None, count: Count = False
 ) -> list[EventTypeResponse] | int:
@@ -23,4 +21,4 @@ def list_event_types(
     ]
 
 
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(list_event_types)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-
 from emma_events.api import (
     AccountId,
     EventTypeFilter,
     MemberId,
     Order,
+    Request,
+    Response,
     TimeQuery,
     lambda_handler_for,
-    make_resolver,
+    route,
 )
 from emma_events.dates import to_emma
 from emma_events.errors import reject
@@ -19,13 +19,12 @@ from emma_events.models import MemberEventResponse
 from emma_events.paging import Count, Cursor, End, Limit, Start, encode_cursor, fit_answer, next_link, window
 from emma_events.repository import EventFilter, event_sort_key, get_repository
 
-app = make_resolver()
 
-
-@app.get("/<account_id>/events/members/<member_id>", summary="List a member's events")
+@route("GET", "/{account_id}/events/members/{member_id}", "List a member's events", list[MemberEventResponse] | int)
 def list_member_events(
     account_id: AccountId,
     member_id: MemberId,
+    request: Request,
     start: Start = 0,
     end: End = None,
     count: Count = False,
@@ -34,14 +33,14 @@ def list_member_events(
     until: TimeQuery = None,
     order: Order = "asc",
     cursor: Cursor = None,
-    limit: Limit | None = None,
-) -> Response[list[MemberEventResponse] | int]:
+    limit: Limit = None,
+) -> Response:
     if since and until and since > until:
         reject("query.until", "must not be before since", "until_before_since")
     filters = EventFilter(event_type_id, since, until, order == "desc")
     repository = get_repository()
     if count:
-        return Response(200, "application/json", repository.count_member_events(account_id, member_id, filters))
+        return Response(repository.count_member_events(account_id, member_id, filters))
     listing = (account_id, member_id, filters)
     asked = window(start, end, cursor, limit, listing)
     page = repository.member_events_page(
@@ -60,8 +59,8 @@ def list_member_events(
             "until": to_emma(until) if until else None,
             "order": "desc" if filters.descending else None,
         }
-        headers["Link"] = next_link(app.current_event, encode_cursor(next_after, listing), asked.size, extra)
-    return Response(200, "application/json", answer, headers=headers)
+        headers["Link"] = next_link(request.event, encode_cursor(next_after, listing), asked.size, extra)
+    return Response(answer, headers)
 
 
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(list_member_events)

@@ -24,17 +24,20 @@ from dataclasses import astuple, dataclass, is_dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import Field
 
+from emma_events.endpoint import InQuery
 from emma_events.errors import ValidationFailed, field_error, invalid_cursor, reject
 from emma_events.keys import MAX_ID
 
 MAX_PAGE = 500
-Start = Annotated[int, Query(ge=0, le=MAX_ID, description="Index of the first record to return.")]
-End = Annotated[int | None, Query(gt=0, le=MAX_ID, description="Index after the last record (default start+500).")]
-Count = Annotated[bool, Query(description="`true` returns the number of records as a bare integer.")]
-Limit = Annotated[int, Query(gt=0, le=MAX_ID, description="Page size with `cursor` (at most 500).")]
-Cursor = Annotated[str | None, Query(max_length=1024, description='From a `Link: <…>; rel="next"` header.')]
+Start = Annotated[int, InQuery, Field(ge=0, le=MAX_ID, description="Index of the first record to return.")]
+End = Annotated[
+    int | None, InQuery, Field(gt=0, le=MAX_ID, description="Index after the last record (default start+500).")
+]
+Count = Annotated[bool, InQuery, Field(description="`true` returns the number of records as a bare integer.")]
+Limit = Annotated[int | None, InQuery, Field(gt=0, le=MAX_ID, description="Page size with `cursor` (at most 500).")]
+Cursor = Annotated[str | None, InQuery, Field(max_length=1024, description='From a `Link: <…>; rel="next"` header.')]
 
 #: The whole proxy response (whose body is a JSON string in it) stays below Lambda's 6 MB.
 MAX_ANSWER_BYTES = 5_500_000
@@ -106,12 +109,12 @@ def decode_cursor(cursor: str, binding: tuple[Any, ...] = ()) -> str:
     return str(after)
 
 
-def next_link(event: Any, cursor: str, limit: int, extra: dict[str, Any]) -> str:
+def next_link(event: dict[str, Any], cursor: str, limit: int, extra: dict[str, Any]) -> str:
     """``<path?cursor=…>; rel="next"``, relative to the URL the client called (stage prefix included)."""
     # requestContext.path is the path the client called (with the stage or a custom domain's base path); SAM's
     # local emulation puts the resource template there instead, so fall back to the route's own path.
-    called = event.request_context.path if event.request_context else None
-    path = called if called and "{" not in called else event.path
+    called = (event.get("requestContext") or {}).get("path")
+    path = called if called and "{" not in called else event.get("path")
     query = {"cursor": cursor, "limit": limit, **{k: v for k, v in extra.items() if v is not None}}
     return f'<{path}?{urlencode(query)}>; rel="next"'
 
