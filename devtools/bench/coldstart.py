@@ -45,7 +45,7 @@ TABLE = "EventsTable"
 # imports the handler). It prints one JSON line: import and first-request milliseconds, and what the handler said.
 DRIVER = r"""
 import json, sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 import importlib
 module = importlib.import_module(sys.argv[1])
 imported = time.perf_counter()
@@ -70,12 +70,13 @@ class Context:
         return 10000
 before = time.perf_counter()
 answer = module.lambda_handler(event, Context())
-answered = time.perf_counter()
+answered, cpu_answered = time.perf_counter(), time.process_time()
 if len(sys.argv) > 3:
     open(sys.argv[3], "w").write(json.dumps(calls, default=str))
 print(json.dumps({
     "import_ms": (imported - started) * 1000,
     "first_request_ms": (answered - before) * 1000,
+    "cpu_ms": (cpu_answered - cpu_started) * 1000,
     "answer": answer,
     "modules": len(sys.modules),
 }), flush=True)
@@ -221,6 +222,8 @@ class Run:
     first_request_ms: float
     process_ms: float
     modules: int
+    #: CPU time (user + system) of the import and the first request: what a busy machine disturbs least.
+    cpu_ms: float
 
     @property
     def total_ms(self) -> float:
@@ -271,7 +274,7 @@ class ColdStarts:
         failures = answer.get("batchItemFailures", [])
         if status != 200 or allowed != "Allow" or failures:
             raise RuntimeError(f"{function.name} ({module}) did not succeed: {answer}")
-        return Run(figures["import_ms"], figures["first_request_ms"], elapsed, figures["modules"])
+        return Run(figures["import_ms"], figures["first_request_ms"], elapsed, figures["modules"], figures["cpu_ms"])
 
     def floor_folder(self, function: Function) -> Path:
         """Where the boto3-only handler for ``function`` lives; its calls.json is written by the recording run."""
@@ -317,6 +320,7 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
                     base.append(bench.run(function, floor, "floor"))
                 calls = [operation for _, operation, _ in json.loads((floor / "calls.json").read_text())]
                 total, floor_total = _median(r.total_ms for r in mine), _median(r.total_ms for r in base)
+                cpu, floor_cpu = [r.cpu_ms for r in mine], [r.cpu_ms for r in base]
                 row: dict[str, Any] = {
                     "function": function.name,
                     "api": function.logical_id in api_ids,
@@ -327,13 +331,21 @@ def measure(runs: int, log: Callable[[str], None], only: list[str] | None = None
                     "total_ms": total,
                     "floor_total_ms": floor_total,
                     "ratio": round(total / floor_total, 3),
+                    "cpu_ms": _median(cpu),
+                    "floor_cpu_ms": _median(floor_cpu),
+                    "cpu_ratio": round(statistics.median(cpu) / statistics.median(floor_cpu), 3),
+                    # the ratio's spread: the function's quartiles over the floor's opposite quartiles
+                    "cpu_ratio_spread": [
+                        round(_quartile(cpu, 1) / _quartile(floor_cpu, 3), 3),
+                        round(_quartile(cpu, 3) / _quartile(floor_cpu, 1), 3),
+                    ],
                     "process_ms": _median(r.process_ms for r in mine),
                     "floor_process_ms": _median(r.process_ms for r in base),
                     "modules": mine[0].modules,
                     "floor_modules": base[0].modules,
                 }
                 rows.append(row)
-                log(f"  {function.name:<22} {total:7.1f} ms, floor {floor_total:7.1f} ms")
+                log(f"  {function.name:<22} CPU {row['cpu_ms']:6.1f} ms, floor {row['floor_cpu_ms']:6.1f} ms")
             sources_only = Path(workdir) / "layer-without-bytecode"
             shutil.copytree(LAYER, sources_only, ignore=shutil.ignore_patterns("__pycache__"))
             probe = next(f for f in selected if f.name == "get_event_type") if not only else selected[0]
@@ -364,8 +376,7 @@ IMPORT_PIECES = (
     "pydantic",
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.metrics",
-    "aws_lambda_powertools.event_handler",
-    "aws_lambda_powertools.event_handler.openapi.params",
+    "emma_events.endpoint",
     "emma_events.models",
     "emma_events.repository",
     "emma_events.api",
@@ -411,11 +422,15 @@ def _median(values: Any) -> float:
     return round(statistics.median(list(values)), 1)
 
 
+def _quartile(values: list[float], which: int) -> float:
+    return statistics.quantiles(values, n=4)[which - 1]
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("functions", nargs="*", help="only these (default: all)")
     args = parser.parse_args(argv)
     print(json.dumps(measure(args.runs, print, args.functions or None), indent=2))

@@ -12,18 +12,15 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
+class Credentials(NamedTuple):
     public_key: str
     private_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class StoredKey:
+class StoredKey(NamedTuple):
     """What the table keeps of a key: never the private key itself."""
 
     account_id: int

@@ -1,14 +1,16 @@
-"""Domain objects: what the repository returns, independent of HTTP and of DynamoDB's item layout."""
+"""Domain objects: what the repository returns, independent of HTTP and of DynamoDB's item layout.
+
+Immutable named tuples: a class of them costs a fifth of a frozen dataclass's to create, and every function
+imports these at its cold start (docs/performance.md).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class EventType:
+class EventType(NamedTuple):
     account_id: int
     event_type_id: int
     event_type: str
@@ -16,8 +18,7 @@ class EventType:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
+class Member(NamedTuple):
     account_id: int
     member_id: int
     email: str
@@ -26,8 +27,7 @@ class Member:
     member_since: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class NewMemberEvent:
+class NewMemberEvent(NamedTuple):
     """One event of a POST, validated; the member and type may still be named by email and name."""
 
     member_id: int | None
@@ -40,8 +40,7 @@ class NewMemberEvent:
     attributes: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class MemberEvent:
+class MemberEvent(NamedTuple):
     account_id: int
     event_id: int
     member_id: int
@@ -53,8 +52,7 @@ class MemberEvent:
     attributes: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Parent:
+class Parent(NamedTuple):
     """An event type or a member whose events the cascade deletes."""
 
     kind: str  # "event_type" | "member"
@@ -62,8 +60,7 @@ class Parent:
     parent_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class CascadeState:
+class CascadeState(NamedTuple):
     """Where a cascade stands: carried by its cursor item from one step (invocation) to the next."""
 
     parent: Parent
@@ -78,8 +75,7 @@ class CascadeState:
     pass_started_at: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Idempotency:
+class Idempotency(NamedTuple):
     """A client's ``Idempotency-Key`` and the fingerprint of the request body it was sent with."""
 
     key: str
@@ -90,8 +86,7 @@ class Idempotency:
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 
-@dataclass(frozen=True, slots=True)
-class EventFilter:
+class EventFilter(NamedTuple):
     """Which of a member's events a listing returns, and in which order."""
 
     event_type_id: int | None = None
@@ -100,8 +95,7 @@ class EventFilter:
     descending: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class EventPage:
+class EventPage(NamedTuple):
     events: list[MemberEvent]
     #: The sort key of the last event returned when more may follow (the next page's cursor), else None.
     next_after: str | None

@@ -19,10 +19,10 @@ import base64
 import binascii
 import inspect
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Annotated, Any, get_args, get_origin, get_type_hints
+from types import MappingProxyType
+from typing import Annotated, Any, NamedTuple, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic import Field as PydanticField
@@ -30,8 +30,7 @@ from pydantic import Field as PydanticField
 from emma_events.errors import ValidationFailed, field_error
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(NamedTuple):
     """Where an argument comes from: ``path``, ``query`` or ``header`` (``name``: its name there, if not the
     argument's own; headers are compared in lower case, as HTTP names are case-insensitive)."""
 
@@ -47,20 +46,18 @@ def InHeader(name: str) -> Place:
     return Place("header", name)
 
 
-@dataclass
-class Request:
+class Request(NamedTuple):
     """The request as API Gateway sent it, for the handler that needs more than its arguments."""
 
     event: dict[str, Any]
     json_body: Any = None
 
 
-@dataclass
-class Response:
+class Response(NamedTuple):
     """An answer other than a bare body: its headers (``Link``), or a status other than 200."""
 
     body: Any
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
     status: int = 200
 
 

@@ -20,8 +20,7 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import astuple, dataclass, is_dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlencode
 
 from pydantic import Field
@@ -43,8 +42,7 @@ Cursor = Annotated[str | None, InQuery, Field(max_length=1024, description='From
 MAX_ANSWER_BYTES = 5_500_000
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """What one call asks for: skip ``offset`` records (after ``after``, a cursor's sort key), return ``size``."""
 
     offset: int
@@ -82,8 +80,7 @@ def window(start: int, end: int | None, cursor: str | None, limit: int | None, b
 
 
 def _fingerprint(binding: tuple[Any, ...]) -> str:
-    parts = [astuple(part) if is_dataclass(part) and not isinstance(part, type) else part for part in binding]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr(binding).encode()).hexdigest()[:16]
 
 
 def encode_cursor(after: str, binding: tuple[Any, ...] = ()) -> str:
