@@ -222,7 +222,7 @@ def test_each_event_names_its_member_and_its_type_or_the_request_model_refuses_i
     """The either-or rule is the request model's: refused before any lookup, each missing name as its own field."""
     from pydantic import ValidationError
 
-    from emma_events.models import CreateMemberEventsRequest
+    from emma_events.event_models import CreateMemberEventsRequest
 
     body = {"events": [{"email": "ada@example.com", "event_type": "click"}, {"attributes": {"a": 1}}]}
     with pytest.raises(ValidationError) as refused:

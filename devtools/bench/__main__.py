@@ -42,8 +42,8 @@ def _environment() -> None:
         os.environ.pop(variable, None)
 
 
-#: Every function's cold start within this ratio of its boto3-only floor, in CPU time (user + system) of the
-#: import and the first request: the ratio of medians of interleaved runs (docs/performance.md says why CPU).
+#: Every function's cold start within this ratio of its boto3-only floor, in CPU time (user + system) of the whole
+#: cold process: the ratio of medians of interleaved runs (docs/performance.md says why CPU).
 COLD_START_TARGET = 1.3
 
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\n{'function':<22} {'CPU':>6} {'floor':>6} {'ratio':>5} {'spread':>11}  {'wall':>5} {'floor':>5} "
             f"{'ratio':>5}  {'modules':>7}   ({cold['python']} -S, {cold['machine']}, medians of {args.runs} "
-            "interleaved runs, ms of import + first request; floor = boto3 + the same calls)"
+            "interleaved runs; CPU: the whole process, wall: import + first request; floor = boto3 + the same calls)"
         )
         for r in cold["functions"]:
             verdict = ""

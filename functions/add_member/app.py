@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emma_events.api import AccountId, count, lambda_handler_for, route
-from emma_events.models import MemberAddRequest, MemberAddResponse
+from emma_events.member_models import MemberAddRequest, MemberAddResponse
 from emma_events.repository import get_repository
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emma_events.api import AccountId, IdempotencyKey, Request, count, idempotency, lambda_handler_for, route
-from emma_events.models import CreateMemberEventsRequest, MemberEventResponse
+from emma_events.event_models import CreateMemberEventsRequest, MemberEventResponse
 from emma_events.repository import get_repository
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emma_events.api import AccountId, MemberId, lambda_handler_for, route
-from emma_events.models import MemberResponse
+from emma_events.member_models import MemberResponse
 from emma_events.repository import get_repository
 
 

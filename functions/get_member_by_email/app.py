@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emma_events.api import AccountId, EmailPath, email_from_path, lambda_handler_for, route, validate_email
-from emma_events.models import MemberResponse
+from emma_events.member_models import MemberResponse
 from emma_events.repository import get_repository
 
 

@@ -15,7 +15,7 @@ from emma_events.api import (
 )
 from emma_events.dates import to_emma
 from emma_events.errors import reject
-from emma_events.models import MemberEventResponse
+from emma_events.event_models import MemberEventResponse
 from emma_events.paging import Count, Cursor, End, Limit, Start, encode_cursor, fit_answer, next_link, window
 from emma_events.repository import EventFilter, event_sort_key, get_repository
 

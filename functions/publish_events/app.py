@@ -15,8 +15,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from emma_events.config import METRICS_NAMESPACE
+from emma_events.event_models import MemberEventResponse
 from emma_events.layout import event_of
-from emma_events.models import MemberEventResponse
 from emma_events.publisher import MEMBER_EVENT_RECORDED, Publisher, PublishFailed, entry
 
 logger = Logger()

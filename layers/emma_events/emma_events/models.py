@@ -1,7 +1,9 @@
-"""Pydantic models: what clients send (``*Request``) and what they get back (``*Response``).
+"""Pydantic models: the field types every model shares, and the event types' models. Members' and member
+events' models are in ``member_models`` and ``event_models``, so that a function builds only the classes it uses
+at its cold start.
 
-The domain objects the repository returns are plain dataclasses in ``domain.py``; stored items (with their
-keys) never leave ``repository.py``.
+What clients send is a ``*Request``, what they get back a ``*Response``; the domain objects the repository
+returns are named tuples in ``domain.py``.
 """
 
 from __future__ import annotations
@@ -21,14 +23,10 @@ from pydantic import (
     PlainSerializer,
     StrictInt,
     StringConstraints,
-    ValidationError,
     WithJsonSchema,
-    model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from emma_events.dates import EMMA_DATE_PATTERN, parse_timestamp, to_emma
-from emma_events.domain import NewMemberEvent
 from emma_events.keys import MAX_ID
 
 #: Documented limits (README, "Limits").
@@ -224,104 +222,3 @@ class EventTypeResponse(ResponseModel):
     event_type: str
     display_name: str
     created_at: EmmaDate
-
-
-# ---- members ---------------------------------------------------------------------------------------------------
-
-
-class MemberAddRequest(RequestModel):
-    """Body of ``POST /{account_id}/members/add``."""
-
-    email: Email
-    fields: MemberFields | None = None
-
-
-class MemberAddResponse(ResponseModel):
-    member_id: int
-    added: bool
-    status: str
-
-
-class MemberResponse(ResponseModel):
-    member_id: int
-    account_id: int
-    email: str
-    fields: dict[str, Any]
-    status: str
-    member_since: EmmaDate
-
-
-# ---- member events ---------------------------------------------------------------------------------------------
-
-
-def _given(field: str, json_type: str) -> dict[str, Any]:
-    """JSON Schema: ``field`` is present and not null."""
-    return {"required": [field], "properties": {field: {"type": json_type}}}
-
-
-class MemberEventRequest(RequestModel):
-    """One event of ``POST /{account_id}/events/members``. Name the member by ``member_id`` or ``email`` and
-    the type by ``event_type_id`` or ``event_type``; when both are given they must agree."""
-
-    model_config = ConfigDict(
-        json_schema_extra={  # the either-or rule, for clients and fuzzers; _names_member_and_type enforces it
-            "allOf": [
-                {"anyOf": [_given("member_id", "integer"), _given("email", "string")]},
-                {"anyOf": [_given("event_type_id", "integer"), _given("event_type", "string")]},
-            ]
-        },
-    )
-
-    member_id: RequestId | None = None
-    email: Email | None = None
-    event_type_id: RequestId | None = None
-    event_type: EventTypeName | None = None
-    attributes: Attributes | None = None
-    event_monetary_value: MonetaryValue | None = None
-    mailing_id: RequestId | None = None
-    event_timestamp: EventTimestamp | None = None
-
-    @model_validator(mode="after")
-    def _names_member_and_type(self) -> Self:
-        """Each event names its member and its type (whether they exist, and agree, is the repository's to say)."""
-        missing = [
-            InitErrorDetails(
-                type=PydanticCustomError("missing", f"{field} or {other} is required"), loc=(field,), input=None
-            )
-            for field, other, given in (
-                ("member_id", "email", self.member_id is not None or self.email is not None),
-                ("event_type_id", "event_type", self.event_type_id is not None or self.event_type is not None),
-            )
-            if not given
-        ]
-        if missing:  # raised as a ValidationError so that each names its field: body.events.N.member_id
-            raise ValidationError.from_exception_data(type(self).__name__, missing)
-        return self
-
-    def to_domain(self) -> NewMemberEvent:
-        return NewMemberEvent(
-            member_id=self.member_id,
-            email=self.email,
-            event_type_id=self.event_type_id,
-            event_type=self.event_type,
-            event_timestamp=self.event_timestamp,
-            event_monetary_value=self.event_monetary_value,
-            mailing_id=self.mailing_id,
-            attributes=self.attributes,
-        )
-
-
-class CreateMemberEventsRequest(RequestModel):
-    events: list[MemberEventRequest] = Field(min_length=1, max_length=MAX_EVENTS_PER_POST)
-
-
-class MemberEventResponse(ResponseModel):
-    event_id: int
-    account_id: int
-    member_id: int
-    event_type_id: int
-    event_timestamp: EmmaDate
-    inserted_at: EmmaDate
-    event_monetary_value: int | float | None
-    mailing_id: int | None
-    attributes: dict[str, Any] | None

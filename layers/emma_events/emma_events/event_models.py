@@ -1,0 +1,95 @@
+"""Member events' models: the events of ``POST /{account_id}/events/members`` and the events answered."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from emma_events.domain import NewMemberEvent
+from emma_events.models import (
+    MAX_EVENTS_PER_POST,
+    Attributes,
+    Email,
+    EmmaDate,
+    EventTimestamp,
+    EventTypeName,
+    MonetaryValue,
+    RequestId,
+    RequestModel,
+    ResponseModel,
+)
+
+
+def _given(field: str, json_type: str) -> dict[str, Any]:
+    """JSON Schema: ``field`` is present and not null."""
+    return {"required": [field], "properties": {field: {"type": json_type}}}
+
+
+class MemberEventRequest(RequestModel):
+    """One event of ``POST /{account_id}/events/members``. Name the member by ``member_id`` or ``email`` and
+    the type by ``event_type_id`` or ``event_type``; when both are given they must agree."""
+
+    model_config = ConfigDict(
+        json_schema_extra={  # the either-or rule, for clients and fuzzers; _names_member_and_type enforces it
+            "allOf": [
+                {"anyOf": [_given("member_id", "integer"), _given("email", "string")]},
+                {"anyOf": [_given("event_type_id", "integer"), _given("event_type", "string")]},
+            ]
+        },
+    )
+
+    member_id: RequestId | None = None
+    email: Email | None = None
+    event_type_id: RequestId | None = None
+    event_type: EventTypeName | None = None
+    attributes: Attributes | None = None
+    event_monetary_value: MonetaryValue | None = None
+    mailing_id: RequestId | None = None
+    event_timestamp: EventTimestamp | None = None
+
+    @model_validator(mode="after")
+    def _names_member_and_type(self) -> Self:
+        """Each event names its member and its type (whether they exist, and agree, is the repository's to say)."""
+        missing = [
+            InitErrorDetails(
+                type=PydanticCustomError("missing", f"{field} or {other} is required"), loc=(field,), input=None
+            )
+            for field, other, given in (
+                ("member_id", "email", self.member_id is not None or self.email is not None),
+                ("event_type_id", "event_type", self.event_type_id is not None or self.event_type is not None),
+            )
+            if not given
+        ]
+        if missing:  # raised as a ValidationError so that each names its field: body.events.N.member_id
+            raise ValidationError.from_exception_data(type(self).__name__, missing)
+        return self
+
+    def to_domain(self) -> NewMemberEvent:
+        return NewMemberEvent(
+            member_id=self.member_id,
+            email=self.email,
+            event_type_id=self.event_type_id,
+            event_type=self.event_type,
+            event_timestamp=self.event_timestamp,
+            event_monetary_value=self.event_monetary_value,
+            mailing_id=self.mailing_id,
+            attributes=self.attributes,
+        )
+
+
+class CreateMemberEventsRequest(RequestModel):
+    events: list[MemberEventRequest] = Field(min_length=1, max_length=MAX_EVENTS_PER_POST)
+
+
+class MemberEventResponse(ResponseModel):
+    event_id: int
+    account_id: int
+    member_id: int
+    event_type_id: int
+    event_timestamp: EmmaDate
+    inserted_at: EmmaDate
+    event_monetary_value: int | float | None
+    mailing_id: int | None
+    attributes: dict[str, Any] | None
