@@ -203,6 +203,8 @@ def write_metrics() -> None:
         metrics.flush_metrics()
     except SchemaValidationError as error:
         logger.warning("metrics not written", extra={"error": str(error)})
+    finally:  # with POWERTOOLS_METRICS_DISABLED the flush keeps the set, which Powertools prints at 100 values
+        metrics.clear_metrics()
 
 
 def lambda_handler_for(endpoint: Endpoint) -> Any:
