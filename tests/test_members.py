@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from conftest import api_event, invoke, load_event
-from helpers import add_member, assert_problem, new_member, run_together
+from helpers import add_member, assert_problem, create_type, new_member, post_events, run_together
 
 
 def get_member(account_id: int, member_id: Any) -> Any:
@@ -133,3 +134,52 @@ def test_control_characters_are_refused_anywhere_in_fields(dynamodb: Any, fields
 def test_tabs_and_line_breaks_are_text_in_fields(dynamodb: Any) -> None:
     result = add_member(fields={"note": "line one\nline two\tand\r\n"})
     assert result.status == 200, result.body
+
+
+@pytest.fixture
+def validator_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every address given to email-validator (its import is ~20 ms of a cold start: docs/performance.md)."""
+    import email_validator
+
+    calls: list[str] = []
+    real = email_validator.validate_email
+
+    def counted(value: str, **options: Any) -> Any:
+        calls.append(value)
+        return real(value, **options)
+
+    monkeypatch.setattr(email_validator, "validate_email", counted)
+    return calls
+
+
+def test_a_lookup_that_finds_its_member_never_runs_the_validator(dynamodb: Any, validator_calls: list[str]) -> None:
+    new_member(100, "Ada.Lovelace@Example.com")
+    assert validator_calls == ["Ada.Lovelace@Example.com"]  # adding validates, always
+    validator_calls.clear()
+    assert get_by_email(100, "ada.lovelace@EXAMPLE.com").status == 200
+    ok = post_events(100, [{"email": "ADA.LOVELACE@example.com", "event_type_id": create_type(100)}])
+    assert ok.status == 200, ok.body
+    assert validator_calls == []
+
+
+@pytest.mark.parametrize("address", ["nope", "a@b", "ada@@example.com", "ada@example..com"])
+def test_an_address_that_is_not_one_is_still_a_400_naming_the_field(dynamodb: Any, address: str) -> None:
+    assert_problem(get_by_email(100, quote(address, safe="")), 400, "path.email")
+    result = post_events(100, [{"email": address, "event_type_id": create_type(100)}])
+    assert_problem(result, 400, "body.events.0.email")
+    assert result.body["errors"][0]["type"] == "value_error"
+
+
+def test_a_valid_unknown_address_is_404_and_an_unknown_member_in_events(dynamodb: Any) -> None:
+    assert_problem(get_by_email(100, "nobody@example.com"), 404)
+    result = post_events(100, [{"email": "nobody@example.com", "event_type_id": create_type(100)}])
+    assert result.body["errors"][0]["type"] == "unknown_member"
+
+
+def test_an_address_beyond_ascii_is_normalized_before_the_lookup(dynamodb: Any) -> None:
+    """Stored as email-validator normalizes it (NFC); found by its decomposed form too."""
+    member = new_member(100, "jos\u00e9@example.com")
+    assert get_by_email(100, quote("jose\u0301@example.com", safe="")).body["member_id"] == member
+    ok = post_events(100, [{"email": "jose\u0301@EXAMPLE.com", "event_type_id": create_type(100)}])
+    assert ok.status == 200, ok.body
+    assert ok.body[0]["member_id"] == member

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, EmailPath, email_from_path, lambda_handler_for, route, validate_email
+from emma_events.api import (
+    AccountId,
+    EmailPath,
+    email_from_path,
+    lambda_handler_for,
+    lookup_email,
+    refuse_invalid_email,
+    route,
+)
+from emma_events.errors import NotFound
 from emma_events.member_models import MemberResponse
 from emma_events.repository import get_repository
 
 
 @route("GET", "/{account_id}/members/email/{email}", "Get a member by email")
 def get_member_by_email(account_id: AccountId, email: EmailPath) -> MemberResponse:
-    address = validate_email(email_from_path(email), "path.email")
-    return MemberResponse.of(get_repository().get_member_by_email(account_id, address))
+    address = lookup_email(email_from_path(email), "path.email")
+    try:
+        return MemberResponse.of(get_repository().get_member_by_email(account_id, address))
+    except NotFound:
+        refuse_invalid_email(address, "path.email")  # not an address at all: a 400, as the field says
+        raise
 
 
 lambda_handler = lambda_handler_for(get_member_by_email)

@@ -71,16 +71,25 @@ logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
-def validate_email(value: str, field: str) -> str:
-    """The normalized address, or a 400 naming ``field``."""
+def lookup_email(value: str, field: str) -> str:
+    """The address to look a member up by (``models.LookupEmail``), or a 400 naming ``field``."""
     from pydantic import TypeAdapter, ValidationError
 
-    from emma_events.models import Email
+    from emma_events.models import LookupEmail
 
     try:
-        return str(TypeAdapter(Email).validate_python(value))
+        return str(TypeAdapter(LookupEmail).validate_python(value))
     except ValidationError as error:
         reject(field, error.errors()[0]["msg"], "email")
+
+
+def refuse_invalid_email(value: str, field: str) -> None:
+    """A 400 naming ``field`` if an address that found no member is not an address at all."""
+    from emma_events.models import email_problem
+
+    problem = email_problem(value)
+    if problem:
+        reject(field, problem, "email")
 
 
 def email_from_path(raw: str) -> str:

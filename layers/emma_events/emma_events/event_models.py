@@ -11,10 +11,10 @@ from emma_events.domain import NewMemberEvent
 from emma_events.models import (
     MAX_EVENTS_PER_POST,
     Attributes,
-    Email,
     EmmaDate,
     EventTimestamp,
     EventTypeName,
+    LookupEmail,
     MonetaryValue,
     RequestId,
     RequestModel,
@@ -41,7 +41,7 @@ class MemberEventRequest(RequestModel):
     )
 
     member_id: RequestId | None = None
-    email: Email | None = None
+    email: LookupEmail | None = None
     event_type_id: RequestId | None = None
     event_type: EventTypeName | None = None
     attributes: Attributes | None = None

@@ -411,7 +411,11 @@ class Repository(ApiKeyStore, CascadeStore):
                 guard = found.get((keys.email_pk(account_id, event.email), keys.EMAIL_SK))
                 by_email = int(guard["member_id"]["N"]) if guard else None
                 if by_email is None:
-                    errors.append((index, "email", f"no member with email {event.email!r}", "unknown_member"))
+                    from emma_events.models import email_problem  # the request's models are loaded already
+
+                    problem = email_problem(event.email)  # not an address at all: the model's own 400
+                    unknown = (f"no member with email {event.email!r}", "unknown_member")
+                    errors.append((index, "email", *((problem, "value_error") if problem else unknown)))
                 elif member_id is not None and member_id != by_email:
                     message = f"member {member_id} does not have email {event.email!r}"
                     errors.append((index, "member_id", message, "member_mismatch"))
