@@ -53,6 +53,13 @@ def run(clients: Clients, *argv: str) -> tuple[int, list[str]]:
     return code, out.getvalue().splitlines()
 
 
+def revoke(clients: Clients, public_key: str, account: int = 100) -> tuple[int, list[str]]:
+    """``revoke`` with the stack's outputs (the authorizer cache is flushed)."""
+    return run(
+        clients, "revoke", "--account", str(account), "--public-key", public_key, "--rest-api-id", API, "--stage", STAGE
+    )
+
+
 def create(clients: Clients, account: int = 100) -> dict[str, Any]:
     code, lines = run(clients, "create", "--account", str(account), "--usage-plan-id", PLAN)
     assert code == 0
@@ -87,18 +94,7 @@ def test_revoking_flushes_the_authorizer_cache_and_keeps_a_shared_usage_key(dyna
     clients.stub.add_response("flush_stage_authorizers_cache", {}, {"restApiId": API, "stageName": STAGE})
     with clients.stub:
         first, _ = create(clients), create(clients)
-        code, lines = run(
-            clients,
-            "revoke",
-            "--account",
-            "100",
-            "--public-key",
-            first["public_key"],
-            "--rest-api-id",
-            API,
-            "--stage",
-            STAGE,
-        )
+        code, lines = revoke(clients, first["public_key"])
     assert code == 0
     clients.stub.assert_no_pending_responses()  # the flush was made, and nothing disabled the shared key
     assert any("flushed the authorizer cache of stage v1 of API api-1" in line for line in lines)
@@ -117,18 +113,7 @@ def test_revoking_the_last_key_disables_the_usage_key_too(dynamodb: Any) -> None
     clients.stub.add_response("flush_stage_authorizers_cache", {}, {"restApiId": API, "stageName": STAGE})
     with clients.stub:
         only = create(clients)
-        code, lines = run(
-            clients,
-            "revoke",
-            "--account",
-            "100",
-            "--public-key",
-            only["public_key"],
-            "--rest-api-id",
-            API,
-            "--stage",
-            STAGE,
-        )
+        code, lines = revoke(clients, only["public_key"])
     assert code == 0
     clients.stub.assert_no_pending_responses()
     assert any("disabled usage-plan key k-1" in line for line in lines)
@@ -139,18 +124,7 @@ def test_another_accounts_key_is_not_revoked_and_nothing_is_flushed(dynamodb: An
     clients.keys_named(100, ("k-1", "v-1", True))
     with clients.stub:  # no flush, no update expected: the stub would refuse them
         key = create(clients)
-        code, _ = run(
-            clients,
-            "revoke",
-            "--account",
-            "200",
-            "--public-key",
-            key["public_key"],
-            "--rest-api-id",
-            API,
-            "--stage",
-            STAGE,
-        )
+        code, _ = revoke(clients, key["public_key"], account=200)
     assert code == 1
 
 
