@@ -68,7 +68,7 @@ def parse_basic(header: str | None) -> Credentials | None:
 
 
 #: Every HTTP method the API's routes use. The policy names each one, so no wildcard ever stands before the
-#: account segment (tests/test_policy.py checks this list against template.yaml's routes).
+#: account segment (tests/test_tenant_isolation.py checks this list against template.yaml's routes).
 API_METHODS = ("DELETE", "GET", "POST", "PUT")
 
 

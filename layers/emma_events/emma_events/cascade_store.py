@@ -117,6 +117,6 @@ class CascadeStore(Table):
             int(image["deleted"]["N"]),
             int(image["pass_deleted"]["N"]),
             int(image["steps"]["N"]),
-            float(image.get("settled_at", {"N": "0"})["N"]),
-            float(image.get("pass_started_at", {"N": "0"})["N"]),
+            float(image["settled_at"]["N"]),
+            float(image["pass_started_at"]["N"]),
         )

@@ -69,7 +69,7 @@ class CascadeState(NamedTuple):
     pass_deleted: int  # events deleted in the current pass
     steps: int
     #: Epoch seconds before which a pass that finds nothing does not end the cascade: the first step's start plus
-    #: the bound on the index's lag (0: no wait, as for cursors written before this field existed).
+    #: the bound on the index's lag (0: no wait).
     settled_at: float = 0.0
     #: Epoch seconds at which the current pass started (0: unknown, the pass is not a final one).
     pass_started_at: float = 0.0

@@ -1,14 +1,14 @@
 """The DynamoDB repository: every access pattern of the API is one named method here.
 
-Each method documents the DynamoDB calls it makes. ``ClientError`` never escapes: conditional-check failures
-become domain errors (``NotFound``, ``EventTypeExists``), throttling after the SDK's retries becomes
-``ServiceUnavailable``.
+Each method documents the DynamoDB calls it makes. ``ClientError`` never escapes a method the API functions call
+(``translate_errors``): conditional-check failures become domain errors (``NotFound``, ``EventTypeExists``),
+throttling after the SDK's retries becomes ``ServiceUnavailable``. The stream consumers' stores
+(``cascade_store``) let it escape on purpose: a failed record is retried by its event source mapping.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
@@ -119,7 +119,7 @@ class Repository(ApiKeyStore, CascadeStore):
                         return created  # the id is this request's own: an earlier attempt of it was written
                     raise EventTypeExists(_name_taken(event_type)) from error
                 self._backoff(attempt, error)
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise ServiceUnavailable(f"The name {event_type!r} is being changed concurrently; retry the request.")
 
     @translate_errors
     def list_event_types(self, account_id: int, *, offset: int = 0, limit: int | None = None) -> list[EventType]:
@@ -503,8 +503,6 @@ class Repository(ApiKeyStore, CascadeStore):
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used in the last 24 hours for a request with another body."
             )
-        if "S" in item["events"]:  # a record written before events were stored as a list of maps
-            return [layout.event_of(stored) for stored in json.loads(item["events"]["S"])]
         return [layout.event_of(stored["M"]) for stored in item["events"]["L"]]
 
     @translate_errors
