@@ -16,7 +16,7 @@ class Replay:
 
     A ``before-call`` handler that returns a response short-circuits botocore (as botocore's Stubber does): the
     request is still validated and serialized, only the network and the store are skipped. Warm latency is then
-    the function's own work; each DynamoDB round trip adds the service's latency on top (README, Performance).
+    the function's own work; each DynamoDB round trip adds the service's latency on top (docs/performance.md).
     """
 
     def __init__(self, client: Any) -> None:

@@ -48,7 +48,7 @@ from devtools.testing.seeding import DEV_KEY
 
 LOG = logging.getLogger("local_stack")
 
-#: The development key of account 100 that `make run` creates when LOCAL_API_KEYS is unset (README, Security).
+#: The development key of account 100 that `make run` creates when LOCAL_API_KEYS is unset (docs/security.md).
 DEFAULT_LOCAL_API_KEYS = ":".join(map(str, DEV_KEY))
 
 
@@ -270,7 +270,7 @@ class GatewayService(LocalApigwService):
 
         document = template.ROOT / "docs" / "openapi.json"
 
-        # The API's contract, outside the account paths and without credentials (as the README documents).
+        # The API's contract, outside the account paths and without credentials (as docs/api.md documents).
         @self._app.get("/openapi.json")
         def openapi() -> Any:
             return Response(document.read_text(), mimetype="application/json")

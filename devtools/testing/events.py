@@ -263,7 +263,7 @@ def authorizer_request(public_key: str, private_key: str) -> dict[str, Any]:
     return event
 
 
-# Credentials of the local stack's default development key (README, "Security").
+# Credentials of the local stack's default development key (docs/security.md).
 EVENTS_BY_FUNCTION["authorizer"] = authorizer_request(*DEV_KEY[1:])
 
 

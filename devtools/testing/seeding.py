@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-#: The development key of account 100: the local stack seeds it when LOCAL_API_KEYS is unset (README, Security)
+#: The development key of account 100: the local stack seeds it when LOCAL_API_KEYS is unset (docs/security.md)
 #: and events/authorizer.json presents it.
 DEV_KEY = (100, "0123456789abcdef0123", "local-dev-private-key-0123456789ab")
 

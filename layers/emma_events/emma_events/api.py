@@ -67,7 +67,7 @@ IdempotencyKey = Annotated[
 
 logger = Logger()
 #: The API's metrics (CloudWatch embedded metric format: written with the logs, no API call), namespace
-#: POWERTOOLS_METRICS_NAMESPACE; README, "Operating it".
+#: POWERTOOLS_METRICS_NAMESPACE; docs/operations.md.
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 

@@ -122,7 +122,7 @@ def attr_n(value: int | float) -> dict[str, str]:
 
 def new_client() -> DynamoDBClient:
     """A DynamoDB client from botocore itself: boto3 would add ~25 ms of imports (s3transfer, resources) at every
-    cold start for nothing, since only the low-level client is used (README, Performance)."""
+    cold start for nothing, since only the low-level client is used (docs/performance.md)."""
     client: DynamoDBClient = botocore.session.get_session().create_client("dynamodb", config=CLIENT_CONFIG)
     client.meta.events.register("before-send.dynamodb.*", _check_deadline)  # every attempt, retries included
     client.meta.events.register_first("needs-retry.dynamodb.*", _retry_within_deadline)

@@ -1,4 +1,4 @@
-"""Every key and key prefix of the single table, in one place (see README, "Data model").
+"""Every key and key prefix of the single table, in one place (docs/data-model.md).
 
 All items of an account live under partition keys that *begin with the account id*: the account's own
 partition is the bare id (``"100"``); later sub-partitions are ``"100#…"``. An IAM ``dynamodb:LeadingKeys``

@@ -29,7 +29,7 @@ from pydantic import (
 from emma_events.dates import EMMA_DATE_PATTERN, parse_timestamp, to_emma
 from emma_events.keys import MAX_ID
 
-#: Documented limits (README, "Limits").
+#: Documented limits (docs/api.md, "Limits and rules").
 EVENT_TYPE_MAX_LENGTH = 100
 DISPLAY_NAME_MAX_LENGTH = 255
 #: ``attributes`` of one event, serialized as compact JSON in UTF-8. 10 of them and the batch's idempotency
@@ -219,7 +219,7 @@ EmmaDate = Annotated[
 
 
 # Every model builds its validator at first use (defer_build), not at import: a function pays only for the models
-# it uses, at its cold start (README, Performance).
+# it uses, at its cold start (docs/performance.md).
 
 
 class RequestModel(BaseModel):
