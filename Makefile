@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install dynamodb-local run invoke keys replay-cascades test test-fast test-reference lint validate scan fuzz build bench soak openapi check clean
+.PHONY: install dynamodb-local run invoke keys replay-cascades test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
 
 $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ test: install dynamodb-local ## Run every test: the fast tier (moto) and the ref
 
 test-fast: install ## The inner loop: the handler-level tests (every endpoint's handler) on moto, in process
 	$(PY) -m devtools.testing.tiers --fast
+
+# A deployed stage, checked in one command: every e2e test over HTTP, writing only run-tagged data it then deletes.
+test-deployed: install ## The end-to-end tier: make test-deployed API_URL=https://... API_KEYS=account:public:private
+	$(if $(API_URL),E2E_API_URL=$(API_URL) E2E_API_KEYS=$(API_KEYS)) $(PY) -m pytest tests/e2e
 
 test-reference: install dynamodb-local ## The reference tier only: every test that touches a store, on DynamoDB Local
 	$(PY) -m pytest --store=dynamodb-local

@@ -88,6 +88,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "moto_only: relies on moto itself (faults injected into it); fast tier only")
     config.addinivalue_line("markers", "reference_only: a difference from moto that only DynamoDB Local shows")
+    config.addinivalue_line("markers", "e2e: over HTTP at a base URL (the local stack, or E2E_API_URL's stage)")
     store = config.getoption("--store")
     os.environ["TEST_STORE"] = store  # local stacks started by the tests run on the same store
     if store == "dynamodb-local":

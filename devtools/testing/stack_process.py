@@ -50,6 +50,16 @@ TEST_KEYS = {account: (f"pub{account}", f"private-key-of-{account}") for account
 AUTO: Any = object()
 
 
+def http_request(method: str, url: str, data: bytes | None, headers: dict[str, str]) -> Reply:
+    """One HTTP request, its answer whatever its status."""
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the URL the tests were given
+            return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode())
+
+
 def basic(public: str, private: str) -> str:
     return "Basic " + base64.b64encode(f"{public}:{private}".encode()).decode()
 
@@ -79,14 +89,7 @@ class RunningStack:
         if auth is not None:
             all_headers["Authorization"] = basic(*auth)
         all_headers.update(headers or {})
-        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=all_headers)  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
-                return Reply(
-                    response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode()
-                )
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode())
+        return http_request(method, self.base_url + path, data, all_headers)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
