@@ -163,13 +163,14 @@ def _monetary(value: int | float) -> int | float:
 RequestId = Annotated[
     StrictInt, BeforeValidator(_request_id), Field(gt=0, le=MAX_ID, description="An id: integer or digit string.")
 ]
-Email = Annotated[
+#: The text of an address, before it is checked as one.
+_AddressText = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=EMAIL_MAX_LENGTH),
     AfterValidator(_printable),
-    AfterValidator(_email),
     Field(examples=["ada@example.com"], json_schema_extra={"format": "email"}),
 ]
+Email = Annotated[_AddressText, AfterValidator(_email)]
 
 
 def _lookup_form(value: str) -> str:
@@ -191,13 +192,7 @@ def email_problem(value: str) -> str | None:
 
 #: An address that names an existing member (events by email, ``/members/email/{email}``): checked as ``Email``
 #: where it finds nothing (``email_problem``), so an address that is not one is still a 400.
-LookupEmail = Annotated[
-    str,
-    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=EMAIL_MAX_LENGTH),
-    AfterValidator(_printable),
-    AfterValidator(_lookup_form),
-    Field(examples=["ada@example.com"], json_schema_extra={"format": "email"}),
-]
+LookupEmail = Annotated[_AddressText, AfterValidator(_lookup_form)]
 Attributes = Annotated[dict[str, Any], _json_object(ATTRIBUTES_MAX_BYTES)]
 MemberFields = Annotated[dict[str, Any], _json_object(FIELDS_MAX_BYTES)]
 MonetaryValue = Annotated[
