@@ -66,6 +66,6 @@ def test_the_embedded_dynamodb_never_listens_on_every_interface(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("LOCAL_API_KEYS", raising=False)
-    assert server.main(["--dynamodb-host", EVERY_INTERFACE, "--state-file", ""]) == 2
+    assert server.main(["--host", "127.0.0.1", "--dynamodb-host", EVERY_INTERFACE, "--state-file", ""]) == 2
     assert "docker0" in capsys.readouterr().err
     assert exposure.listen_refusal("127.0.0.1", "172.17.0.1", None) is None  # the Docker bridge's address

@@ -117,7 +117,8 @@ def running_stack(
     `make run` does for `make invoke`)."""
     port = free_port()
     store = store or os.environ.get("TEST_STORE") or "moto"
-    command = [sys.executable, "-m", "devtools.local_stack.server", "--port", str(port), "--dynamodb-port", "0"]
+    command = [sys.executable, "-m", "devtools.local_stack.server", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--dynamodb-host", "127.0.0.1", "--dynamodb-port", "0"]  # whatever HOST or DYNAMODB_HOST say
     command += ["--state-file", str(state_file or "")]  # by default a test stack is not the developer's `make run`
     command += ["--store", store, *(["--data-dir", str(data_dir)] if data_dir else ["--in-memory"])]
     if template is not None:
