@@ -131,7 +131,7 @@ def _schema(adapter: Any, schemas: dict[str, Any], mode: str = "validation") -> 
 
 def operation(endpoint: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI operation of one endpoint, from its declarations."""
-    from pydantic import TypeAdapter
+    from pydantic import BaseModel, TypeAdapter
 
     parameters = []
     for where, model in endpoint.models.items():
@@ -151,9 +151,9 @@ def operation(endpoint: Any, schemas: dict[str, Any]) -> dict[str, Any]:
         content = {"application/json": {"schema": {"$ref": REF.format(model=endpoint.body.__name__)}}}
         found["requestBody"] = {"content": content, "required": True}
     answer = _schema(TypeAdapter(endpoint.answers), schemas, mode="serialization")
-    for model in getattr(endpoint.answers, "__mro__", ())[:1]:  # a model answered bare: by reference
-        if hasattr(model, "model_fields"):
-            schemas[model.__name__], answer = answer, {"$ref": REF.format(model=model.__name__)}
+    if isinstance(endpoint.answers, type) and issubclass(endpoint.answers, BaseModel):  # by reference, as bodies
+        schemas[endpoint.answers.__name__] = answer
+        answer = {"$ref": REF.format(model=endpoint.answers.__name__)}
     found["responses"] = {
         "200": {"description": "Successful Response", "content": {"application/json": {"schema": answer}}}
     }

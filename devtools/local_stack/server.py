@@ -414,7 +414,7 @@ class LocalStack:
     def start(self) -> None:
         self.dynamodb.start()
         stream_arns = self.dynamodb.create_tables(self.template_path)
-        reachable = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - a bind address
+        reachable = "127.0.0.1" if self.host in exposure.EVERY_INTERFACE else self.host
         events_endpoint = f"http://{reachable}:{self.port}{LocalEventBus.API_PATH}"
         extra_env = function_environment(self.dynamodb.endpoint, events_endpoint)
         stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path))

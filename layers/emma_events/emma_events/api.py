@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
@@ -106,15 +107,22 @@ def idempotency(key: str | None, body: Any) -> Idempotency | None:
     return Idempotency(key, hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest())
 
 
+def _proxy(status: int, content_type: str, body: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_type, **(headers or {})},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
 def problem(error: ApiError) -> dict[str, Any]:
     """The proxy response of an error: its problem document."""
     body: dict[str, Any] = {"type": error.type, "title": error.title, "status": error.status, "detail": error.detail}
     if error.errors is not None:
         body["errors"] = error.errors
-    headers = {"Content-Type": PROBLEM_JSON}
-    if isinstance(error, ServiceUnavailable):
-        headers["Retry-After"] = str(error.retry_after_seconds)
-    return {"statusCode": error.status, "headers": headers, "body": json.dumps(body), "isBase64Encoded": False}
+    retry = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, ServiceUnavailable) else None
+    return _proxy(error.status, PROBLEM_JSON, json.dumps(body), retry)
 
 
 def _unexpected() -> dict[str, Any]:
@@ -125,21 +133,14 @@ def _unexpected() -> dict[str, Any]:
         "status": 500,
         "detail": "An unexpected error occurred; it has been logged.",
     }
-    return {
-        "statusCode": 500,
-        "headers": {"Content-Type": PROBLEM_JSON},
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    return _proxy(500, PROBLEM_JSON, json.dumps(body))
 
 
 def answer(response: Response) -> dict[str, Any]:
     """The proxy response of a handler's answer: its body as JSON (pydantic serializes models, dates as Emma's)."""
     import pydantic_core
 
-    headers = {"Content-Type": "application/json", **response.headers}
-    body = pydantic_core.to_json(response.body).decode()
-    return {"statusCode": response.status, "headers": headers, "body": body, "isBase64Encoded": False}
+    return _proxy(response.status, "application/json", pydantic_core.to_json(response.body).decode(), response.headers)
 
 
 #: Time kept for answering after the last DynamoDB call (serializing, logging) within the function's timeout.
