@@ -41,29 +41,6 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
 
 from moto import mock_aws  # noqa: E402
 
-
-def _one_model_loader_for_every_session() -> None:
-    """Every botocore session of the test process reads the service models (endpoints, DynamoDB's, retries) once.
-
-    The repository builds its client from a new session, as a Lambda container does once; the tests rebuild it for
-    each test's table, and re-reading those JSON files cost ~25 ms each, ~150 ms per test.
-    """
-    import botocore.loaders
-    import botocore.session
-
-    loader = botocore.loaders.create_loader()
-    new_session = botocore.session.get_session
-
-    def get_session(env_vars: Any = None) -> Any:
-        session = new_session(env_vars)
-        session.register_component("data_loader", loader)
-        return session
-
-    botocore.session.get_session = get_session
-
-
-_one_model_loader_for_every_session()
-
 from devtools.local_stack.template import create_table_kwargs  # noqa: E402
 from devtools.testing.events import UNSET, vary  # noqa: E402
 from devtools.testing.in_process import HttpResult, LambdaContext, invoke, load_function  # noqa: E402

@@ -31,6 +31,25 @@ class HttpResult:
         return self.headers.get("Content-Type", "")
 
 
+def _one_metrics_change_at_a_time() -> None:
+    """Powertools keeps one metrics set per process, which Lambda never shares between two invocations; concurrent
+    calls here do (a flush would iterate the set another call is adding to), so its changes take turns."""
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    turn = threading.RLock()
+    for name in ("add_metric", "add_metadata", "serialize_metric_set", "flush_metrics", "clear_metrics"):
+        method = getattr(AmazonCloudWatchEMFProvider, name)
+
+        def in_turn(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with turn:
+                return _method(self, *args, **kwargs)
+
+        setattr(AmazonCloudWatchEMFProvider, name, in_turn)
+
+
+_one_metrics_change_at_a_time()
+
+
 def _load(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"functions_{name}_app", FUNCTIONS / name / "app.py")
     assert spec is not None
@@ -52,8 +71,8 @@ def load_function(name: str) -> ModuleType:
 
 def _acquire(name: str) -> ModuleType:
     """An execution environment of the function that no other call is using. Like Lambda, which runs one
-    invocation at a time per environment, concurrent calls get one each (a module, so a resolver, of their own:
-    a resolver's per-request state is not meant to be shared by two invocations at once)."""
+    invocation at a time per environment, concurrent calls get one each (a module of their own, whose first
+    invocation is a cold one)."""
     load_function(name)
     with _lock:
         if _idle[name]:
@@ -67,6 +86,11 @@ def _release(name: str, module: ModuleType) -> None:
             _idle[name].insert(0, module)
         else:
             _idle[name].append(module)
+
+
+def new_environment(name: str) -> ModuleType:
+    """functions/<name>/app.py loaded afresh: a new execution environment, whose next invocation is its first."""
+    return _load(name)
 
 
 def invoke(name: str, event: dict[str, Any]) -> HttpResult:

@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from emma_events import settles_init
 from emma_events.auth import allow_policy, matches, parse_basic
 from emma_events.repository import get_repository
 
@@ -29,6 +30,7 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return next((value for key, value in headers.items() if key.lower() == name), None)
 
 
+@settles_init
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     credentials = parse_basic(_header(event, "authorization"))

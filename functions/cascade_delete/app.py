@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from emma_events import settles_init
 from emma_events.cascade import Cascade, cursor_state, describe, removed_parent
 from emma_events.config import METRICS_NAMESPACE, settings
 from emma_events.publisher import EVENT_TYPE_DELETED, MEMBER_DELETED, Publisher, entry
@@ -62,6 +63,7 @@ def record_handler(record: DynamoDBRecord, lambda_context: Any) -> None:
         publisher.publish([entry(EVENT_TYPE_DELETED if kind == "event_type" else MEMBER_DELETED, detail)])
 
 
+@settles_init
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from emma_events import settles_init
 from emma_events.config import METRICS_NAMESPACE
 from emma_events.event_models import MemberEventResponse
 from emma_events.layout import event_of
@@ -37,6 +38,7 @@ def entries_of(records: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]
     return found
 
 
+@settles_init
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

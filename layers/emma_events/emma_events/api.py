@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, SchemaValidationError
 from pydantic import BeforeValidator, Field
 
+from emma_events import settles_init
 from emma_events.config import METRICS_NAMESPACE
 from emma_events.dates import parse_time
 from emma_events.endpoint import Endpoint, InHeader, InPath, InQuery, Request, Response, route
@@ -224,6 +225,7 @@ def lambda_handler_for(endpoint: Endpoint) -> Any:
     would cost more than the API)."""
     from aws_lambda_powertools.logging import correlation_paths
 
+    @settles_init
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         account = (event.get("pathParameters") or {}).get("account_id")

@@ -10,11 +10,10 @@ from contextvars import ContextVar
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from emma_events import keys
+from emma_events import clients, keys
 from emma_events.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -121,9 +120,8 @@ def attr_n(value: int | float) -> dict[str, str]:
 
 
 def new_client() -> DynamoDBClient:
-    """A DynamoDB client from botocore itself: boto3 would add ~25 ms of imports (s3transfer, resources) at every
-    cold start for nothing, since only the low-level client is used (docs/performance.md)."""
-    client: DynamoDBClient = botocore.session.get_session().create_client("dynamodb", config=CLIENT_CONFIG)
+    """The DynamoDB client (``clients``), whose attempts and retries stop at the invocation's deadline."""
+    client: DynamoDBClient = clients.new_client("dynamodb", CLIENT_CONFIG)
     client.meta.events.register("before-send.dynamodb.*", _check_deadline)  # every attempt, retries included
     client.meta.events.register_first("needs-retry.dynamodb.*", _retry_within_deadline)
     return client

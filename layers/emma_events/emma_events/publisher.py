@@ -72,12 +72,13 @@ def batches(entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 def new_client() -> Any:
-    """An EventBridge client from botocore itself (as the DynamoDB client: no boto3 import at cold start)."""
-    import botocore.session
+    """An EventBridge client: short timeouts, standard retries (3 attempts), as the DynamoDB client."""
     from botocore.config import Config
 
+    from emma_events.clients import new_client
+
     config = Config(connect_timeout=1, read_timeout=4, retries={"mode": "standard", "max_attempts": 3})
-    return botocore.session.get_session().create_client("events", config=config)
+    return new_client("events", config)
 
 
 class Publisher:
