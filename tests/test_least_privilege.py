@@ -153,6 +153,7 @@ def test_a_stream_consumer_reads_this_tables_stream_only(function: str) -> None:
     (mapping,) = [
         r
         for r in template()["Resources"].values()
-        if r["Type"] == "AWS::Lambda::EventSourceMapping" and r["Properties"]["FunctionName"] == {"Ref": function}
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["FunctionName"] == {"Ref": f"{function}Aliaslive"}  # the alias SnapStart needs
     ]
     assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["EventsTable", "StreamArn"]}

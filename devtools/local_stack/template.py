@@ -66,14 +66,16 @@ def api_functions() -> dict[str, dict[str, Any]]:
 
 def stream_subscriptions(path: Path = TEMPLATE) -> list[tuple[str, dict[str, Any], str]]:
     """(function logical id, subscription properties, table logical id) of every DynamoDB stream consumer: an
-    ``AWS::Lambda::EventSourceMapping`` (``FunctionName: !Ref``, ``EventSourceArn: !GetAtt <Table>.StreamArn``)
-    or a SAM ``DynamoDB`` event (``Stream: !GetAtt …``). Both have the same batching and filter properties."""
+    ``AWS::Lambda::EventSourceMapping`` (``FunctionName: !Ref <Function>`` or ``<Function>.Alias``, ``EventSourceArn:
+    !GetAtt <Table>.StreamArn``) or a SAM ``DynamoDB`` event (``Stream: !GetAtt …``). Both have the same batching
+    and filter properties."""
     found = []
     for mapping in resources("AWS::Lambda::EventSourceMapping", path).values():
         properties = mapping["Properties"]
         source = properties.get("EventSourceArn")
         if isinstance(source, dict) and "Fn::GetAtt" in source:
-            found.append((str(properties["FunctionName"]["Ref"]), properties, table_of_stream(source)))
+            consumer = str(properties["FunctionName"]["Ref"]).removesuffix(".Alias")  # the function or its alias
+            found.append((consumer, properties, table_of_stream(source)))
     for name, function in resources("AWS::Serverless::Function", path).items():
         for event in function["Properties"].get("Events", {}).values():
             if event["Type"] == "DynamoDB":
