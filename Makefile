@@ -90,8 +90,9 @@ $(CHECKOV_VENV)/.installed: requirements-scan.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	touch $@
 
-scan: $(CHECKOV_VENV)/.installed ## IaC security scan of template.yaml (checkov); every skip has its reason in the template
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet
+scan: $(CHECKOV_VENV)/.installed install ## IaC security scan of template.yaml, loops expanded (checkov); skips and reasons: .checkov.yaml
+	$(PY) -m devtools.build.expanded_template .aws-sam/template.expanded.json
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file .aws-sam/template.expanded.json --framework cloudformation --compact --quiet
 
 FUZZ_VENV ?= .venv-fuzz
 $(FUZZ_VENV)/.installed: requirements-fuzz.txt

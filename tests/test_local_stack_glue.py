@@ -36,7 +36,7 @@ def test_local_lambda_runner_hands_our_runtime_the_function_config_and_a_stdout(
             calls.append({"config": config, "event": event, "kwargs": kwargs})
             kwargs["stdout"].write_str('{"statusCode": 200}')
 
-    stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE))
+    stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE), language_extensions_enabled=True)
     runner = LocalLambdaRunner(
         local_runtime=RecordingRuntime(),  # type: ignore[arg-type]
         function_provider=SamFunctionProvider(stacks, use_raw_codeuri=True),
@@ -86,7 +86,7 @@ def test_the_api_provider_reads_every_route_of_the_template() -> None:
 
     from devtools.local_stack.template import api_functions
 
-    stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE))
+    stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE), language_extensions_enabled=True)
     routes = {
         (r.function_name, r.path, m)
         for r in ApiProvider(stacks, cwd=str(TEMPLATE.parent)).api.routes

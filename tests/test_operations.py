@@ -63,8 +63,10 @@ def test_every_function_has_an_errors_and_a_throttles_alarm_and_every_stream_con
     for alarm in alarms().values():
         properties = alarm["Properties"]
         for dimension in properties.get("Dimensions", []):
-            if dimension["Name"] == "FunctionName":
-                watched.setdefault(dimension["Value"]["Ref"], set()).add(properties["MetricName"])
+            if dimension["Name"] == "FunctionName":  # !Ref X, or !Sub "${X}" (the per-function loop's form)
+                value = dimension["Value"]
+                function = value["Ref"] if "Ref" in value else value["Fn::Sub"].removeprefix("${").removesuffix("}")
+                watched.setdefault(function, set()).add(properties["MetricName"])
     functions = resources("AWS::Serverless::Function")
     consumers = {name for name, _, _ in stream_subscriptions()}
     assert consumers == {"CascadeDeleteFunction", "PublishEventsFunction"}

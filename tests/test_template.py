@@ -215,3 +215,35 @@ def test_a_spike_of_refused_credentials_raises_an_alarm() -> None:
     metric = rejections["Properties"]["MetricTransformations"][0]["MetricName"]
     alarm = resources("AWS::CloudWatch::Alarm")["UnauthorizedSpikeAlarm"]["Properties"]
     assert (alarm["MetricName"], alarm["Threshold"]) == (metric, {"Ref": "UnauthorizedThreshold"})
+
+
+#: The alarms, log groups and gateway responses as SAM deployed them before each kind was defined once (written
+#: from the SAM-transformed template of commit 291910d, where each was pasted per function).
+BEFORE_LOOPS = ROOT / "tests" / "fixtures" / "template_monitoring_before.json"
+
+
+def _as_deployed(value: object) -> object:
+    """A resource's properties without what does not reach the deployed resource (checkov's Metadata), and
+    ``!Sub "${X}"`` written as the ``!Ref X`` it equals (how a loop names the function its alarm watches)."""
+    if isinstance(value, dict):
+        sub = value.get("Fn::Sub")
+        if len(value) == 1 and isinstance(sub, str) and re.fullmatch(r"\$\{\w+\}", sub):
+            return {"Ref": sub[2:-1]}
+        return {key: _as_deployed(item) for key, item in value.items() if key != "Metadata"}
+    if isinstance(value, list):
+        return [_as_deployed(item) for item in value]
+    return value
+
+
+def test_the_loops_deploy_the_same_alarms_log_groups_and_gateway_responses_as_before() -> None:
+    from devtools.local_stack.template import transformed
+
+    deployed = transformed()["Resources"]
+    before = json.loads(BEFORE_LOOPS.read_text())
+    for kind, key in (("AWS::CloudWatch::Alarm", "alarms"), ("AWS::Logs::LogGroup", "log_groups")):
+        now = {name: r for name, r in deployed.items() if r["Type"] == kind}
+        assert sorted(now) == sorted(before[key])
+        for name in now:
+            assert _as_deployed(now[name]) == _as_deployed(before[key][name]), name
+    responses = deployed["EventsApi"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert responses == before["gateway_responses"]

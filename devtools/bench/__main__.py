@@ -3,7 +3,7 @@ figures written as JSON (bench-results.json).
 
 1. Cold start of every function from the ``sam build`` output against a boto3-only floor (coldstart.py).
 2. Request cost: every operation through its real handler on moto's in-memory DynamoDB; DynamoDB calls counted
-   by a botocore hook, capacity units modelled from the items (capacity.py), against the issues' budgets.
+   by a botocore hook, capacity units modelled from the items (capacity.py), against their budgets.
 3. Warm latency of every endpoint in-process, p50 and p99, with DynamoDB's answers replayed.
 4. The cascade delete of 10,000 events against a plain loop of deletes, over HTTP to the embedded DynamoDB.
 

@@ -69,7 +69,9 @@ def function_provider(template_path: str, overrides: tuple[tuple[str, str], ...]
     from samcli.lib.providers.sam_function_provider import SamFunctionProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
-    stacks, _ = SamLocalStackProvider.get_stacks(template_path, parameter_overrides=dict(overrides))
+    stacks, _ = SamLocalStackProvider.get_stacks(
+        template_path, parameter_overrides=dict(overrides), language_extensions_enabled=True
+    )
     return SamFunctionProvider(stacks, use_raw_codeuri=True)
 
 

@@ -417,7 +417,7 @@ class LocalStack:
         reachable = "127.0.0.1" if self.host in exposure.EVERY_INTERFACE else self.host
         events_endpoint = f"http://{reachable}:{self.port}{LocalEventBus.API_PATH}"
         extra_env = function_environment(self.dynamodb.endpoint, events_endpoint)
-        stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path))
+        stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path), language_extensions_enabled=True)
         functions = SamFunctionProvider(stacks, use_raw_codeuri=True)
         self.adapter = SamRuntimeAdapter(self.runtime, extra_env, self.template_path.parent)
         self.runner = LocalLambdaRunner(

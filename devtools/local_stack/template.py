@@ -24,11 +24,21 @@ _TABLE_PROPERTIES = (
 
 @lru_cache(maxsize=4)
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The parsed template (SAM CLI's own YAML loader understands ``!Ref``, ``!Sub`` and friends)."""
+    """The parsed template (SAM CLI's own YAML loader understands ``!Ref``, ``!Sub`` and friends), with its
+    ``Fn::ForEach`` loops expanded as CloudFormation's ``AWS::LanguageExtensions`` expands them: by SAM CLI's own
+    processor, and only that one (SAM CLI's full pipeline also resolves ``!Ref`` and ``!If`` with the parameters'
+    defaults, which CloudFormation leaves to the deploy)."""
+    from samcli.lib.cfn_language_extensions.api import create_default_intrinsic_resolver
+    from samcli.lib.cfn_language_extensions.models import ResolutionMode, TemplateProcessingContext
+    from samcli.lib.cfn_language_extensions.processors import ForEachProcessor
     from samcli.yamlhelper import yaml_parse
 
-    parsed: dict[str, Any] = yaml_parse(Path(path).read_text())
-    return parsed
+    context = TemplateProcessingContext(
+        fragment=yaml_parse(Path(path).read_text()), resolution_mode=ResolutionMode.PARTIAL
+    )
+    ForEachProcessor(create_default_intrinsic_resolver(context)).process_template(context)
+    expanded: dict[str, Any] = context.fragment
+    return expanded
 
 
 def resources(kind: str, path: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
