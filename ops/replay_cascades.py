@@ -21,8 +21,8 @@ import sys
 from typing import Any
 
 from emma_events.cascade import cursor_state, removed_parent
+from emma_events.cascade_store import CascadeStore
 from emma_events.domain import CascadeState, Parent
-from emma_events.repository import Repository
 
 
 def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
@@ -51,12 +51,12 @@ def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
     return parents
 
 
-def restart(repository: Repository, parent: Parent) -> None:
+def restart(store: CascadeStore, parent: Parent) -> None:
     """A fresh cursor for the parent: its stream record starts the cascade from the beginning."""
-    repository.save_cascade(CascadeState(parent, None, 0, 0, 0))
+    store.save_cascade(CascadeState(parent, None, 0, 0, 0))
 
 
-def replay_queue(repository: Repository, sqs: Any, streams: Any, queue_url: str, dry_run: bool = False) -> list[Parent]:
+def replay_queue(store: CascadeStore, sqs: Any, streams: Any, queue_url: str, dry_run: bool = False) -> list[Parent]:
     restarted: list[Parent] = []
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
@@ -69,7 +69,7 @@ def replay_queue(repository: Repository, sqs: Any, streams: Any, queue_url: str,
             for parent in sorted(parents_in_batch(streams, batch), key=lambda p: (p.account_id, p.kind, p.parent_id)):
                 print(f"restart cascade of {parent.kind} {parent.parent_id} in account {parent.account_id}")
                 if not dry_run:
-                    restart(repository, parent)
+                    restart(store, parent)
                 restarted.append(parent)
             if not dry_run:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -93,17 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     def client(service: Any) -> Any:
         return boto3.client(service, endpoint_url=args.endpoint_url)
 
-    repository = Repository(args.table, client("dynamodb"))
+    store = CascadeStore(args.table, client("dynamodb"))
     if args.account is not None and (args.event_type is None) != (args.member is None):
         kind, parent_id = ("event_type", args.event_type) if args.event_type is not None else ("member", args.member)
         parent = Parent(kind, args.account, parent_id)
         print(f"restart cascade of {kind} {parent_id} in account {args.account}")
         if not args.dry_run:
-            restart(repository, parent)
+            restart(store, parent)
         return 0
     if not args.queue_url:
         parser.error("give --queue-url, or --account with one of --event-type/--member")
-    restarted = replay_queue(repository, client("sqs"), client("dynamodbstreams"), args.queue_url, args.dry_run)
+    restarted = replay_queue(store, client("sqs"), client("dynamodbstreams"), args.queue_url, args.dry_run)
     print(f"{len(restarted)} cascade(s) {'would be ' if args.dry_run else ''}restarted")
     return 0
 

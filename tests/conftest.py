@@ -1,17 +1,20 @@
-"""Fixtures: a DynamoDB table built from template.yaml, functions loaded from functions/, events/ loader.
+"""Fixtures: a fresh DynamoDB table per test (built from template.yaml), the local stacks; and each test's tier.
 
 Two stores, chosen with ``--store`` (or TEST_STORE):
 
-- ``moto`` (default): the fast tier, in memory, in this process; every test runs.
+- ``moto`` (default): the fast tier, in memory, in this process; every test runs but those marked
+  ``reference_only``.
 - ``dynamodb-local``: the reference tier, on AWS's DynamoDB Local (installed by `make dynamodb-local`, Java 17+):
-  every test that touches a store (the ``dynamodb`` fixture, or a local stack) runs again there, except those
-  marked ``moto_only`` (faults injected into moto itself). Where a test passes on moto and fails here, the code
-  is wrong: DynamoDB Local behaves as the service does where moto is lenient.
+  the tests marked ``stores`` (and ``reference_only``) run again there, except those marked ``moto_only`` (faults
+  injected into moto itself). Where a test passes on moto and fails here, the code is wrong: DynamoDB Local
+  behaves as the service does where moto is lenient.
+
+A test that uses a store fixture must declare its tier with one of those markers (the run stops otherwise). What
+tests share besides fixtures comes from ``devtools.testing`` and ``tests/helpers.py``; nothing imports this file.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,12 +45,7 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
 from moto import mock_aws  # noqa: E402
 
 from devtools.local_stack.template import create_table_kwargs  # noqa: E402
-from devtools.testing.events import UNSET, vary  # noqa: E402
-from devtools.testing.in_process import HttpResult, LambdaContext, invoke, load_function  # noqa: E402
 
-__all__ = ["HttpResult", "LambdaContext", "api_event", "invoke", "load_event", "load_function"]
-
-EVENTS = ROOT / "events"
 STORES = ("moto", "dynamodb-local")
 #: Fixtures that put a test on a store; in the reference tier, tests without one are not run again.
 STORE_FIXTURES = {"dynamodb", "stack", "atomic_dynamodb", "table_items"}
@@ -63,6 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "stores: touches a store; runs on moto, then again on DynamoDB Local")
     config.addinivalue_line("markers", "moto_only: relies on moto itself (faults injected into it); fast tier only")
     config.addinivalue_line("markers", "reference_only: a difference from moto that only DynamoDB Local shows")
     config.addinivalue_line("markers", "e2e: over HTTP at a base URL (the local stack, or E2E_API_URL's stage)")
@@ -77,12 +76,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test's tier is declared: ``stores`` runs it on moto, then again on DynamoDB Local; ``moto_only`` and
+    ``reference_only`` on one of them; a test without any runs on moto alone. A test that uses a store fixture
+    without declaring its tier stops the run, so that no tier is ever guessed."""
+    undeclared = []
+    for item in items:
+        on_a_store = bool(STORE_FIXTURES & set(getattr(item, "fixturenames", ())))
+        declared = any(item.get_closest_marker(m) for m in ("stores", "moto_only", "reference_only"))
+        if on_a_store and not declared:
+            undeclared.append(item.nodeid)
+    if undeclared:
+        listed = "\n  ".join(undeclared)
+        raise pytest.UsageError(f"mark the tier of these tests (stores, moto_only or reference_only):\n  {listed}")
     store = config.getoption("--store")
     selected, deselected = [], []
     for item in items:
-        on_a_store = bool(STORE_FIXTURES & set(getattr(item, "fixturenames", ())))
         if store == "dynamodb-local":
-            wanted = on_a_store or item.get_closest_marker("reference_only") is not None
+            wanted = any(item.get_closest_marker(m) for m in ("stores", "reference_only"))
             keep = wanted and item.get_closest_marker("moto_only") is None
         else:
             keep = item.get_closest_marker("reference_only") is None
@@ -113,36 +123,6 @@ def _dynamodb_local(store: str) -> Iterator[str | None]:
         process.stop()
 
 
-def load_event(name: str) -> dict[str, Any]:
-    """An event from events/, the same file ``sam local invoke -e events/<name>.json`` takes."""
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-def api_event(
-    name: str,
-    *,
-    path: dict[str, Any] | None = None,
-    body: Any = UNSET,
-    raw_body: str | None = UNSET,
-    query: dict[str, str] | None = UNSET,
-    headers: dict[str, str] | None = None,
-    authorized_account: Any = UNSET,
-) -> dict[str, Any]:
-    """A variation of events/<name>.json: other path parameters, body, query string or headers.
-
-    The authorizer's context names the path's account, as API Gateway passes it after allowing the call, unless
-    ``authorized_account`` names another (or None: no authorizer context)."""
-    return vary(
-        load_event(name),
-        path=path,
-        body=body,
-        raw_body=raw_body,
-        query=query,
-        headers=headers,
-        authorized_account=authorized_account,
-    )
-
-
 @pytest.fixture(scope="session")
 def api_stack(store: str) -> Iterator[Any]:
     """One local stack of template.yaml for the HTTP test modules, which each use accounts of their own."""
@@ -171,22 +151,22 @@ _table_numbers = iter(range(1, 1_000_000))
 
 @pytest.fixture
 def dynamodb(_moto: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fresh table per test, created from template.yaml's definition; the repository is rebuilt on it."""
+    """A fresh table per test, created from template.yaml's definition; the stores are rebuilt on it."""
     import boto3
 
+    from emma_events import stores
     from emma_events.config import settings
-    from emma_events.repository import get_repository
 
     table_name = f"emma-events-test-{next(_table_numbers)}"
     monkeypatch.setenv("TABLE_NAME", table_name)
     client = boto3.client("dynamodb", region_name="us-east-1")
     client.create_table(**create_table_kwargs(table_name))
     settings.cache_clear()
-    get_repository.cache_clear()
+    stores.reset()
     yield client
     client.delete_table(TableName=table_name)
     settings.cache_clear()
-    get_repository.cache_clear()
+    stores.reset()
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from conftest import api_event, invoke
-
 import devtools.testing.seeding
+from devtools.testing.events import api_event
+from devtools.testing.in_process import invoke
 
 
 def entities(table_items: Any, entity: str) -> list[dict[str, Any]]:
@@ -89,10 +89,10 @@ def run_together(*calls: Any) -> list[Any]:
 
 
 def seed_events(member_id: int, event_type_id: int, count: int, **options: Any) -> None:
-    """Many events at once, in the repository's own item layout (through the API this would take minutes on moto)."""
-    from emma_events.repository import get_repository
+    """Many events at once, in the stores' own item layout (through the API this would take minutes on moto)."""
+    from emma_events.stores import Stores
 
-    devtools.testing.seeding.seed_events(get_repository(), member_id, event_type_id, count, **options)
+    devtools.testing.seeding.seed_events(Stores.of_this_container(), member_id, event_type_id, count, **options)
 
 
 def events_of(table_items: Any, *, event_type_id: int | None = None, member_id: int | None = None) -> list[Any]:

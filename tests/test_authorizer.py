@@ -6,16 +6,18 @@ import base64
 from typing import Any
 
 import pytest
-from conftest import load_event
 
+from devtools.testing.events import load_event
 from devtools.testing.in_process import LambdaContext, load_function
 from emma_events.auth import Credentials
 
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
+
 
 def keys() -> Any:
-    from emma_events.repository import get_repository
+    from emma_events.stores import api_keys
 
-    return get_repository()
+    return api_keys()
 
 
 def authorize(header: str | None, path: str = "/100/events", method: str = "GET") -> Any:

@@ -53,6 +53,7 @@ def test_writes_count_1_kb_units_index_entries_and_double_in_transactions() -> N
     assert units_of("BatchWriteItem", batch, {}) == (0.0, 2.0, True)
 
 
+@pytest.mark.stores
 def test_the_meter_counts_every_call_and_asks_for_the_consumed_capacity(dynamodb: Any) -> None:
     meter = CapacityMeter(dynamodb)
     table = os.environ["TABLE_NAME"]

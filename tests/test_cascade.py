@@ -9,11 +9,13 @@ import time
 from typing import Any
 
 import pytest
-from conftest import api_event, invoke, load_event
 from helpers import create_type, delete_type, entities, events_of, new_member, post_events, seed_events
 from streams import BudgetContext, CascadeDriver
 
-from devtools.testing.in_process import LambdaContext, load_function
+from devtools.testing.events import api_event, load_event
+from devtools.testing.in_process import LambdaContext, invoke, load_function
+
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
 
 def doomed_type(events: int) -> int:
@@ -132,13 +134,13 @@ def test_a_cascade_that_runs_out_of_time_checkpoints_and_continues(
 def test_a_crash_in_the_middle_is_retried_and_the_cascade_completes(
     dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from emma_events.repository import Repository
+    from emma_events.cascade_store import CascadeStore
 
     doomed = doomed_type(60)
-    original = Repository.delete_keys
+    original = CascadeStore.delete_keys
     crashes = {"left": 2, "calls": 0}
 
-    def flaky(self: Repository, items: list[Any], max_attempts: int = 8) -> int:
+    def flaky(self: CascadeStore, items: list[Any], max_attempts: int = 8) -> int:
         crashes["calls"] += 1
         if crashes["calls"] % 3 == 0 and crashes["left"] > 0:
             crashes["left"] -= 1
@@ -146,7 +148,7 @@ def test_a_crash_in_the_middle_is_retried_and_the_cascade_completes(
             raise RuntimeError("injected crash")
         return original(self, items, max_attempts)
 
-    monkeypatch.setattr(Repository, "delete_keys", flaky)
+    monkeypatch.setattr(CascadeStore, "delete_keys", flaky)
     driver = CascadeDriver()
 
     delete_type(100, doomed)
@@ -257,16 +259,17 @@ def test_a_failed_batch_in_the_dead_letter_queue_is_replayed(
     """A poison cascade exhausts its retries and lands in the queue; after the fix, the replay tool restarts it."""
     import boto3
 
-    from emma_events.repository import Repository, get_repository
+    from emma_events.cascade_store import CascadeStore
+    from emma_events.stores import cascades
     from ops.replay_cascades import replay_queue
 
     doomed = doomed_type(30)
     driver = CascadeDriver()
 
-    def broken(self: Repository, items: list[Any], max_attempts: int = 8) -> int:
+    def broken(self: CascadeStore, items: list[Any], max_attempts: int = 8) -> int:
         raise RuntimeError("permissions were wrong")
 
-    monkeypatch.setattr(Repository, "delete_keys", broken)
+    monkeypatch.setattr(CascadeStore, "delete_keys", broken)
     delete_type(100, doomed)
     driver.drain()  # MaximumRetryAttempts, then the batch is discarded: its events are still there
     failed = [batch for batch in driver.invocations if batch[0]["eventName"] == "REMOVE"]
@@ -293,9 +296,9 @@ def test_a_failed_batch_in_the_dead_letter_queue_is_replayed(
     from emma_events.config import settings
 
     monkeypatch.setenv("CASCADE_PAGE_SIZE", "10")
-    monkeypatch.setenv("TABLE_NAME", get_repository().table_name)
+    monkeypatch.setenv("TABLE_NAME", cascades().table_name)
     settings.cache_clear()
-    restarted = replay_queue(get_repository(), sqs, boto3.client("dynamodbstreams"), queue_url)
+    restarted = replay_queue(cascades(), sqs, boto3.client("dynamodbstreams"), queue_url)
     driver.drain()
 
     assert [(p.kind, p.parent_id) for p in restarted] == [("event_type", doomed)]
@@ -342,13 +345,13 @@ def test_a_cascade_outwaits_an_index_that_lags(
 ) -> None:
     """Events posted just before their type is deleted are not in the index yet when the cascade's first pass
     runs; the cascade passes again once the index may have caught up (CASCADE_INDEX_LAG_SECONDS) and deletes them."""
+    from emma_events import stores
     from emma_events.config import settings
-    from emma_events.repository import get_repository
 
     monkeypatch.setenv("CASCADE_INDEX_LAG_SECONDS", "1.5")
     settings.cache_clear()
     member, doomed = new_member(), create_type(100, "doomed")
-    LaggingIndex(get_repository().client, lag=1.0)
+    LaggingIndex(stores.client(), lag=1.0)
     driver = CascadeDriver()
 
     assert post_events(100, [{"member_id": member, "event_type_id": doomed}] * 3).status == 200

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LambdaContext, load_event
 
-from devtools.testing.in_process import new_environment
+from devtools.testing.events import load_event
+from devtools.testing.in_process import LambdaContext, new_environment
 from devtools.testing.seeding import seed_example_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,11 +37,12 @@ def test_in_a_lambda_sandbox_importing_the_layer_pauses_the_collector() -> None:
     assert _collector_after_import(env) == "True"  # elsewhere (tests, tools) nothing changes
 
 
+@pytest.mark.stores
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_function_resumes_collection_after_its_first_invocation(function: str, dynamodb: Any) -> None:
-    from emma_events.repository import get_repository
+    from emma_events.stores import Stores
 
-    seed_example_world(get_repository(), function=function)
+    seed_example_world(Stores.of_this_container(), function=function)
     handler = new_environment(function).lambda_handler
     gc.disable()  # as importing the layer in a sandbox leaves it
     try:

@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import api_event, invoke, load_event
 from helpers import assert_problem, run_together
+
+from devtools.testing.events import api_event, load_event
+from devtools.testing.in_process import invoke
+
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
 EMMA_DATE = re.compile(r"^@D:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 MAX_ID = 2**53 - 1
@@ -353,26 +357,26 @@ def test_a_method_the_function_does_not_serve_is_404(dynamodb: Any) -> None:
 
 
 def test_throttling_after_retries_is_503_with_retry_after(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from emma_events.repository import get_repository
+    from emma_events import stores
 
     def throttled(**kwargs: Any) -> Any:
         raise ClientError(
             {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "GetItem"
         )
 
-    monkeypatch.setattr(get_repository().client, "get_item", throttled)
+    monkeypatch.setattr(stores.client(), "get_item", throttled)
     result = get(100, 1)
     assert_problem(result, 503)
     assert result.headers["Retry-After"] == "1"
 
 
 def test_an_unexpected_error_is_a_500_problem_without_internals(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from emma_events.repository import get_repository
+    from emma_events import stores
 
     def broken(**kwargs: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(get_repository().client, "get_item", broken)
+    monkeypatch.setattr(stores.client(), "get_item", broken)
     result = get(100, 1)
     assert_problem(result, 500)
     assert "secret" not in str(result.body)

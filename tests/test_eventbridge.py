@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import LambdaContext, load_event, load_function
 
+from devtools.testing.events import load_event
+from devtools.testing.in_process import LambdaContext, load_function
 from emma_events import publisher
 from emma_events.publisher import MAX_CALL_BYTES, Publisher, PublishFailed, batches, entry, entry_size
 
@@ -62,7 +63,7 @@ def test_entries_refused_on_every_attempt_raise_naming_them() -> None:
         Publisher(client, retry_delay_s=0).publish(numbered(4))
     assert [json.loads(item["Detail"])["event_id"] for item, _ in failed.value.failed] == [2]
     assert [code for _, code in failed.value.failed] == ["ThrottlingException"]
-    assert len(client.calls) == publisher.ATTEMPTS
+    assert len(client.calls) == publisher.PUT_EVENTS_CALLS
 
 
 def records_of(count: int) -> dict[str, Any]:

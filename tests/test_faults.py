@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import api_event, invoke
 from helpers import assert_problem, create_type, delete_type, entities, events_of, new_member, post_events, seed_events
 from streams import CascadeDriver
+
+from devtools.testing.events import api_event
+from devtools.testing.in_process import invoke
 
 # The faults are injected into moto itself: the fast tier only.
 pytestmark = pytest.mark.moto_only
@@ -50,9 +52,9 @@ def sdk_backoff_without_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture
 def repository_client(dynamodb: Any) -> Any:
-    from emma_events.repository import get_repository
+    from emma_events import stores
 
-    return get_repository().client
+    return stores.client()
 
 
 def stored(table_items: Any) -> list[Any]:
@@ -103,7 +105,7 @@ def test_a_throttled_cascade_is_retried_by_the_stream_and_completes(
 
 
 def test_unprocessed_items_are_retried_until_deleted(repository_client: Any, table_items: Any) -> None:
-    from emma_events.repository import get_repository
+    from emma_events.stores import cascades
 
     member, doomed = new_member(), create_type(100, "doomed")
     seed_events(member, doomed, 30)
@@ -122,7 +124,7 @@ def test_unprocessed_items_are_retried_until_deleted(repository_client: Any, tab
 
     repository_client.batch_write_item = half_processed
     try:
-        assert get_repository().delete_keys(keys) == 30
+        assert cascades().delete_keys(keys) == 30
     finally:
         repository_client.batch_write_item = original
     assert events_of(table_items, event_type_id=doomed) == []
@@ -236,8 +238,6 @@ def test_a_slow_database_is_a_503_before_the_function_times_out(
 
 
 def api_event_for_post(member: int, event_type: int) -> dict[str, Any]:
-    from conftest import api_event
-
     event = api_event("create_member_events", body={"events": [{"member_id": member, "event_type_id": event_type}]})
     event["headers"].pop("Idempotency-Key")
     event["multiValueHeaders"].pop("Idempotency-Key")

@@ -26,14 +26,16 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-from conftest import api_event, invoke, load_event, load_function
 from helpers import create_type, new_member, post_events
 from hypothesis import HealthCheck, example, given, note, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from devtools.testing.events import authorizer_request
+from devtools.testing.events import api_event, authorizer_request, load_event
+from devtools.testing.in_process import invoke, load_function
 from devtools.testing.seeding import DEV_KEY
+
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
 SEED = int(os.environ.get("HYPOTHESIS_SEED") or random.SystemRandom().randrange(2**32))
 ACCOUNT = 1
@@ -503,10 +505,10 @@ def _authorize(event: dict[str, Any]) -> Any:
 def test_the_authorizer_control_accepts_its_own_key(world: dict[str, Any]) -> None:
     """A control for the test above: the key it refuses the guesses of is accepted."""
     from emma_events.auth import Credentials
-    from emma_events.repository import get_repository
+    from emma_events.stores import api_keys
 
     account, public, private = DEV_KEY
-    get_repository().create_api_key(account, credentials=Credentials(public, private))
+    api_keys().create_api_key(account, credentials=Credentials(public, private))
     assert _authorize(authorizer_request(public, private))["policyDocument"]
 
 

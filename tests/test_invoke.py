@@ -159,6 +159,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSta
         yield running, state
 
 
+@pytest.mark.stores
 def test_an_invoke_works_on_a_running_stacks_data(
     stack: tuple[RunningStack, Path], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,10 +13,10 @@ from functools import cache
 from typing import Any
 
 import pytest
-from conftest import invoke
 
 from devtools.local_stack.template import api_functions, transformed
 from devtools.testing.events import EVENTS_BY_FUNCTION
+from devtools.testing.in_process import invoke
 from devtools.testing.seeding import seed_example_world
 
 TABLE = "table"
@@ -108,13 +108,14 @@ def iam_requests(operation: str, params: dict[str, Any]) -> list[tuple[str, tupl
 API_FOLDERS = {f["code_uri"].strip("/").split("/")[-1]: name for name, f in api_functions().items()}
 
 
+@pytest.mark.stores
 @pytest.mark.parametrize("folder", sorted(API_FOLDERS))
 def test_every_call_a_function_makes_is_allowed_by_its_own_role(folder: str, dynamodb: Any) -> None:
-    from emma_events.repository import get_repository
+    from emma_events.stores import Stores
 
-    seed_example_world(get_repository(), function=folder)
+    seed_example_world(Stores.of_this_container(), function=folder)
     calls: list[tuple[str, dict[str, Any]]] = []
-    client = get_repository().client
+    client = Stores.of_this_container().client
     hook = lambda params, model, **_: calls.append((model.name, params))  # noqa: E731
     client.meta.events.register("provide-client-params.dynamodb", hook)
     try:

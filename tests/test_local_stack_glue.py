@@ -9,9 +9,8 @@ from importlib.metadata import version
 from io import StringIO
 from typing import Any
 
-from conftest import load_event
-
 from devtools.local_stack.template import TEMPLATE
+from devtools.testing.events import load_event
 
 PINNED = "1.170.0"
 HINT = (

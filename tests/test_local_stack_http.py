@@ -12,6 +12,8 @@ import pytest
 
 from devtools.testing.stack_process import RunningStack, dynamodb_client
 
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
+
 _accounts = count(1000)
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from devtools.testing.stack_process import RunningStack, dynamodb_client, running_stack
 
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
+
 APP = Path(__file__).parent / "fixtures" / "stack_app" / "template.yaml"
 
 

@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import api_event, invoke, load_event
 from helpers import (
     assert_problem,
     create_type,
@@ -20,6 +19,11 @@ from helpers import (
     post_events,
     seed_events,
 )
+
+from devtools.testing.events import api_event, load_event
+from devtools.testing.in_process import invoke
+
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
 FIELDS = {
     "event_id",
@@ -301,9 +305,9 @@ def test_a_type_deleted_between_lookup_and_write_is_caught_inside_dynamodb(
     world: dict[str, int], table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The name resolves, then the type is deleted before the write: the transaction's ConditionCheck fails."""
-    from emma_events.repository import get_repository
+    from emma_events import stores
 
-    client = get_repository().client
+    client = stores.client()
     original = client.transact_write_items
     calls = {"n": 0}
 
@@ -326,9 +330,9 @@ def test_a_type_deleted_between_lookup_and_write_is_caught_inside_dynamodb(
 def test_a_member_deleted_between_lookup_and_write_is_caught_inside_dynamodb(
     world: dict[str, int], table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from emma_events.repository import get_repository
+    from emma_events import stores
 
-    client = get_repository().client
+    client = stores.client()
     original = client.transact_write_items
 
     def delete_first(**kwargs: Any) -> Any:

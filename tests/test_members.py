@@ -7,8 +7,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import api_event, invoke, load_event
 from helpers import add_member, assert_problem, create_type, new_member, post_events, run_together
+
+from devtools.testing.events import api_event, load_event
+from devtools.testing.in_process import invoke
+
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
 
 def get_member(account_id: int, member_id: Any) -> Any:

@@ -7,8 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from conftest import api_event, invoke
 from helpers import add_member, create_type, new_member, post_events
+
+from devtools.testing.events import api_event
+from devtools.testing.in_process import invoke
+
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
 
 def documents(output: str) -> list[dict[str, Any]]:
@@ -63,7 +67,7 @@ def test_types_and_members_are_counted_when_created_or_deleted(
 def test_each_request_is_counted_by_its_outcome(
     dynamodb: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from emma_events.repository import Repository
+    from emma_events.event_type_store import EventTypeStore
 
     unknown = api_event("get_event_type", path={"account_id": 100, "event_type_id": 999})
     assert invoke("get_event_type", unknown).status == 404
@@ -76,7 +80,7 @@ def test_each_request_is_counted_by_its_outcome(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(Repository, "get_event_type", broken)
+    monkeypatch.setattr(EventTypeStore, "get_event_type", broken)
     assert invoke("get_event_type", unknown).status == 500
     assert counted(last_request(capsys)) == {"Requests5xx": 1}
 

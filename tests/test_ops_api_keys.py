@@ -14,6 +14,8 @@ from botocore.stub import Stubber
 
 from ops.api_keys import main
 
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
+
 PLAN, API, STAGE = "plan-1", "api-1", "v1"
 
 

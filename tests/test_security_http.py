@@ -12,6 +12,8 @@ import pytest
 from devtools.local_stack.template import api_functions
 from devtools.testing.stack_process import TEST_KEYS, RunningStack, dynamodb_client
 
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
+
 VICTIM, ATTACKER, REVOKED_ACCOUNT = 1090, 1091, 1092
 SECRETS = ("victim-secret-type", "victim-secret@example.com", "victim-secret-attribute")
 
@@ -20,13 +22,13 @@ SECRETS = ("victim-secret-type", "victim-secret@example.com", "victim-secret-att
 def stack(api_stack: RunningStack) -> RunningStack:
     """The shared stack (tests/conftest.py), with the victim's data, which no other credentials may see, and a
     key of its own account, revoked straight in the stack's table. This module's accounts are its own."""
-    from emma_events.repository import Repository
+    from emma_events.api_key_store import ApiKeyStore
 
     api_stack.request("POST", f"/{VICTIM}/events", {"event_type": SECRETS[0], "display_name": "Secret"})
     member = api_stack.request("POST", f"/{VICTIM}/members/add", {"email": SECRETS[1]}).json["member_id"]
     events = [{"member_id": member, "event_type": SECRETS[0], "attributes": {"note": SECRETS[2]}}]
     assert api_stack.request("POST", f"/{VICTIM}/events/members", {"events": events}).status == 200
-    Repository("EventsTable", dynamodb_client(api_stack.store_endpoint())).revoke_api_key(
+    ApiKeyStore("EventsTable", dynamodb_client(api_stack.store_endpoint())).revoke_api_key(
         REVOKED_ACCOUNT, TEST_KEYS[REVOKED_ACCOUNT][0]
     )
     return api_stack

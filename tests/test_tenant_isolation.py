@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import api_event, invoke
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from devtools.local_stack.template import api_functions, resources
+from devtools.testing.events import api_event
+from devtools.testing.in_process import invoke
 from emma_events.auth import API_METHODS, allow_policy
 
 API = api_functions()
@@ -209,12 +210,12 @@ def _event_for(name: str, authorized_account: Any) -> dict[str, Any]:
 @pytest.fixture
 def two_accounts(dynamodb: Any) -> None:
     """Accounts 1 and 2, each with event type 1 "purchase" and member 1 ada@example.com: every id collides."""
-    from emma_events.repository import get_repository
+    from emma_events.stores import Stores
 
-    repository = get_repository()
+    stores = Stores.of_this_container()
     for account in (ATTACKER, VICTIM):
-        repository.create_event_type(account, "purchase", "Purchase")
-        repository.add_member(account, "ada@example.com", {"first_name": "Ada"})
+        stores.event_types.create_event_type(account, "purchase", "Purchase")
+        stores.members.add_member(account, "ada@example.com", {"first_name": "Ada"})
 
 
 @pytest.mark.moto_only  # refused before any DynamoDB call: the store cannot change the outcome
@@ -232,6 +233,7 @@ def test_every_api_function_refuses_a_path_of_another_account(
     assert table_items() == before
 
 
+@pytest.mark.stores
 @pytest.mark.parametrize("name", sorted(API))
 def test_the_same_call_with_the_accounts_own_context_is_served(two_accounts: None, name: str) -> None:
     """The control: what makes the 403 above is the context, nothing else in the event."""

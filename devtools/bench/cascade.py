@@ -21,8 +21,9 @@ def cascade_benchmark(count: int = 10_000, store: str = "dynamodb-local") -> dic
     from devtools.local_stack.worker import LambdaContext
     from emma_events import keys
     from emma_events.cascade import Cascade
+    from emma_events.cascade_store import CascadeStore
     from emma_events.domain import Parent
-    from emma_events.repository import Repository
+    from emma_events.stores import Stores
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the embedded DynamoDB's request log
     embedded = EmbeddedDynamoDB(port=0, store=store)
@@ -30,20 +31,20 @@ def cascade_benchmark(count: int = 10_000, store: str = "dynamodb-local") -> dic
     try:
         client = embedded.client()
         client.create_table(**create_table_kwargs("cascade-bench"))
-        repository = Repository("cascade-bench", client)
+        stores = Stores("cascade-bench", client)
         reader = embedded.client()  # the benchmark's own reads, not metered
         parent = Parent("event_type", 100, 7)
 
-        seed_bench_events(repository, 1, parent.parent_id, count)
+        seed_bench_events(stores, 1, parent.parent_id, count)
         # No wait for the index's lag: that is latency, not work (and no index lags here).
-        cascade = Cascade(repository, time_margin_ms=60_000, page_size=1000, index_lag_s=0)
+        cascade = Cascade(stores.cascades, time_margin_ms=60_000, page_size=1000, index_lag_s=0)
         meter = CapacityMeter(client)
         started = time.perf_counter()
         result = cascade.start(parent, LambdaContext(deadline=time.time() + 900))
         steps = 1
         while not result.done:  # the next step, as the cursor item's stream record would start it
-            item = reader.get_item(TableName="cascade-bench", Key=repository._cascade_key(parent))["Item"]
-            result = cascade.step(Repository.cascade_of(item), LambdaContext(deadline=time.time() + 900))
+            item = reader.get_item(TableName="cascade-bench", Key=stores.cascades._cascade_key(parent))["Item"]
+            result = cascade.step(CascadeStore.cascade_of(item), LambdaContext(deadline=time.time() + 900))
             steps += 1
         cascade_seconds = time.perf_counter() - started
         cascade_calls = {name: n for name, n in sorted(meter.calls.items()) if n}
@@ -56,7 +57,7 @@ def cascade_benchmark(count: int = 10_000, store: str = "dynamodb-local") -> dic
             Select="COUNT",
         )["Count"]
 
-        items = seed_bench_events(repository, 1, parent.parent_id, count)
+        items = seed_bench_events(stores, 1, parent.parent_id, count)
         event_keys = [{keys.PK: item[keys.PK], keys.SK: item[keys.SK]} for item in items]
         started = time.perf_counter()
         for start in range(0, len(event_keys), 25):

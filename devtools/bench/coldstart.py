@@ -209,12 +209,12 @@ class Seeder:
 
     def seed(self, function: str) -> None:
         from devtools.testing.seeding import seed_example_world
-        from emma_events.repository import Repository
+        from emma_events.stores import Stores
 
         if TABLE in self.client.list_tables()["TableNames"]:
             self.client.delete_table(TableName=TABLE)
         self.client.create_table(**self.create_table)
-        seed_example_world(Repository(TABLE, self.client), function=function)
+        seed_example_world(Stores(TABLE, self.client), function=function)
 
 
 @dataclass
@@ -393,7 +393,7 @@ IMPORT_PIECES = (
     "aws_lambda_powertools.metrics",
     "emma_events.endpoint",
     "emma_events.models",
-    "emma_events.repository",
+    "emma_events.event_type_store",
     "emma_events.api",
     "app",
 )

@@ -11,10 +11,10 @@ from typing import Any
 _SEED_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def seed_bench_events(repository: Any, member_id: int, type_id: int, count: int) -> list[dict[str, Any]]:
+def seed_bench_events(stores: Any, member_id: int, type_id: int, count: int) -> list[dict[str, Any]]:
     from devtools.testing.seeding import seed_events
 
-    return seed_events(repository, member_id, type_id, count, at=_SEED_TIME, monetary_value=1.5)
+    return seed_events(stores, member_id, type_id, count, at=_SEED_TIME, monetary_value=1.5)
 
 
 def call(
@@ -52,10 +52,10 @@ def run() -> list[dict[str, Any]]:
     with mock_aws():
         import boto3
 
-        from emma_events.repository import get_repository
+        from emma_events.stores import Stores
 
         boto3.client("dynamodb").create_table(**create_table_kwargs(os.environ["TABLE_NAME"]))
-        meter = CapacityMeter(get_repository().client)
+        meter = CapacityMeter(Stores.of_this_container().client)
 
         def row(operation: str, action: Callable[[], Any], budget: int | None = None) -> Any:
             meter.reset()
@@ -112,7 +112,7 @@ def run() -> list[dict[str, Any]]:
             lambda: call("create_member_events", body={"events": by_ids}, headers=key),
             budget=4,
         )
-        seed_bench_events(get_repository(), member_id, type_id, 1000)  # 1,030 events in all
+        seed_bench_events(Stores.of_this_container(), member_id, type_id, 1000)  # 1,030 events in all
         member = {"member_id": member_id}
         first = row(
             "member events: first page (500)",

@@ -52,16 +52,16 @@ def warm_latency(calls: int = 1000) -> list[dict[str, Any]]:
 
     from devtools.local_stack.template import create_table_kwargs
     from devtools.testing.seeding import seed_example_world
-    from emma_events.repository import get_repository
+    from emma_events import stores
 
     rows = []
     with mock_aws():
-        get_repository.cache_clear()
+        stores.reset()
         boto3.client("dynamodb").create_table(**create_table_kwargs(os.environ["TABLE_NAME"]))
-        repository = get_repository()
-        seed_example_world(repository)
-        seed_bench_events(repository, 1, 1, 50)
-        replay = Replay(repository.client)
+        world = stores.Stores.of_this_container()
+        seed_example_world(world)
+        seed_bench_events(world, 1, 1, 50)
+        replay = Replay(world.client)
         by_ids = {"events": [{"member_id": 1, "event_type_id": 1, "event_monetary_value": 9.99}] * 10}
         endpoints: list[tuple[str, str, dict[str, Any]]] = [
             ("authorizer", "authorizer", {}),

@@ -101,9 +101,9 @@ def report_line(request_id: str, result: Any, memory_size: str) -> str:
 
 def seed_events_world(dynamodb: EmbeddedDynamoDB, function: str) -> None:
     from devtools.testing.seeding import seed_example_world
-    from emma_events.repository import Repository
+    from emma_events.stores import Stores
 
-    seed_example_world(Repository("EventsTable", dynamodb.client()), function=function)
+    seed_example_world(Stores("EventsTable", dynamodb.client()), function=function)
 
 
 def main(argv: list[str] | None = None) -> int:

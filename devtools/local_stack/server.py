@@ -445,13 +445,13 @@ class LocalStack:
         """Write the development keys (``parse_api_keys``) into the table."""
         from botocore.exceptions import ClientError
 
+        from emma_events.api_key_store import ApiKeyStore
         from emma_events.auth import Credentials
-        from emma_events.repository import Repository
 
-        repository = Repository("EventsTable", self.dynamodb.client())
+        keys = ApiKeyStore("EventsTable", self.dynamodb.client())
         for account, public, private in self.api_keys:
             try:
-                repository.create_api_key(account, credentials=Credentials(public, private))
+                keys.create_api_key(account, credentials=Credentials(public, private))
             except ClientError as error:  # already there (a DynamoDB that outlives the stack)
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise

@@ -16,7 +16,7 @@ from devtools.testing.seeding import DEV_KEY
 EVENTS = ROOT / "events"
 
 
-def api_event(
+def build_event(
     method: str,
     resource: str,
     path_params: dict[str, Any],
@@ -126,27 +126,27 @@ def vary(
 TYPE = "/{account_id}/events/{event_type_id}"
 MEMBER = "/{account_id}/members/{member_id}"
 EVENTS_BY_FUNCTION = {
-    "create_event_type": api_event(
+    "create_event_type": build_event(
         "POST", "/{account_id}/events", {"account_id": 100}, {"event_type": "purchase", "display_name": "Purchase"}
     ),
-    "list_event_types": api_event("GET", "/{account_id}/events", {"account_id": 100}),
-    "get_event_type": api_event("GET", TYPE, {"account_id": 100, "event_type_id": 1}),
-    "update_event_type": api_event(
+    "list_event_types": build_event("GET", "/{account_id}/events", {"account_id": 100}),
+    "get_event_type": build_event("GET", TYPE, {"account_id": 100, "event_type_id": 1}),
+    "update_event_type": build_event(
         "PUT", TYPE, {"account_id": 100, "event_type_id": 1}, {"event_type": "order", "display_name": "Order placed"}
     ),
-    "delete_event_type": api_event("DELETE", TYPE, {"account_id": 100, "event_type_id": 1}),
-    "add_member": api_event(
+    "delete_event_type": build_event("DELETE", TYPE, {"account_id": 100, "event_type_id": 1}),
+    "add_member": build_event(
         "POST",
         "/{account_id}/members/add",
         {"account_id": 100},
         {"email": "ada@example.com", "fields": {"first_name": "Ada"}},
     ),
-    "get_member": api_event("GET", MEMBER, {"account_id": 100, "member_id": 1}),
-    "get_member_by_email": api_event(
+    "get_member": build_event("GET", MEMBER, {"account_id": 100, "member_id": 1}),
+    "get_member_by_email": build_event(
         "GET", "/{account_id}/members/email/{email}", {"account_id": 100, "email": "ada@example.com"}
     ),
-    "delete_member": api_event("DELETE", MEMBER, {"account_id": 100, "member_id": 1}),
-    "create_member_events": api_event(
+    "delete_member": build_event("DELETE", MEMBER, {"account_id": 100, "member_id": 1}),
+    "create_member_events": build_event(
         "POST",
         "/{account_id}/events/members",
         {"account_id": 100},
@@ -165,7 +165,7 @@ EVENTS_BY_FUNCTION = {
         },
         headers={"Idempotency-Key": "6f1c2a9e-order-1001"},
     ),
-    "list_member_events": api_event(
+    "list_member_events": build_event(
         "GET",
         "/{account_id}/events/members/{member_id}",
         {"account_id": 100, "member_id": 1},
@@ -253,7 +253,7 @@ def authorizer_request(public_key: str, private_key: str) -> dict[str, Any]:
     """The REQUEST authorizer event API Gateway sends for GET /100/events with HTTP Basic credentials."""
     import base64
 
-    event = api_event("GET", "/{account_id}/events", {"account_id": 100})
+    event = build_event("GET", "/{account_id}/events", {"account_id": 100})
     token = base64.b64encode(f"{public_key}:{private_key}".encode()).decode()
     event["headers"]["Authorization"] = f"Basic {token}"
     event["multiValueHeaders"]["Authorization"] = [f"Basic {token}"]
@@ -270,11 +270,11 @@ EVENTS_BY_FUNCTION["authorizer"] = authorizer_request(*DEV_KEY[1:])
 #: The mistakes users try first, one file each, named after the function they are for.
 ERROR_EVENTS = {
     # A type the account does not have: 404.
-    "get_event_type_unknown_id": api_event("GET", TYPE, {"account_id": 100, "event_type_id": 999}),
+    "get_event_type_unknown_id": build_event("GET", TYPE, {"account_id": 100, "event_type_id": 999}),
     # A body without the display name and with a number for the name: 400 naming both fields.
-    "create_event_type_bad_body": api_event("POST", "/{account_id}/events", {"account_id": 100}, {"event_type": 42}),
+    "create_event_type_bad_body": build_event("POST", "/{account_id}/events", {"account_id": 100}, {"event_type": 42}),
     # An event for a member the account does not have: 400 naming the event's field, nothing written.
-    "create_member_events_unknown_member": api_event(
+    "create_member_events_unknown_member": build_event(
         "POST",
         "/{account_id}/events/members",
         {"account_id": 100},
@@ -292,3 +292,34 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """An event from events/, the same file ``sam local invoke -e events/<name>.json`` takes."""
+    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return loaded
+
+
+def api_event(
+    name: str,
+    *,
+    path: dict[str, Any] | None = None,
+    body: Any = UNSET,
+    raw_body: str | None = UNSET,
+    query: dict[str, str] | None = UNSET,
+    headers: dict[str, str] | None = None,
+    authorized_account: Any = UNSET,
+) -> dict[str, Any]:
+    """A variation of events/<name>.json: other path parameters, body, query string or headers.
+
+    The authorizer's context names the path's account, as API Gateway passes it after allowing the call, unless
+    ``authorized_account`` names another (or None: no authorizer context)."""
+    return vary(
+        load_event(name),
+        path=path,
+        body=body,
+        raw_body=raw_body,
+        query=query,
+        headers=headers,
+        authorized_account=authorized_account,
+    )

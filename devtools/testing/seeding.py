@@ -14,22 +14,22 @@ from typing import Any
 DEV_KEY = (100, "0123456789abcdef0123", "local-dev-private-key-0123456789ab")
 
 
-def seed_example_world(repository: Any, *, function: str | None = None) -> None:
-    """Type 1 "purchase", member 1 ada@example.com and the development key, in account 100 of an empty table: the
-    world events/<function>.json presupposes (``function``: its code folder; the type is left out for
-    create_event_type and the member for add_member, which create them)."""
+def seed_example_world(stores: Any, *, function: str | None = None) -> None:
+    """Type 1 "purchase", member 1 ada@example.com and the development key, in account 100 of an empty table
+    (``stores``: its ``emma_events.stores.Stores``): the world events/<function>.json presupposes (``function``:
+    its code folder; the type is left out for create_event_type and the member for add_member, which create them)."""
     from emma_events.auth import Credentials
 
     if function != "create_event_type":
-        assert repository.create_event_type(100, "purchase", "Purchase").event_type_id == 1
+        assert stores.event_types.create_event_type(100, "purchase", "Purchase").event_type_id == 1
     if function != "add_member":
-        assert repository.add_member(100, "ada@example.com", {"first_name": "Ada"})[0].member_id == 1
+        assert stores.members.add_member(100, "ada@example.com", {"first_name": "Ada"})[0].member_id == 1
     account, public, private = DEV_KEY
-    repository.create_api_key(account, credentials=Credentials(public, private))
+    stores.api_keys.create_api_key(account, credentials=Credentials(public, private))
 
 
 def seed_events(
-    repository: Any,
+    stores: Any,
     member_id: int,
     event_type_id: int,
     count: int,
@@ -40,7 +40,7 @@ def seed_events(
     monetary_value: float | None = None,
     attributes: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Write ``count`` events straight through BatchWriteItem (25 per request), in the repository's own item
+    """Write ``count`` events straight through BatchWriteItem (25 per request), in the stores' own item
     layout, and return the items. Setup only: through the API, moto copies the whole table on every
     transaction, which makes seeding thousands of events take minutes."""
     from emma_events.dates import utc_now
@@ -58,5 +58,5 @@ def seed_events(
     ]
     for start in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        repository.client.batch_write_item(RequestItems={repository.table_name: batch})
+        stores.client.batch_write_item(RequestItems={stores.table_name: batch})
     return items

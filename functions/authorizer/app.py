@@ -13,7 +13,8 @@ from aws_lambda_powertools import Logger
 
 from emma_events import settles_init
 from emma_events.auth import allow_policy, matches, parse_basic
-from emma_events.repository import get_repository
+from emma_events.gateway import header
+from emma_events.stores import api_keys
 
 logger = Logger()
 
@@ -25,19 +26,14 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-def _header(event: dict[str, Any], name: str) -> str | None:
-    headers = event.get("headers") or {}
-    return next((value for key, value in headers.items() if key.lower() == name), None)
-
-
 @settles_init
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    credentials = parse_basic(_header(event, "authorization"))
+    credentials = parse_basic(header(event, "authorization"))
     if credentials is None:
         logger.info("rejected", extra={"reason": "missing or malformed credentials"})
         raise Unauthorized
-    stored = get_repository().find_api_key(credentials.public_key)
+    stored = api_keys().find_api_key(credentials.public_key)
     if stored is None or stored.revoked or not matches(stored, credentials.private_key):
         logger.info("rejected", extra={"reason": "unknown, revoked or wrong key"})
         raise Unauthorized

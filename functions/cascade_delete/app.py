@@ -19,7 +19,7 @@ from emma_events import settles_init
 from emma_events.cascade import Cascade, cursor_state, describe, removed_parent
 from emma_events.config import METRICS_NAMESPACE, settings
 from emma_events.publisher import EVENT_TYPE_DELETED, MEMBER_DELETED, Publisher, entry
-from emma_events.repository import get_repository
+from emma_events.stores import cascades
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
@@ -32,7 +32,7 @@ def record_handler(record: DynamoDBRecord, lambda_context: Any) -> None:
     new_image, old_image = images.get("NewImage"), images.get("OldImage")
     config = settings()
     cascade = Cascade(
-        get_repository(),
+        cascades(),
         time_margin_ms=config.cascade_time_margin_ms,
         page_size=config.cascade_page_size,
         index_lag_s=config.cascade_index_lag_s,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from emma_events.api import AccountId, count, lambda_handler_for, route
 from emma_events.models import EventTypeRequest, EventTypeResponse
-from emma_events.repository import get_repository
+from emma_events.stores import event_types
 
 
 @route("POST", "/{account_id}/events", "Create an event type")
 def create_event_type(account_id: AccountId, body: EventTypeRequest) -> EventTypeResponse:
-    created = get_repository().create_event_type(account_id, body.event_type, body.display_name)
+    created = event_types().create_event_type(account_id, body.event_type, body.display_name)
     count("EventTypesCreated")
     return EventTypeResponse.of(created)
 

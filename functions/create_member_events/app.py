@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from emma_events.api import AccountId, IdempotencyKey, Request, count, idempotency, lambda_handler_for, route
 from emma_events.event_models import CreateMemberEventsRequest, MemberEventResponse
-from emma_events.repository import get_repository
+from emma_events.stores import member_events
 
 
 @route("POST", "/{account_id}/events/members", "Create member events")
 def create_member_events(
     account_id: AccountId, body: CreateMemberEventsRequest, request: Request, idempotency_key: IdempotencyKey = None
 ) -> list[MemberEventResponse]:
-    created, recorded_now = get_repository().create_member_events(
+    created, recorded_now = member_events().create_member_events(
         account_id,
         [event.to_domain() for event in body.events],
         idempotency(idempotency_key, request.json_body),

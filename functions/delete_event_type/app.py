@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from emma_events.api import AccountId, EventTypeId, count, lambda_handler_for, route
-from emma_events.repository import get_repository
+from emma_events.stores import event_types
 
 
 @route("DELETE", "/{account_id}/events/{event_type_id}", "Delete an event type")
 def delete_event_type(account_id: AccountId, event_type_id: EventTypeId) -> bool:
-    get_repository().delete_event_type(account_id, event_type_id)
+    event_types().delete_event_type(account_id, event_type_id)
     count("EventTypesDeleted")
     return True
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from emma_events.api import AccountId, MemberId, lambda_handler_for, route
-from emma_events.repository import get_repository
+from emma_events.stores import members
 
 
 @route("DELETE", "/{account_id}/members/{member_id}", "Delete a member")
 def delete_member(account_id: AccountId, member_id: MemberId) -> bool:
-    get_repository().delete_member(account_id, member_id)
+    members().delete_member(account_id, member_id)
     return True
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from emma_events.api import AccountId, MemberId, lambda_handler_for, route
 from emma_events.member_models import MemberResponse
-from emma_events.repository import get_repository
+from emma_events.stores import members
 
 
 @route("GET", "/{account_id}/members/{member_id}", "Get a member")
 def get_member(account_id: AccountId, member_id: MemberId) -> MemberResponse:
-    return MemberResponse.of(get_repository().get_member(account_id, member_id))
+    return MemberResponse.of(members().get_member(account_id, member_id))
 
 
 lambda_handler = lambda_handler_for(get_member)

@@ -13,14 +13,14 @@ from emma_events.api import (
 )
 from emma_events.errors import NotFound
 from emma_events.member_models import MemberResponse
-from emma_events.repository import get_repository
+from emma_events.stores import members
 
 
 @route("GET", "/{account_id}/members/email/{email}", "Get a member by email")
 def get_member_by_email(account_id: AccountId, email: EmailPath) -> MemberResponse:
     address = lookup_email(email_from_path(email), "path.email")
     try:
-        return MemberResponse.of(get_repository().get_member_by_email(account_id, address))
+        return MemberResponse.of(members().get_member_by_email(account_id, address))
     except NotFound:
         refuse_invalid_email(address, "path.email")  # not an address at all: a 400, as the field says
         raise

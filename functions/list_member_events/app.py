@@ -14,10 +14,11 @@ from emma_events.api import (
     route,
 )
 from emma_events.dates import to_emma
+from emma_events.domain import EventFilter
 from emma_events.errors import reject
 from emma_events.event_models import MemberEventResponse
-from emma_events.paging import Count, Cursor, End, Limit, Start, encode_cursor, fit_answer, next_link, window
-from emma_events.repository import EventFilter, event_sort_key, get_repository
+from emma_events.paging import Count, Cursor, End, Limit, Start, encode_cursor, fit_page, next_link, window
+from emma_events.stores import member_events
 
 
 @route("GET", "/{account_id}/events/members/{member_id}", "List a member's events", list[MemberEventResponse] | int)
@@ -38,28 +39,24 @@ def list_member_events(
     if since and until and since > until:
         reject("query.until", "must not be before since", "until_before_since")
     filters = EventFilter(event_type_id, since, until, order == "desc")
-    repository = get_repository()
+    store = member_events()
     if count:
-        return Response(repository.count_member_events(account_id, member_id, filters))
+        return Response(store.count_member_events(account_id, member_id, filters))
     listing = (account_id, member_id, filters)
     asked = window(start, end, cursor, limit, listing)
-    page = repository.member_events_page(
+    page = store.member_events_page(
         account_id, member_id, filters, offset=asked.offset, limit=asked.size, after=asked.after
     )
-    answer = [MemberEventResponse.of(e) for e in page.events]
-    fitting = fit_answer(answer)
-    next_after = page.next_after
-    if fitting < len(answer):  # the rest would pass Lambda's 6 MB: it comes with the next page
-        answer, next_after = answer[:fitting], event_sort_key(page.events[fitting - 1])
+    answer, page = fit_page(page, MemberEventResponse.of)  # Lambda answers at most 6 MB: the rest comes next
     headers = {}
-    if next_after is not None:
+    if page.next_after is not None:
         extra = {
             "event_type_id": event_type_id,
             "since": to_emma(since) if since else None,
             "until": to_emma(until) if until else None,
             "order": "desc" if filters.descending else None,
         }
-        headers["Link"] = next_link(request.event, encode_cursor(next_after, listing), asked.size, extra)
+        headers["Link"] = next_link(request.event, encode_cursor(page.next_after, listing), asked.size, extra)
     return Response(answer, headers)
 
 

@@ -21,6 +21,8 @@ from pydantic import BeforeValidator, Field
 from emma_events import settles_init
 from emma_events.config import METRICS_NAMESPACE
 from emma_events.dates import parse_time
+from emma_events.domain import Idempotency
+from emma_events.dynamo import set_deadline
 from emma_events.endpoint import Endpoint, InHeader, InPath, InQuery, Request, Response, route
 from emma_events.errors import (
     ApiError,
@@ -30,8 +32,8 @@ from emma_events.errors import (
     UnsupportedMediaType,
     reject,
 )
+from emma_events.gateway import header
 from emma_events.keys import MAX_ID
-from emma_events.repository import Idempotency, set_deadline
 
 __all__ = ["Endpoint", "Request", "Response", "route"]
 
@@ -183,7 +185,7 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
     error: ApiError | None = None
     if _body_bytes(body, bool(event.get("isBase64Encoded"))) > MAX_BODY_BYTES:
         error = PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
-    declared = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type"), None)
+    declared = header(event, "content-type")
     media_type = (declared or "").split(";")[0].strip().lower()
     if error is None and media_type and media_type != "application/json":
         error = UnsupportedMediaType(f"The body must be JSON (Content-Type: application/json), not {media_type}.")

@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from emma_events.cascade_store import CascadeStore
 from emma_events.domain import CascadeState, Parent
-from emma_events.repository import Item, Repository
+from emma_events.dynamo import Item
 
 PARENT_ENTITIES = ("event_type", "member")
 ID_ATTRIBUTE = {"event_type": "event_type_id", "member": "member_id"}
@@ -51,14 +52,14 @@ def cursor_state(new_image: Item | None) -> CascadeState | None:
     """The state of a cascade whose cursor item this record writes, else None."""
     if not new_image or new_image.get("entity", {}).get("S") != "cascade":
         return None
-    return Repository.cascade_of(new_image)
+    return CascadeStore.cascade_of(new_image)
 
 
 class Cascade:
     def __init__(
-        self, repository: Repository, *, time_margin_ms: int, page_size: int = 1000, index_lag_s: float = 0.0
+        self, store: CascadeStore, *, time_margin_ms: int, page_size: int = 1000, index_lag_s: float = 0.0
     ) -> None:
-        self.repository = repository
+        self.store = store
         self.time_margin_ms = time_margin_ms
         self.page_size = page_size
         self.index_lag_s = index_lag_s
@@ -75,12 +76,12 @@ class Cascade:
         parent, position, pass_deleted, deleted = state.parent, state.position, state.pass_deleted, 0
         pass_started_at = state.pass_started_at if position is not None else time.time()
         while True:  # at least one page per step, so that every step makes progress
-            found, position = self.repository.parent_event_keys(parent, position, self.page_size)
-            deleted += self.repository.delete_keys(found)
+            found, position = self.store.parent_event_keys(parent, position, self.page_size)
+            deleted += self.store.delete_keys(found)
             pass_deleted += len(found)
             if position is None:  # the end of a pass
                 if pass_deleted == 0 and pass_started_at >= state.settled_at:
-                    self.repository.finish_cascade(parent)
+                    self.store.finish_cascade(parent)
                     return self._result(state, deleted, True, started)
                 if pass_deleted == 0 and self._wait_until(state.settled_at, context):
                     pass_started_at = time.time()  # a pass the index has settled for: it may end the cascade
@@ -89,7 +90,7 @@ class Cascade:
                 break
             if context.get_remaining_time_in_millis() <= self.time_margin_ms:
                 break
-        self.repository.save_cascade(
+        self.store.save_cascade(
             CascadeState(
                 parent,
                 position,

@@ -1,4 +1,4 @@
-"""Domain objects: what the repository returns, independent of HTTP and of DynamoDB's item layout.
+"""Domain objects: what the stores return, independent of HTTP and of DynamoDB's item layout.
 
 Immutable named tuples: a class of them costs a fifth of a frozen dataclass's to create, and every function
 imports these at its cold start (docs/performance.md).
@@ -96,6 +96,16 @@ class EventFilter(NamedTuple):
 
 
 class EventPage(NamedTuple):
+    """A page of a member's events, and where the next page starts (None: nothing follows). Positions are the
+    store's own and opaque above it: a cursor carries ``next_after`` back to it unread."""
+
     events: list[MemberEvent]
-    #: The sort key of the last event returned when more may follow (the next page's cursor), else None.
     next_after: str | None
+    #: Each event's own position, so that the page can be cut short (``cut``).
+    positions: tuple[str, ...] = ()
+
+    def cut(self, size: int) -> EventPage:
+        """The first ``size`` events, the next page starting after the last of them."""
+        if size >= len(self.events):
+            return self
+        return EventPage(self.events[:size], self.positions[size - 1], self.positions[:size])

@@ -1,5 +1,6 @@
 """DynamoDB plumbing shared by every access pattern: the client, its deadline, error translation, transaction
-cancellation reasons, backoff, and the base class of the table's stores (``Table``)."""
+cancellation reasons, backoff, and the base class of the table's stores (``Table``), with the id sequences and the
+read-then-delete every removal shares."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ else:
 Item = dict[str, dict[str, Any]]
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 #: Standard retry mode (exponential backoff with jitter, throttling-aware; max_attempts counts retries, so 5
 #: attempts in all), short timeouts: a Lambda behind
 #: API Gateway (29 s limit) must fail fast and let the client retry rather than hang on one slow connection.
-#: TCP keep-alive, and one client per container (``get_repository``), so warm invocations reuse the connection.
+#: TCP keep-alive, and one client per container (``stores.client``), so warm invocations reuse the connection.
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
     connect_timeout=1,
@@ -84,7 +86,7 @@ QUERY_PAGE_ITEMS = 1000
 #: DynamoDB cancels concurrent transactions on the same item (a ConditionCheck included): a burst of posts for
 #: one popular type conflicts, so waits grow exponentially with full jitter (spreading the retries), from
 #: ``_BACKOFF_BASE_S`` up to ``_BACKOFF_CAP_S``: at most ~1.5 s in all, well within a function's 10 s.
-ATTEMPTS = 8
+TRANSACTION_TRIES = 8
 _BACKOFF_BASE_S = 0.01
 _BACKOFF_CAP_S = 0.5
 
@@ -133,6 +135,11 @@ class Table:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self.client: DynamoDBClient = client or new_client()
+
+    def _item(self, key: Item) -> Item | None:
+        """The item at ``key``, or None. 1 x GetItem, strongly consistent."""
+        found: Item | None = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
+        return found
 
     def _exists(self, key: Item) -> bool:
         """Whether an item exists (1 x GetItem, strongly consistent, keys only). Used after a condition failed on
@@ -233,6 +240,44 @@ class Table:
     @staticmethod
     def _backoff(attempt: int, error: ClientError) -> None:
         """Wait before trying again a transaction that lost a race; give up after the last attempt."""
-        if attempt + 1 >= ATTEMPTS:
+        if attempt + 1 >= TRANSACTION_TRIES:
             raise ServiceUnavailable("The data is being changed concurrently; retry the request.") from error
         time.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311 - jitter
+
+    def next_id(self, account_id: int, sequence: str, count: int = 1) -> int:
+        """Allocate ``count`` ids of a per-account sequence; returns the last. 1 x UpdateItem (ADD, atomic).
+
+        Ids are never reused: an id taken by a request that later fails is simply skipped.
+        """
+        result = self.client.update_item(
+            TableName=self.table_name,
+            Key={keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.SEQUENCE_SK)},
+            UpdateExpression="ADD #seq :one",
+            ExpressionAttributeNames={"#seq": sequence},
+            ExpressionAttributeValues={":one": attr_n(count)},
+            ReturnValues="UPDATED_NEW",
+        )
+        last = int(result["Attributes"][sequence]["N"])
+        if last > keys.MAX_ID:
+            raise ServiceUnavailable(f"The account has used every id of {sequence}.")
+        return last
+
+    def delete_what_was_read(
+        self, key: Item, read: Callable[[], T], transaction: Callable[[T], list[dict[str, Any]]], what: str
+    ) -> None:
+        """Read an item (``read`` raises ``NotFound`` when it is not there), then delete it and what hangs on it in
+        one transaction whose first item is ``key``'s delete, conditioned on what was read; a condition that
+        failed because the item changed meanwhile means read again (with backoff). A condition that failed
+        because the item is gone since it was read (a concurrent delete, or the resend of this very write whose
+        answer was lost) is a success: ids are never reused, so it is deleted, as asked.
+        """
+        for attempt in range(TRANSACTION_TRIES):
+            current = read()
+            try:
+                self.client.transact_write_items(TransactItems=transaction(current))
+                return
+            except ClientError as error:
+                if self._cancelled(error, 1)[0] == "ConditionalCheckFailed" and not self._exists(key):
+                    return
+                self._backoff(attempt, error)
+        raise ServiceUnavailable(f"The {what} is being changed concurrently; retry the request.")

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic import Field as PydanticField
 
 from emma_events.errors import ValidationFailed, field_error
+from emma_events.gateway import headers
 
 
 class Place(NamedTuple):
@@ -149,7 +150,7 @@ class Endpoint:
         sources = {
             "path": event.get("pathParameters") or {},
             "query": event.get("queryStringParameters") or {},
-            "header": {str(k).lower(): v for k, v in (event.get("headers") or {}).items()},
+            "header": headers(event),
         }
         arguments: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []

@@ -1,7 +1,7 @@
 """Domain errors. Each carries the HTTP status it maps to; ``api.py`` turns them into RFC 9457 bodies.
 
-The repository raises these to the API functions (never ``botocore`` errors), so handlers never build error
-responses.
+The stores raise these to the API functions (never ``botocore`` errors: ``dynamo.translate_errors``), so
+handlers never build error responses.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ class MemberEventRequest(RequestModel):
 
     @model_validator(mode="after")
     def _names_member_and_type(self) -> Self:
-        """Each event names its member and its type (whether they exist, and agree, is the repository's to say)."""
+        """Each event names its member and its type (whether they exist, and agree, is ``event_batch``'s to say)."""
         missing = [
             InitErrorDetails(
                 type=PydanticCustomError("missing", f"{field} or {other} is required"), loc=(field,), input=None

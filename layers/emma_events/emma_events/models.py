@@ -2,7 +2,7 @@
 events' models are in ``member_models`` and ``event_models``, so that a function builds only the classes it uses
 at its cold start.
 
-What clients send is a ``*Request``, what they get back a ``*Response``; the domain objects the repository
+What clients send is a ``*Request``, what they get back a ``*Response``; the domain objects the stores
 returns are named tuples in ``domain.py``.
 """
 
@@ -53,47 +53,40 @@ def _nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-def _free_text(value: str, where: str) -> None:
-    """Strings inside ``attributes`` and ``fields`` (keys and values, every level): tab, line feed and carriage
-    return are text; other control characters and lone surrogates are refused."""
+def _no_controls(value: str, where: str = "", allowed: str = "") -> str:
+    """Reject control characters (NUL included; but those in ``allowed``) and lone surrogates, which DynamoDB
+    cannot store as UTF-8. Names are text on one line; inside ``attributes`` and ``fields`` (keys and values, every
+    level) tab, line feed and carriage return are text too."""
     for char in value:
         code = ord(char)
-        if (code < 0x20 and char not in "\t\n\r") or code == 0x7F or 0xD800 <= code <= 0xDFFF:
-            raise ValueError(f"{where} must not contain the control or surrogate character U+{code:04X}")
+        if (code < 0x20 and char not in allowed) or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            raise ValueError(f"{where}must not contain the control or surrogate character U+{code:04X}")
+    return value
 
 
 def _free_strings(value: Any, path: str = "") -> None:
     if isinstance(value, str):
-        _free_text(value, f"the value at {path or 'the top'}")
+        _no_controls(value, f"the value at {path or 'the top'} ", "\t\n\r")
     elif isinstance(value, dict):
         for key, inner in value.items():
-            _free_text(key, f"the key {key!r}")
+            _no_controls(key, f"the key {key!r} ", "\t\n\r")
             _free_strings(inner, f"{path}.{key}" if path else key)
     elif isinstance(value, list):
         for index, inner in enumerate(value):
             _free_strings(inner, f"{path}[{index}]")
 
 
-def _printable(value: str) -> str:
-    """Reject control characters (NUL included) and lone surrogates, which DynamoDB cannot store as UTF-8."""
-    for char in value:
-        code = ord(char)
-        if code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
-            raise ValueError(f"must not contain the control or surrogate character U+{code:04X}")
-    return value
-
-
 EventTypeName = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=EVENT_TYPE_MAX_LENGTH),
-    AfterValidator(_printable),
+    AfterValidator(_no_controls),
     AfterValidator(_nfc),
     Field(description="The account-unique name of the type, e.g. `purchase`.", examples=["purchase"]),
 ]
 DisplayName = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=DISPLAY_NAME_MAX_LENGTH),
-    AfterValidator(_printable),
+    AfterValidator(_no_controls),
     AfterValidator(_nfc),
     Field(description="A human-readable name.", examples=["Purchase"]),
 ]
@@ -167,7 +160,7 @@ RequestId = Annotated[
 _AddressText = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=EMAIL_MAX_LENGTH),
-    AfterValidator(_printable),
+    AfterValidator(_no_controls),
     Field(examples=["ada@example.com"], json_schema_extra={"format": "email"}),
 ]
 Email = Annotated[_AddressText, AfterValidator(_email)]

@@ -7,8 +7,8 @@ Two ways to page, never mixed in one call:
 - A cursor: the answer's ``Link: <…?cursor=…&limit=…>; rel="next"`` header continues after the last record
   returned, at the cost of one page whatever its depth; ``limit`` (at most ``MAX_PAGE``) goes with it. The cursor
   is bound to the account, the member and the filters it was made with (a fingerprint of them, checked first),
-  and the position it carries is checked against the query's own bounds before it reaches DynamoDB (the
-  repository's part): a cursor this API did not issue is a 400 (docs/decisions.md, "Cursors").
+  and the position it carries is checked against the query's own bounds before it reaches DynamoDB (the store's
+  part): a cursor this API did not issue is a 400 (docs/decisions.md, "Cursors").
 
 A synchronous Lambda answer is at most 6 MB: a page stops before its answer would pass ``MAX_ANSWER_BYTES`` and
 links to the rest.
@@ -20,11 +20,13 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlencode
 
 from pydantic import Field
 
+from emma_events.domain import EventPage, MemberEvent
 from emma_events.endpoint import InQuery
 from emma_events.errors import ValidationFailed, field_error, invalid_cursor, reject
 from emma_events.keys import MAX_ID
@@ -116,10 +118,18 @@ def next_link(event: dict[str, Any], cursor: str, limit: int, extra: dict[str, A
     return f'<{path}?{urlencode(query)}>; rel="next"'
 
 
+def fit_page(page: EventPage, render: Callable[[MemberEvent], Any]) -> tuple[list[Any], EventPage]:
+    """The page's events as response models (``render``), as many as fit in one answer, and the page cut to
+    them: what does not fit comes with the next page."""
+    answer = [render(event) for event in page.events]
+    fitting = fit_answer(answer)
+    return answer[:fitting], page.cut(fitting)
+
+
 def fit_answer(items: list[Any], budget: int = MAX_ANSWER_BYTES) -> int:
     """How many of ``items`` (response models) fit in one answer: their JSON inside the body inside the proxy
-    response (escaped twice, as Powertools and Lambda serialize them) stays within ``budget`` bytes. At least one,
-    as one item is always far below it."""
+    response (escaped twice: the body is a JSON string in the proxy response's JSON) stays within ``budget``
+    bytes. At least one, as one item is always far below it."""
     used = 0
     for index, item in enumerate(items):
         body_json = json.dumps(item.model_dump(mode="json"), separators=(",", ":"))

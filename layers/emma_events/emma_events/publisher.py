@@ -27,7 +27,7 @@ MEMBER_DELETED = "Member Deleted"
 MAX_ENTRIES_PER_CALL = 10
 MAX_CALL_BYTES = 256 * 1024
 #: Calls per batch: the first and the retries of the entries that failed.
-ATTEMPTS = 4
+PUT_EVENTS_CALLS = 4
 
 
 class PublishFailed(Exception):
@@ -35,7 +35,7 @@ class PublishFailed(Exception):
 
     def __init__(self, failed: list[tuple[dict[str, Any], str]]) -> None:
         codes = sorted({code for _, code in failed})
-        super().__init__(f"{len(failed)} entries not published after {ATTEMPTS} attempts: {', '.join(codes)}")
+        super().__init__(f"{len(failed)} entries not published after {PUT_EVENTS_CALLS} attempts: {', '.join(codes)}")
         self.failed = failed
 
 
@@ -94,12 +94,12 @@ class Publisher:
 
     def publish(self, entries: list[dict[str, Any]]) -> int:
         """Put every entry on its bus; the number of PutEvents calls made. ``PublishFailed`` when some entries
-        were still refused after ``ATTEMPTS`` calls (the others are published)."""
+        were still refused after ``PUT_EVENTS_CALLS`` calls (the others are published)."""
         calls = 0
         refused: list[tuple[dict[str, Any], str]] = []
         for batch in batches(entries):
             pending = batch
-            for attempt in range(ATTEMPTS):
+            for attempt in range(PUT_EVENTS_CALLS):
                 if attempt:
                     time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
                 answer = self.client.put_events(Entries=pending)

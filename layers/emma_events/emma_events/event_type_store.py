@@ -1,0 +1,168 @@
+"""Event types: create, list, count, get, rename and delete an account's types, with their unique names.
+
+Each method documents the DynamoDB calls it makes; conditional-check failures become ``NotFound`` or
+``EventTypeExists``, throttling after the SDK's retries ``ServiceUnavailable`` (``translate_errors``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from emma_events import keys, layout
+from emma_events.dates import utc_now
+from emma_events.domain import EventType
+from emma_events.dynamo import TRANSACTION_TRIES, Table, attr_n, attr_s, translate_errors
+from emma_events.errors import EventTypeExists, NotFound, ServiceUnavailable
+
+
+class EventTypeStore(Table):
+    """An account's event types (``ET#<id>`` items of the account's partition) and their name guards."""
+
+    @translate_errors
+    def create_event_type(self, account_id: int, event_type: str, display_name: str) -> EventType:
+        """Create a type with a fresh id. 1 x UpdateItem (id) + 1 x TransactWriteItems (type + name guard).
+
+        The name guard's ``attribute_not_exists`` condition makes the name unique inside DynamoDB, so two
+        concurrent creations of the same name cannot both succeed.
+        """
+        created = EventType(
+            account_id, self.next_id(account_id, keys.EVENT_TYPE_SEQUENCE), event_type, display_name, utc_now()
+        )
+        guard = layout.name_guard(account_id, event_type) | {"event_type_id": attr_n(created.event_type_id)}
+        for attempt in range(TRANSACTION_TRIES):
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[{"Put": self._put(layout.event_type_item(created))}, {"Put": self._put(guard)}]
+                )
+                return created
+            except ClientError as error:
+                codes = self._cancelled(error, 2)
+                if "ConditionalCheckFailed" in codes:
+                    if self._exists(layout.type_key(account_id, created.event_type_id)):
+                        return created  # the id is this request's own: an earlier attempt of it was written
+                    raise EventTypeExists(_name_taken(event_type)) from error
+                self._backoff(attempt, error)
+        raise ServiceUnavailable(f"The name {event_type!r} is being changed concurrently; retry the request.")
+
+    @translate_errors
+    def list_event_types(self, account_id: int, *, offset: int = 0, limit: int | None = None) -> list[EventType]:
+        """The account's types ordered by id, ``limit`` of them after the first ``offset``. Query (paginated) on
+        the account partition."""
+        wanted = None if limit is None else offset + limit
+        items = itertools.islice(self._query_prefix(account_id, keys.EVENT_TYPE_PREFIX, wanted), offset, None)
+        return [layout.event_type_of(item) for item in items]
+
+    @translate_errors
+    def count_event_types(self, account_id: int) -> int:
+        """How many types the account has. Query with ``Select=COUNT`` (paginated)."""
+        return self._count(self._prefix_query(account_id, keys.EVENT_TYPE_PREFIX))
+
+    @translate_errors
+    def get_event_type(self, account_id: int, event_type_id: int) -> EventType:
+        """One type. 1 x GetItem (strongly consistent). ``NotFound`` when the account has no such type."""
+        item = self._item(layout.type_key(account_id, event_type_id))
+        if item is None:
+            raise NotFound(f"Event type {event_type_id} does not exist in account {account_id}.")
+        return layout.event_type_of(item)
+
+    @translate_errors
+    def rename_event_type(self, account_id: int, event_type_id: int, event_type: str, display_name: str) -> EventType:
+        """Change a type's name and display name.
+
+        1 x GetItem (the current name), then either 1 x UpdateItem (same name: only the display name changes) or
+        1 x TransactWriteItems (update the type on condition its name is still the one read, delete the old name
+        guard, put the new one on condition nobody holds it). A concurrent change makes the read stale: the
+        condition fails and the whole sequence is tried again.
+        """
+        for attempt in range(TRANSACTION_TRIES):
+            current = self.get_event_type(account_id, event_type_id)
+            renamed = EventType(account_id, event_type_id, event_type, display_name, current.created_at)
+            if attempt and (current.event_type, current.display_name) == (event_type, display_name):
+                return renamed  # after a failed condition: an earlier attempt of this request was written
+            new_guard = layout.name_guard(account_id, event_type) | {"event_type_id": attr_n(event_type_id)}
+            update = {
+                "TableName": self.table_name,
+                "Key": layout.type_key(account_id, event_type_id),
+                "UpdateExpression": "SET event_type = :new, display_name = :display",
+                "ConditionExpression": "event_type = :old",
+                "ExpressionAttributeValues": {
+                    ":new": attr_s(event_type),
+                    ":display": attr_s(display_name),
+                    ":old": attr_s(current.event_type),
+                },
+            }
+            try:
+                if current.event_type == event_type:
+                    self.client.update_item(**update)
+                    return renamed
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {"Update": update},
+                        {
+                            "Delete": {
+                                "TableName": self.table_name,
+                                "Key": layout.name_guard(account_id, current.event_type),
+                                "ConditionExpression": "event_type_id = :id",
+                                "ExpressionAttributeValues": {":id": attr_n(event_type_id)},
+                            }
+                        },
+                        {"Put": self._put(new_guard)},
+                    ]
+                )
+                return renamed
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    continue  # the type changed or vanished since it was read (or this very write): read it again
+                reasons = self._reasons(error, "type", "old_name", "new_name")
+                if reasons["type"] == "ConditionalCheckFailed":
+                    continue  # likewise; a resend of a written attempt fails here too, and the read finds it done
+                if reasons["new_name"] == "ConditionalCheckFailed":
+                    raise EventTypeExists(_name_taken(event_type)) from error
+                self._backoff(attempt, error)
+        raise ServiceUnavailable("The event type is being changed concurrently; retry the request.")
+
+    @translate_errors
+    def delete_event_type(self, account_id: int, event_type_id: int) -> None:
+        """Delete a type and free its name. 1 x GetItem + 1 x TransactWriteItems (type, name guard, and the type
+        id added to the account's removals item).
+
+        The type's events are deleted afterwards by the stream-triggered cascade, not in this request; until it
+        ends, the removals item keeps them out of every listing and count. A condition that fails because the
+        type is gone since this request read it (a concurrent delete, or the resend of this request's own write
+        whose answer was lost) is a success: the type is deleted, as asked.
+        """
+        key = layout.type_key(account_id, event_type_id)
+
+        def transaction(current: EventType) -> list[dict[str, Any]]:
+            return [
+                {"Delete": self._delete(key, "event_type = :name", {":name": attr_s(current.event_type)})},
+                {
+                    "Delete": self._delete(
+                        layout.name_guard(account_id, current.event_type),
+                        "event_type_id = :id",
+                        {":id": attr_n(event_type_id)},
+                    )
+                },
+                {  # "being removed" until the cascade has deleted its last event (``finish_cascade``)
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": layout.removals_key(account_id),
+                        "UpdateExpression": "ADD type_ids :ids SET entity = :entity",
+                        "ExpressionAttributeValues": {
+                            ":ids": {"NS": [str(event_type_id)]},
+                            ":entity": attr_s("removals"),
+                        },
+                    }
+                },
+            ]
+
+        self.delete_what_was_read(
+            key, lambda: self.get_event_type(account_id, event_type_id), transaction, "event type"
+        )
+
+
+def _name_taken(event_type: str) -> str:
+    return f"The account already has an event type named {event_type!r}."

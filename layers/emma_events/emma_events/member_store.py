@@ -1,0 +1,95 @@
+"""Members: add (or find by email), get, get by email and delete an account's members, with their unique emails.
+
+Each method documents the DynamoDB calls it makes; a missing member is ``NotFound``, throttling after the SDK's
+retries ``ServiceUnavailable`` (``translate_errors``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from emma_events import keys, layout
+from emma_events.dates import utc_now
+from emma_events.domain import Member
+from emma_events.dynamo import TRANSACTION_TRIES, Table, attr_n, translate_errors
+from emma_events.errors import NotFound, ServiceUnavailable
+
+
+class MemberStore(Table):
+    """An account's members (``<account>#M#<id>`` partitions) and their email guards."""
+
+    @translate_errors
+    def add_member(self, account_id: int, email: str, fields: dict[str, Any] | None) -> tuple[Member, bool]:
+        """The member with this email (``added`` False), or a new one (``added`` True).
+
+        Existing: 1 x GetItem (email guard) + 1 x GetItem (member). New: 1 x GetItem + 1 x UpdateItem (id) +
+        1 x TransactWriteItems (member + guard, both ``attribute_not_exists``). Of two concurrent adds of one
+        email, the loser's guard condition fails and it returns the winner's member.
+        """
+        for attempt in range(TRANSACTION_TRIES):
+            existing = self.member_id_by_email(account_id, email)
+            if existing is not None:
+                try:
+                    return self.get_member(account_id, existing), False
+                except NotFound:
+                    self._sleep(attempt)  # its guard outlived it for a moment (a delete in flight)
+                    continue
+            member = Member(
+                account_id, self.next_id(account_id, keys.MEMBER_SEQUENCE), email, fields or {}, "a", utc_now()
+            )
+            guard = layout.email_key(account_id, email) | {"member_id": attr_n(member.member_id)}
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {"Put": self._put(layout.member_item(member))},
+                        {"Put": self._put(guard)},
+                    ]
+                )
+                return member, True
+            except ClientError as error:
+                if "ConditionalCheckFailed" not in self._cancelled(error, 2):
+                    self._backoff(attempt, error)
+                elif self._exists(layout.member_key(account_id, member.member_id)):
+                    return member, True  # the id is this request's own: an earlier attempt of it was written
+                # else: a concurrent add of the same email won; the next round returns its member
+        raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
+
+    def member_id_by_email(self, account_id: int, email: str) -> int | None:
+        item = self._item(layout.email_key(account_id, email))
+        return int(item["member_id"]["N"]) if item else None
+
+    @translate_errors
+    def get_member(self, account_id: int, member_id: int) -> Member:
+        """1 x GetItem (strongly consistent). ``NotFound`` when the account has no such member."""
+        item = self._item(layout.member_key(account_id, member_id))
+        if item is None:
+            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
+        return layout.member_of(item)
+
+    @translate_errors
+    def get_member_by_email(self, account_id: int, email: str) -> Member:
+        """1 x GetItem (email guard) + 1 x GetItem (member)."""
+        member_id = self.member_id_by_email(account_id, email)
+        if member_id is None:
+            raise NotFound(f"No member with email {email!r} in account {account_id}.")
+        return self.get_member(account_id, member_id)
+
+    @translate_errors
+    def delete_member(self, account_id: int, member_id: int) -> None:
+        """Delete a member and free its email. 1 x GetItem + 1 x TransactWriteItems (member + email guard).
+
+        The member's events are deleted afterwards by the stream-triggered cascade, not in this request. A member
+        gone since this request read it (a concurrent delete, or a resend of this very write) is a success.
+        """
+        key = layout.member_key(account_id, member_id)
+
+        def transaction(member: Member) -> list[dict[str, Any]]:
+            guard = layout.email_key(account_id, member.email)
+            return [
+                {"Delete": self._delete(key, "attribute_exists(PK)")},
+                {"Delete": self._delete(guard, "member_id = :id", {":id": attr_n(member_id)})},
+            ]
+
+        self.delete_what_was_read(key, lambda: self.get_member(account_id, member_id), transaction, "member")
