@@ -66,6 +66,21 @@ def test_entries_refused_on_every_attempt_raise_naming_them() -> None:
     assert len(client.calls) == publisher.PUT_EVENTS_CALLS
 
 
+def test_retries_wait_exponentially_with_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Publishers that were refused together do not retry in step: each wait is a draw under the doubling bound."""
+    from emma_events import retry
+
+    waits: list[float] = []
+    monkeypatch.setattr(retry.time, "sleep", waits.append)
+    for _ in range(20):
+        client = FakeEventBridge(refuse=lambda call, item: call < 3)  # refused twice, then accepted
+        assert Publisher(client, retry_delay_s=0.1).publish(numbered(1)) == 3
+    first, second = waits[0::2], waits[1::2]
+    assert all(0 <= w <= 0.1 for w in first)
+    assert all(0 <= w <= 0.2 for w in second)
+    assert len(set(first)) > 1  # not one fixed delay shared by every publisher
+
+
 def records_of(count: int) -> dict[str, Any]:
     """The events/ stream record, ``count`` times, each its own event and sequence number."""
     template = load_event("publish_events")["Records"][0]

@@ -4,7 +4,6 @@ read-then-delete every removal shares."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from emma_events import clients, keys
+from emma_events import clients, keys, retry
 from emma_events.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -220,7 +219,8 @@ class Table:
 
     @staticmethod
     def _sleep(attempt: int) -> None:
-        time.sleep(min(0.02 * 2**attempt, 1.0))
+        """Wait before reading again what was not there yet, or not processed (20 ms, doubling, up to 1 s)."""
+        retry.pause(attempt, 0.02, 1.0)
 
     @staticmethod
     def _cancelled(error: ClientError, size: int = 0) -> list[str]:
@@ -242,7 +242,7 @@ class Table:
         """Wait before trying again a transaction that lost a race; give up after the last attempt."""
         if attempt + 1 >= TRANSACTION_TRIES:
             raise ServiceUnavailable("The data is being changed concurrently; retry the request.") from error
-        time.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311 - jitter
+        retry.pause(attempt, _BACKOFF_BASE_S, _BACKOFF_CAP_S)
 
     def next_id(self, account_id: int, sequence: str, count: int = 1) -> int:
         """Allocate ``count`` ids of a per-account sequence; returns the last. 1 x UpdateItem (ADD, atomic).

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
+
+from emma_events import retry
 
 SOURCE = "emma-events"
 MEMBER_EVENT_RECORDED = "Member Event Recorded"
@@ -101,7 +102,7 @@ class Publisher:
             pending = batch
             for attempt in range(PUT_EVENTS_CALLS):
                 if attempt:
-                    time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
+                    retry.pause(attempt - 1, self.retry_delay_s, 1.0)
                 answer = self.client.put_events(Entries=pending)
                 calls += 1
                 if not answer.get("FailedEntryCount"):
