@@ -116,14 +116,15 @@ class MemberEventStore(Table):
     ) -> EventPage:
         """A page of a member's events, sorted by timestamp then id.
 
-        1 x GetItem (the member exists, else ``NotFound``) + Query on the member's partition with the time range
-        as key condition, from the start or, with ``after`` (a cursor), after that key: the cost of a page does
-        not depend on its depth. Reads ``limit + 1`` matching events, so a page that ends exactly at the last
-        event links to nothing (DynamoDB returns a ``LastEvaluatedKey`` whenever it stops at ``Limit``, even with
-        nothing after it); Emma's ``start`` skips ``offset`` matching events first. ``Limit`` applies before the
-        type filter, so reads go on until enough events match, at most ``QUERY_PAGES_PER_CALL`` Queries for a
-        cursor page: then the page may be short (even empty) and links on from where the reads stopped, so a
-        walk always reaches every matching event. Every ``Limit`` is at most ``QUERY_PAGE_ITEMS``.
+        1 x BatchGetItem (the member exists, else ``NotFound``; the types being removed) + Query on the member's
+        partition with the time range as key condition, from the start or, with ``after`` (a cursor), after that
+        key: the cost of a page does not depend on its depth. Reads ``limit + 1`` matching events, so a page that
+        ends exactly at the last event links to nothing (DynamoDB returns a ``LastEvaluatedKey`` whenever it stops
+        at ``Limit``, even with nothing after it); Emma's ``start`` skips ``offset`` matching events first.
+        ``Limit`` applies before the type filter, so reads go on until enough events match, at most
+        ``QUERY_PAGES_PER_CALL`` Queries for a cursor page: then the page may be short (even empty) and links on
+        from where the reads stopped, so a walk always reaches every matching event. Every ``Limit`` is at most
+        ``QUERY_PAGE_ITEMS``.
         """
         removing = self._member_and_removals(account_id, member_id)
         if filters.event_type_id in removing:

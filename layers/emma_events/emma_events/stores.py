@@ -89,5 +89,5 @@ class Stores:
 
     @classmethod
     def of_this_container(cls) -> Stores:
-        """The stores the accessors above hand out, gathered (the same client)."""
+        """Every store of the container's table on the container's client (the one the accessors above use)."""
         return cls(settings().table_name, client())
