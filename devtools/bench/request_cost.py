@@ -99,8 +99,13 @@ def run() -> list[dict[str, Any]]:
 
         by_ids = [{"member_id": member_id, "event_type_id": type_id, "event_monetary_value": 9.99}] * 10
         by_names = [{"email": "ada@example.com", "event_type": "order", "attributes": {"n": 1}}] * 10
-        row("POST 10 events by ids", lambda: call("create_member_events", body={"events": by_ids}), budget=2)
-        row("POST 10 events by email and name", lambda: call("create_member_events", body={"events": by_names}), 3)
+        post = lambda events: lambda: call("create_member_events", body={"events": events})  # noqa: E731
+        row("POST 10 events by ids, type not read yet by this container", post(by_ids), budget=3)
+        row("POST 10 events by ids", post(by_ids), budget=2)
+        row("POST 10 events by email and name", post(by_names), 3)
+        forget_types()
+        row("POST 10 events by email and name, type not read yet", post(by_names), 4)
+        schema_rows(row, call, member_id)
         key = {"Idempotency-Key": "bench-1"}
         row(
             "POST 10 events by ids + Idempotency-Key",
@@ -136,3 +141,26 @@ def run() -> list[dict[str, Any]]:
         )
         row("member events: count", lambda: call("list_member_events", path=member, query={"count": "true"}))
     return rows
+
+
+def forget_types() -> None:
+    """This container forgets the types it has read, as a new container would not know them."""
+    from emma_events.event_batch import KnownSchemas
+    from emma_events.stores import member_events
+
+    member_events().schemas = KnownSchemas()
+
+
+def schema_rows(row: Callable[..., Any], call: Callable[..., Any], member_id: int) -> None:
+    """POSTs for a type with an attributes schema (schemas.ORDER_SCHEMA): cold, warm, and after it changed."""
+    from devtools.bench.schemas import ORDER_SCHEMA, _order
+
+    body = {"event_type": "checkout", "display_name": "Checkout", "attributes_schema": ORDER_SCHEMA}
+    type_id = call("create_event_type", body=body).body["event_type_id"]
+    events = [{"member_id": member_id, "event_type_id": type_id, "attributes": _order(3)}] * 10
+    post = lambda: call("create_member_events", body={"events": events})  # noqa: E731
+    row("POST 10 events with a schema by ids, schema not read yet", post, budget=3)
+    row("POST 10 events with a schema by ids", post, budget=2)
+    changed = body | {"attributes_schema": ORDER_SCHEMA | {"required": ["order_id", "lines"]}}
+    call("update_event_type", path={"event_type_id": type_id}, body=changed)
+    row("POST 10 events with a schema by ids, schema changed since", post, budget=4)

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from devtools import ROOT
-from devtools.testing.seeding import DEV_KEY
+from devtools.testing.seeding import CHECKOUT_SCHEMA, DEV_KEY
 
 EVENTS = ROOT / "events"
 
@@ -267,6 +267,17 @@ def authorizer_request(public_key: str, private_key: str) -> dict[str, Any]:
 EVENTS_BY_FUNCTION["authorizer"] = authorizer_request(*DEV_KEY[1:])
 
 
+#: More of what a function does, one file each, named after the function they are for.
+MORE_EVENTS = {
+    # A type that declares what its events' attributes hold (docs/api.md, "Attribute schemas").
+    "create_event_type_with_schema": build_event(
+        "POST",
+        "/{account_id}/events",
+        {"account_id": 100},
+        {"event_type": "checkout", "display_name": "Checkout", "attributes_schema": CHECKOUT_SCHEMA},
+    ),
+}
+
 #: The mistakes users try first, one file each, named after the function they are for.
 ERROR_EVENTS = {
     # A type the account does not have: 404.
@@ -280,13 +291,20 @@ ERROR_EVENTS = {
         {"account_id": 100},
         {"events": [{"member_id": 999, "event_type_id": 1}]},
     ),
+    # Events that break their type's attributes schema (type 2, "checkout"): 400 naming each failure, nothing written.
+    "create_member_events_schema_rejected": build_event(
+        "POST",
+        "/{account_id}/events/members",
+        {"account_id": 100},
+        {"events": [{"member_id": 1, "event_type": "checkout", "attributes": {"order_id": "1001", "total": "19.99"}}]},
+    ),
     # The development key's public half with a wrong private key: the authorizer refuses (API Gateway's 401).
     "authorizer_wrong_key": authorizer_request(DEV_KEY[1], "not-the-private-key"),
 }
 
 
 def main() -> None:
-    for name, event in {**EVENTS_BY_FUNCTION, **ERROR_EVENTS}.items():
+    for name, event in {**EVENTS_BY_FUNCTION, **MORE_EVENTS, **ERROR_EVENTS}.items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
 
 

@@ -1,7 +1,7 @@
 """Data for tests and benchmarks: the world the events/ files refer to, and events in bulk.
 
-The events/ files (``sam local invoke -e``) name account 100, event type 1 "purchase", member 1
-ada@example.com and the development key; ``seed_example_world`` writes exactly that.
+The events/ files (``sam local invoke -e``) name account 100, event type 1 "purchase", type 2 "checkout" (with an
+attributes schema), member 1 ada@example.com and the development key; ``seed_example_world`` writes exactly that.
 """
 
 from __future__ import annotations
@@ -9,19 +9,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+#: Type 2 "checkout"'s attributes schema: events/create_member_events_schema_rejected.json breaks it.
+CHECKOUT_SCHEMA = {
+    "type": "object",
+    "required": ["order_id", "total"],
+    "properties": {
+        "order_id": {"type": "string", "pattern": "^ORD-[0-9]{4,}$"},
+        "total": {"type": "number", "minimum": 0},
+        "coupon": {"type": "string", "maxLength": 32},
+    },
+    "additionalProperties": False,
+}
+
 #: The development key of account 100: the local stack seeds it when LOCAL_API_KEYS is unset (docs/security.md)
 #: and events/authorizer.json presents it.
 DEV_KEY = (100, "0123456789abcdef0123", "local-dev-private-key-0123456789ab")
 
 
 def seed_example_world(stores: Any, *, function: str | None = None) -> None:
-    """Type 1 "purchase", member 1 ada@example.com and the development key, in account 100 of an empty table
-    (``stores``: its ``emma_events.stores.Stores``): the world events/<function>.json presupposes (``function``:
-    its code folder; the type is left out for create_event_type and the member for add_member, which create them)."""
+    """Types 1 "purchase" and 2 "checkout" (``CHECKOUT_SCHEMA``), member 1 ada@example.com and the development
+    key, in account 100 of an empty table (``stores``: its ``emma_events.stores.Stores``): the world
+    events/<function>.json presupposes (``function``: its code folder; the types are left out for
+    create_event_type and the member for add_member, which create them)."""
     from emma_events.auth import Credentials
 
     if function != "create_event_type":
         assert stores.event_types.create_event_type(100, "purchase", "Purchase").event_type_id == 1
+        assert stores.event_types.create_event_type(100, "checkout", "Checkout", CHECKOUT_SCHEMA).event_type_id == 2
     if function != "add_member":
         assert stores.members.add_member(100, "ada@example.com", {"first_name": "Ada"})[0].member_id == 1
     account, public, private = DEV_KEY

@@ -9,7 +9,7 @@ from emma_events.stores import event_types
 
 @route("POST", "/{account_id}/events", "Create an event type")
 def create_event_type(account_id: AccountId, body: EventTypeRequest) -> EventTypeResponse:
-    created = event_types().create_event_type(account_id, body.event_type, body.display_name)
+    created = event_types().create_event_type(account_id, body.event_type, body.display_name, body.attributes_schema)
     count("EventTypesCreated")
     return EventTypeResponse.of(created)
 

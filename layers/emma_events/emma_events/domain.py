@@ -16,6 +16,14 @@ class EventType(NamedTuple):
     event_type: str
     display_name: str
     created_at: datetime
+    attributes_schema: dict[str, Any] | None = None
+    #: Goes up by one at each change of the schema (0: never had one); a POST's transaction checks it.
+    schema_version: int = 0
+
+    @property
+    def attributes_schema_version(self) -> int | None:
+        """The version answered to clients: only with a schema in force."""
+        return None if self.attributes_schema is None else self.schema_version
 
 
 class Member(NamedTuple):

@@ -154,8 +154,12 @@ class Table:
             "ExpressionAttributeValues": {":pk": attr_s(keys.account_pk(account_id)), ":prefix": attr_s(prefix)},
         }
 
-    def _query_prefix(self, account_id: int, prefix: str, limit: int | None) -> Iterator[Item]:
+    def _query_prefix(
+        self, account_id: int, prefix: str, limit: int | None, projection: str | None = None
+    ) -> Iterator[Item]:
         kwargs = self._prefix_query(account_id, prefix)
+        if projection:
+            kwargs["ProjectionExpression"] = projection
         remaining = limit
         while remaining is None or remaining > 0:
             if remaining is not None:

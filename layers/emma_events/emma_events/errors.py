@@ -37,10 +37,19 @@ class ValidationFailed(ApiError):
     slug = "validation-failed"
 
 
-def field_error(loc: tuple[Any, ...] | list[Any], message: str, kind: str) -> dict[str, Any]:
-    """One entry of a validation problem's ``errors``: the field as a dotted path and as a list, what is wrong,
-    and its machine-readable type."""
-    return {"field": ".".join(str(part) for part in loc), "loc": list(loc), "message": message, "type": kind}
+def field_error(loc: tuple[Any, ...] | list[Any], message: str, kind: str, field: str | None = None) -> dict[str, Any]:
+    """One entry of a validation problem's ``errors``: the field as a dotted path (unless given) and as a list,
+    what is wrong, and its machine-readable type."""
+    field = ".".join(str(part) for part in loc) if field is None else field
+    return {"field": field, "loc": list(loc), "message": message, "type": kind}
+
+
+def _event_field(index: int, field: str) -> dict[str, Any]:
+    """``body.events.N.field``; a field inside the attributes is ``attributes`` and a JSON pointer
+    (``attributes/sku``), its ``loc`` the pointer's tokens."""
+    name, _, pointer = field.partition("/")
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")] if pointer else []
+    return {"loc": ("body", "events", index, name, *tokens), "field": f"body.events.{index}.{field}"}
 
 
 def invalid_cursor() -> ValidationFailed:
@@ -61,7 +70,8 @@ def reject(field: str, message: str, kind: str) -> NoReturn:
 
 class InvalidEvents(ValidationFailed):
     """Events of one ``POST /{account_id}/events/members`` that name members or types the account does not have
-    (or that disagree); each problem is (index, field, message, type), reported as ``body.events.N.field``."""
+    (or that disagree), or whose attributes fail their type's schema; each problem is (index, field, message,
+    type), reported as ``body.events.N.field``."""
 
     def __init__(self, problems: list[EventProblem], total: int) -> None:
         indexes = sorted({index for index, *_ in problems})
@@ -69,7 +79,8 @@ class InvalidEvents(ValidationFailed):
             f"{len(indexes)} of {total} events are invalid (indexes {', '.join(map(str, indexes))}); "
             "nothing was written.",
             errors=[
-                field_error(("body", "events", index, field), message, kind) for index, field, message, kind in problems
+                field_error(message=message, kind=kind, **_event_field(index, field))
+                for index, field, message, kind in problems
             ],
         )
 

@@ -3,10 +3,15 @@
 No DynamoDB call here: ``lookups`` names the items a batch needs read (the email and name guards; and, when those
 are read anyway, the members and types named by id, so that one 400 lists every unknown one), ``resolve`` gives
 each event its member and type ids or raises ``InvalidEvents`` naming every event and field at fault, and ``gone``
-is the error for the members and types a transaction found deleted.
+is the error for the members and types a transaction found deleted. ``KnownSchemas`` is what a container knows of
+its types' attribute schemas, and ``schema_faults`` the events that do not match them.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
 
 from emma_events import keys, layout
 from emma_events.domain import NewMemberEvent
@@ -98,3 +103,64 @@ def gone(
             message = f"no event type {event_type_id} in account {account_id}"
             errors.append((index, field, message, "unknown_event_type"))
     return InvalidEvents(errors, len(events))
+
+
+class KnownSchemas:
+    """The attribute schema (its stored text, or None) and version of the types this container has read, the
+    last ``BOUND`` of them: a type's schema costs one read per container and version. A batch's transaction checks
+    the version it validated against (``condition``), so a schema changed since makes it fail and read again."""
+
+    BOUND = 1024
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[tuple[int, int], tuple[int, str | None]] = OrderedDict()
+
+    def unknown(self, account_id: int, type_ids: list[int]) -> list[int]:
+        return [t for t in type_ids if (account_id, t) not in self._known]
+
+    def learn(self, items: Iterable[Item]) -> set[int]:
+        """Remember the schema of each event type item among ``items`` (fresh, strongly consistent reads); the
+        ids of those types."""
+        learned = set()
+        for item in items:
+            if item.get("entity", {}).get("S") == "event_type":
+                known = (int(item["account_id"]["N"]), int(item["event_type_id"]["N"]))
+                self._known[known] = (layout.schema_version_of(item), item.get("attributes_schema", {}).get("S"))
+                self._known.move_to_end(known)
+                learned.add(known[1])
+        while len(self._known) > self.BOUND:
+            self._known.popitem(last=False)
+        return learned
+
+    def forget(self, account_id: int, type_ids: set[int]) -> None:
+        for type_id in type_ids:
+            self._known.pop((account_id, type_id), None)
+
+    def schema(self, account_id: int, type_id: int) -> str | None:
+        return self._known[(account_id, type_id)][1]
+
+    def condition(self, account_id: int, type_id: int) -> tuple[str, Item]:
+        """The ConditionCheck's expression and values: the type exists, at the version validated against."""
+        version = self._known[(account_id, type_id)][0]
+        if not version:
+            return "attribute_exists(PK) AND attribute_not_exists(schema_version)", {}
+        return "attribute_exists(PK) AND schema_version = :version", {":version": {"N": str(version)}}
+
+
+def schema_faults(
+    account_id: int, events: list[NewMemberEvent], resolved: list[tuple[int, int]], known: KnownSchemas
+) -> InvalidEvents | None:
+    """The error for the events whose ``attributes`` (``{}`` when they have none) do not match their type's
+    schema: one problem per failure, its field ``attributes<JSON pointer>``. Validates nothing, and imports no
+    validator, for types without a schema."""
+    problems: list[EventProblem] = []
+    for index, (event, (_, type_id)) in enumerate(zip(events, resolved, strict=True)):
+        schema = known.schema(account_id, type_id)
+        if schema is None:
+            continue
+        from emma_events import attribute_schemas
+
+        attributes: dict[str, Any] = event.attributes or {}
+        for pointer, message in attribute_schemas.failures(attribute_schemas.validator(schema), attributes):
+            problems.append((index, f"attributes{pointer}", message, "attributes_schema"))
+    return InvalidEvents(problems, len(events)) if problems else None

@@ -7,7 +7,7 @@ Each method documents the DynamoDB calls it makes; conditional-check failures be
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -17,19 +17,33 @@ from emma_events.domain import EventType
 from emma_events.dynamo import TRANSACTION_TRIES, Table, attr_n, attr_s, translate_errors
 from emma_events.errors import EventTypeExists, NotFound, ServiceUnavailable
 
+#: ``update_event_type``: leave the schema as it is.
+KEEP = object()
+#: What a listing reads of each type.
+_LISTED = "account_id, event_type_id, event_type, display_name, created_at"
+
 
 class EventTypeStore(Table):
     """An account's event types (``ET#<id>`` items of the account's partition) and their name guards."""
 
     @translate_errors
-    def create_event_type(self, account_id: int, event_type: str, display_name: str) -> EventType:
+    def create_event_type(
+        self, account_id: int, event_type: str, display_name: str, attributes_schema: dict[str, Any] | None = None
+    ) -> EventType:
         """Create a type with a fresh id. 1 x UpdateItem (id) + 1 x TransactWriteItems (type + name guard).
+        A schema starts at version 1.
 
         The name guard's ``attribute_not_exists`` condition makes the name unique inside DynamoDB, so two
         concurrent creations of the same name cannot both succeed.
         """
         created = EventType(
-            account_id, self.next_id(account_id, keys.EVENT_TYPE_SEQUENCE), event_type, display_name, utc_now()
+            account_id,
+            self.next_id(account_id, keys.EVENT_TYPE_SEQUENCE),
+            event_type,
+            display_name,
+            utc_now(),
+            attributes_schema,
+            0 if attributes_schema is None else 1,
         )
         guard = layout.name_guard(account_id, event_type) | {"event_type_id": attr_n(created.event_type_id)}
         for attempt in range(TRANSACTION_TRIES):
@@ -49,10 +63,12 @@ class EventTypeStore(Table):
 
     @translate_errors
     def list_event_types(self, account_id: int, *, offset: int = 0, limit: int | None = None) -> list[EventType]:
-        """The account's types ordered by id, ``limit`` of them after the first ``offset``. Query (paginated) on
-        the account partition."""
+        """The account's types ordered by id, ``limit`` of them after the first ``offset``, without their schemas
+        (500 of them could pass Lambda's 6 MB answer; GET one type to read its schema). Query (paginated) on the
+        account partition, projected to what a listing answers."""
         wanted = None if limit is None else offset + limit
-        items = itertools.islice(self._query_prefix(account_id, keys.EVENT_TYPE_PREFIX, wanted), offset, None)
+        query = self._query_prefix(account_id, keys.EVENT_TYPE_PREFIX, wanted, _LISTED)
+        items = itertools.islice(query, offset, None)
         return [layout.event_type_of(item) for item in items]
 
     @translate_errors
@@ -69,35 +85,42 @@ class EventTypeStore(Table):
         return layout.event_type_of(item)
 
     @translate_errors
-    def rename_event_type(self, account_id: int, event_type_id: int, event_type: str, display_name: str) -> EventType:
-        """Change a type's name and display name.
+    def update_event_type(
+        self,
+        account_id: int,
+        event_type_id: int,
+        event_type: str,
+        display_name: str,
+        attributes_schema: dict[str, Any] | object | None = KEEP,
+    ) -> EventType:
+        """Change a type's name, display name and (unless ``KEEP``) schema; a new schema, or its removal
+        (None), takes the next version.
 
-        1 x GetItem (the current name), then either 1 x UpdateItem (same name: only the display name changes) or
-        1 x TransactWriteItems (update the type on condition its name is still the one read, delete the old name
-        guard, put the new one on condition nobody holds it). A concurrent change makes the read stale: the
-        condition fails and the whole sequence is tried again.
+        1 x GetItem (the current type), then either 1 x UpdateItem (same name) or 1 x TransactWriteItems (update
+        the type, delete the old name guard, put the new one on condition nobody holds it). The update holds on
+        condition that the name and schema version are still those read: a concurrent change makes the read
+        stale, the condition fails and the whole sequence is tried again.
         """
         for attempt in range(TRANSACTION_TRIES):
             current = self.get_event_type(account_id, event_type_id)
-            renamed = EventType(account_id, event_type_id, event_type, display_name, current.created_at)
-            if attempt and (current.event_type, current.display_name) == (event_type, display_name):
-                return renamed  # after a failed condition: an earlier attempt of this request was written
+            schema = (
+                current.attributes_schema
+                if attributes_schema is KEEP
+                else cast(dict[str, Any] | None, attributes_schema)
+            )
+            changed = schema != current.attributes_schema
+            version = current.schema_version + changed
+            updated = current._replace(
+                event_type=event_type, display_name=display_name, attributes_schema=schema, schema_version=version
+            )
+            if attempt and not changed and (current.event_type, current.display_name) == (event_type, display_name):
+                return updated  # after a failed condition: an earlier attempt of this request was written
             new_guard = layout.name_guard(account_id, event_type) | {"event_type_id": attr_n(event_type_id)}
-            update = {
-                "TableName": self.table_name,
-                "Key": layout.type_key(account_id, event_type_id),
-                "UpdateExpression": "SET event_type = :new, display_name = :display",
-                "ConditionExpression": "event_type = :old",
-                "ExpressionAttributeValues": {
-                    ":new": attr_s(event_type),
-                    ":display": attr_s(display_name),
-                    ":old": attr_s(current.event_type),
-                },
-            }
+            update = self._update(current, updated) if changed else self._update(current, updated, schema=False)
             try:
                 if current.event_type == event_type:
                     self.client.update_item(**update)
-                    return renamed
+                    return updated
                 self.client.transact_write_items(
                     TransactItems=[
                         {"Update": update},
@@ -112,7 +135,7 @@ class EventTypeStore(Table):
                         {"Put": self._put(new_guard)},
                     ]
                 )
-                return renamed
+                return updated
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                     continue  # the type changed or vanished since it was read (or this very write): read it again
@@ -123,6 +146,36 @@ class EventTypeStore(Table):
                     raise EventTypeExists(_name_taken(event_type)) from error
                 self._backoff(attempt, error)
         raise ServiceUnavailable("The event type is being changed concurrently; retry the request.")
+
+    def _update(self, current: EventType, updated: EventType, *, schema: bool = True) -> dict[str, Any]:
+        """The type's UpdateItem: on condition that its name and schema version are those read."""
+        values = {
+            ":new": attr_s(updated.event_type),
+            ":display": attr_s(updated.display_name),
+            ":old": attr_s(current.event_type),
+        }
+        expression = "SET event_type = :new, display_name = :display"
+        if schema:
+            values[":version"] = attr_n(updated.schema_version)
+            expression += ", schema_version = :version"
+            if updated.attributes_schema is None:
+                expression += " REMOVE attributes_schema"
+            else:
+                values[":schema"] = attr_s(layout.schema_text(updated.attributes_schema))
+                expression += ", attributes_schema = :schema"
+        condition = "event_type = :old AND "
+        if current.schema_version:
+            values[":read"] = attr_n(current.schema_version)
+            condition += "schema_version = :read"
+        else:
+            condition += "attribute_not_exists(schema_version)"
+        return {
+            "TableName": self.table_name,
+            "Key": layout.type_key(current.account_id, current.event_type_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
 
     @translate_errors
     def delete_event_type(self, account_id: int, event_type_id: int) -> None:
@@ -162,6 +215,10 @@ class EventTypeStore(Table):
         self.delete_what_was_read(
             key, lambda: self.get_event_type(account_id, event_type_id), transaction, "event type"
         )
+
+
+#: What a listing reads of each type.
+_LISTED = "account_id, event_type_id, event_type, display_name, created_at"
 
 
 def _name_taken(event_type: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from emma_events import keys
 from emma_events.dates import from_storage, to_storage
@@ -16,7 +17,7 @@ def removals_key(account_id: int) -> Item:
 
 
 def event_type_item(event_type: EventType) -> Item:
-    return {
+    item = {
         keys.PK: attr_s(keys.account_pk(event_type.account_id)),
         keys.SK: attr_s(keys.event_type_sk(event_type.event_type_id)),
         "entity": attr_s("event_type"),
@@ -26,16 +27,33 @@ def event_type_item(event_type: EventType) -> Item:
         "display_name": attr_s(event_type.display_name),
         "created_at": attr_s(to_storage(event_type.created_at)),
     }
+    if event_type.schema_version:
+        item["schema_version"] = attr_n(event_type.schema_version)
+    if event_type.attributes_schema is not None:
+        item["attributes_schema"] = attr_s(schema_text(event_type.attributes_schema))
+    return item
 
 
 def event_type_of(item: Item) -> EventType:
+    schema = item.get("attributes_schema")
     return EventType(
         account_id=int(item["account_id"]["N"]),
         event_type_id=int(item["event_type_id"]["N"]),
         event_type=item["event_type"]["S"],
         display_name=item["display_name"]["S"],
         created_at=from_storage(item["created_at"]["S"]),
+        attributes_schema=None if schema is None else json.loads(schema["S"]),
+        schema_version=schema_version_of(item),
     )
+
+
+def schema_text(schema: dict[str, Any]) -> str:
+    """An attributes schema as stored: compact JSON (its size limit is counted on this form)."""
+    return json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+
+
+def schema_version_of(item: Item) -> int:
+    return int(item.get("schema_version", {}).get("N", 0))
 
 
 def name_guard(account_id: int, event_type: str) -> Item:

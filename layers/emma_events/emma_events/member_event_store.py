@@ -31,6 +31,10 @@ from emma_events.idempotency_store import IdempotencyRecords
 QUERY_PAGES_PER_CALL = 8
 
 
+def _types(resolved: list[tuple[int, int]]) -> list[int]:
+    return sorted({type_id for _, type_id in resolved})
+
+
 class Part(NamedTuple):
     """One item of a batch's transaction, and what it is about: its cancellation reason is read by it."""
 
@@ -45,6 +49,7 @@ class MemberEventStore(Table):
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         super().__init__(table_name, client)
         self.records = IdempotencyRecords(table_name, self.client)
+        self.schemas = event_batch.KnownSchemas()
 
     @translate_errors
     def create_member_events(
@@ -54,15 +59,22 @@ class MemberEventStore(Table):
         its idempotency record).
 
         By ids: 1 x UpdateItem (event ids) + 1 x TransactWriteItems. By email or type name: + 1 x BatchGetItem
-        (the email and name guards) first. The transaction holds a ``ConditionCheck`` that each member and type
-        still exists, so an event is never stored for a member or type deleted at the same moment, and, with an
+        (the email and name guards) first. A type this container has not read yet (``KnownSchemas``): + 1 x
+        BatchGetItem of the types, before each event's attributes are checked against its type's schema. The
+        transaction holds a ``ConditionCheck`` that each member and type still exists, each type at the schema
+        version validated against, so an event is never stored for a member or type deleted at the same moment,
+        nor against a schema changed since (the type is read again and the batch validated anew); and, with an
         ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
         from the record (+1 x GetItem).
         """
         first = 0
         for attempt in range(TRANSACTION_TRIES):
             wanted, check_ids = event_batch.lookups(account_id, events)
-            resolved = event_batch.resolve(account_id, events, self._batch_get(wanted), check_ids)
+            found = self._batch_get(wanted)
+            resolved = event_batch.resolve(account_id, events, found, check_ids)
+            replay = self._check_schemas(account_id, events, resolved, found, idempotency)
+            if replay is not None:
+                return replay, False
             if not first:  # one range of ids, kept across retries: a cancelled transaction wrote none of them
                 first = self.next_id(account_id, keys.EVENT_SEQUENCE, len(events)) - len(events) + 1
             now = utc_now()
@@ -81,9 +93,8 @@ class MemberEventStore(Table):
                 for index, (new, (member_id, event_type_id)) in enumerate(zip(events, resolved, strict=True))
             ]
             member_ids = sorted({m for m, _ in resolved})
-            type_ids = sorted({t for _, t in resolved})
             parts = [Part("member", m, self._exists_check(layout.member_key(account_id, m))) for m in member_ids]
-            parts += [Part("type", t, self._exists_check(layout.type_key(account_id, t))) for t in type_ids]
+            parts += [Part("type", t, self._type_check(account_id, t)) for t in _types(resolved)]
             parts += [Part("event", e.event_id, {"Put": self._put(layout.event_item(e))}) for e in created]
             if idempotency:
                 parts.append(Part("record", 0, {"Put": self.records.put(account_id, idempotency, created, now)}))
@@ -98,8 +109,11 @@ class MemberEventStore(Table):
             # exists: a replay never hands back the events of a member or type deleted since (erased is erased).
             failed_members = {part.ident for part in failed if part.kind == "member"}
             failed_types = {part.ident for part in failed if part.kind == "type"}
-            if failed_members or failed_types:
+            self.schemas.forget(account_id, failed_types)  # gone, or at another schema version: read again
+            if failed_members:
                 raise event_batch.gone(account_id, events, resolved, failed_members, failed_types)
+            if failed_types:
+                continue
             if idempotency and any(part.kind == "record" for part in failed):
                 replay = self.records.replay(account_id, idempotency, now)
                 if replay is not None:
@@ -109,6 +123,59 @@ class MemberEventStore(Table):
                 return created, True  # the ids are this request's own: an earlier attempt of it was written
             self._backoff(attempt, failure)
         raise ServiceUnavailable("The events conflicted with concurrent changes; retry the request.")
+
+    def _check_schemas(
+        self,
+        account_id: int,
+        events: list[NewMemberEvent],
+        resolved: list[tuple[int, int]],
+        found: dict[tuple[str, str], Item],
+        idempotency: Idempotency | None,
+    ) -> list[MemberEvent] | None:
+        """Check each event's attributes against its type's schema: ``InvalidEvents`` names every failure. Types
+        this container has not read yet are read first; a rejection by a schema known from an earlier request
+        is confirmed on a fresh read (+1 x BatchGetItem). A retry of a batch recorded before its type's schema
+        changed is answered from its record (returned), never turned into an error."""
+        type_ids = _types(resolved)
+        fresh = self.schemas.learn(found.values())
+        fresh |= self._read_types(account_id, events, resolved, self.schemas.unknown(account_id, type_ids))
+        fault = event_batch.schema_faults(account_id, events, resolved, self.schemas)
+        stale = set(type_ids) - fresh
+        if fault is not None and stale:
+            self.schemas.forget(account_id, stale)
+            self._read_types(account_id, events, resolved, sorted(stale))
+            fault = event_batch.schema_faults(account_id, events, resolved, self.schemas)
+        if fault is None:
+            return None
+        replay = self.records.replay(account_id, idempotency, utc_now()) if idempotency else None
+        if replay is None:
+            raise fault
+        return replay
+
+    def _read_types(
+        self, account_id: int, events: list[NewMemberEvent], resolved: list[tuple[int, int]], type_ids: list[int]
+    ) -> set[int]:
+        """Learn the schemas of types not known yet (and return their ids): 1 x BatchGetItem, with the batch's
+        members, so that one 400 names every member and type that does not exist (no read for no type)."""
+        if not type_ids:
+            return set()
+        member_keys = {m: layout.member_key(account_id, m) for m, _ in resolved}
+        type_keys = [layout.type_key(account_id, t) for t in type_ids]
+        found = self._batch_get([*member_keys.values(), *type_keys])
+        learned = self.schemas.learn(found.values())
+        missing_types = set(self.schemas.unknown(account_id, type_ids))
+        missing_members = {m for m, key in member_keys.items() if (key[keys.PK]["S"], key[keys.SK]["S"]) not in found}
+        if missing_types or missing_members:
+            raise event_batch.gone(account_id, events, resolved, missing_members, missing_types)
+        return learned
+
+    def _type_check(self, account_id: int, type_id: int) -> dict[str, Any]:
+        expression, values = self.schemas.condition(account_id, type_id)
+        check = self._exists_check(layout.type_key(account_id, type_id))
+        check["ConditionCheck"]["ConditionExpression"] = expression
+        if values:
+            check["ConditionCheck"]["ExpressionAttributeValues"] = values
+        return check
 
     @translate_errors
     def member_events_page(

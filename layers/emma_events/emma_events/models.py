@@ -92,17 +92,18 @@ DisplayName = Annotated[
 ]
 
 
-def _depth(value: Any) -> int:
+def json_depth(value: Any) -> int:
+    """How deep a JSON value nests (a scalar: 0)."""
     if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
+        return 1 + max((json_depth(v) for v in value.values()), default=0)
     if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
+        return 1 + max((json_depth(v) for v in value), default=0)
     return 0
 
 
 def _json_object(max_bytes: int) -> Any:
     def check(value: dict[str, Any]) -> dict[str, Any]:
-        if _depth(value) > JSON_MAX_DEPTH:
+        if json_depth(value) > JSON_MAX_DEPTH:
             raise ValueError(f"must not be nested more than {JSON_MAX_DEPTH} levels deep")
         _free_strings(value)
         try:
@@ -225,16 +226,51 @@ class ResponseModel(BaseModel):
         return cls.model_validate(domain)
 
 
+def _attributes_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    from emma_events.attribute_schemas import check  # only a request that declares a schema loads the checks
+
+    return check(schema)
+
+
+AttributesSchema = Annotated[
+    dict[str, Any],
+    AfterValidator(_attributes_schema),
+    Field(
+        description="A JSON Schema (draft 2020-12, at most 16 KB) every event's `attributes` must match; on PUT, "
+        "`null` removes it and leaving it out keeps it.",
+        examples=[{"type": "object", "required": ["sku"], "properties": {"sku": {"type": "string"}}}],
+    ),
+]
+
+
 class EventTypeRequest(RequestModel):
     """Body of ``POST /{account_id}/events`` and ``PUT /{account_id}/events/{event_type_id}``."""
 
     event_type: EventTypeName
     display_name: DisplayName
+    attributes_schema: AttributesSchema | None = None
+
+
+def _absent(value: Any) -> bool:
+    return value is None
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default")  # left out, never null (``exclude_if``)
 
 
 class EventTypeResponse(ResponseModel):
+    """A type; one without a schema is answered exactly as Emma does (the schema's fields are left out)."""
+
     account_id: int
     event_type_id: int
     event_type: str
     display_name: str
     created_at: EmmaDate
+    attributes_schema: Annotated[
+        dict[str, Any] | None, WithJsonSchema({"type": "object", "description": "Only on a type that has one."})
+    ] = Field(default=None, exclude_if=_absent, json_schema_extra=_no_default)
+    attributes_schema_version: Annotated[
+        int | None,
+        WithJsonSchema({"type": "integer", "description": "Up by one at each change of the schema (with it)."}),
+    ] = Field(default=None, exclude_if=_absent, json_schema_extra=_no_default)
