@@ -35,6 +35,9 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
     assert rows["POST 10 events by email and name, type not read yet"]["round_trips"] <= 4
     assert rows["POST 10 events with a schema by ids, schema not read yet"]["round_trips"] <= 3
     assert rows["POST 10 events with a schema by ids"]["round_trips"] <= 2
+    schemas = json.loads(out.read_text())["attribute_schemas"]
+    assert schemas["import"]["ms"] > 0
+    assert all(row["ten_events_ms"] <= row["target_ms"] for row in schemas["validation"])
     first = rows["member events: first page (500)"]["round_trips"]
     assert first <= 2
     assert rows["member events: cursor page (after 1,000)"]["round_trips"] == first

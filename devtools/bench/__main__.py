@@ -6,6 +6,7 @@ figures written as JSON (bench-results.json).
    by a botocore hook, capacity units modelled from the items (capacity.py), against their budgets.
 3. Warm latency of every endpoint in-process, p50 and p99, with DynamoDB's answers replayed.
 4. The cascade delete of 10,000 events against a plain loop of deletes, over HTTP to the embedded DynamoDB.
+5. Attribute schemas: the validator's import, and checking 10 events of 32 KB (schemas.py).
 
 Exits 1 when a budget or a target is missed.
 
@@ -164,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         if not reference and cascade["ratio"] > cascade["ratio_goal"]:
             print("  over the goal on moto only: its Query costs ~1 ms per item it returns (not the service's cost)")
     phases["cascade"] = time.monotonic() - started - sum(phases.values())
+
+    from devtools.bench import schemas
+
+    results["attribute_schemas"], missed = schemas.phase(with_layer=not args.skip_cold_starts)
+    failed += missed
+    phases["attribute schemas"] = time.monotonic() - started - sum(phases.values())
     results["seconds"] = {name: round(seconds, 1) for name, seconds in phases.items()}
     print("\ntime: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in phases.items()))
     args.json.write_text(json.dumps(results, indent=2) + "\n")
