@@ -105,6 +105,8 @@ def test_put_sets_keeps_and_removes_the_schema_each_change_a_new_version(dynamod
         ({"properties": {"a": {"properties": {"b": {"$id": "https://example.com/b"}}}}}, "only at the top"),
         ({"properties": {"a": 3}}, "object or a boolean"),
         ({"properties": {"a": {"enum": ["x" * 100] * 200}}}, "at most 16384 bytes"),
+        ({"maximum": 1e400}, "finite numbers"),  # JSON's 1e400 is infinity to a parser
+        ({"const": "\ud800"}, "valid Unicode"),
     ],
 )
 def test_an_invalid_schema_is_a_400_naming_it_and_creates_nothing(

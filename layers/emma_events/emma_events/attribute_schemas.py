@@ -19,8 +19,7 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from emma_events.layout import schema_text
-from emma_events.models import json_depth
+from emma_events.models import json_depth, json_size
 
 if TYPE_CHECKING:
     import jsonschema_rs
@@ -51,7 +50,7 @@ _REFUSED = ("$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor"
 
 def check(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema if it is acceptable, else ``ValueError`` saying what is wrong (and where, as a JSON pointer)."""
-    size = len(schema_text(schema).encode())
+    size = json_size(schema)
     if size > MAX_SCHEMA_BYTES:
         raise ValueError(f"must be at most {MAX_SCHEMA_BYTES} bytes as JSON, not {size}")
     if json_depth(schema) > MAX_SCHEMA_DEPTH:
@@ -126,7 +125,7 @@ def failures(compiled: Compiled, attributes: dict[str, Any]) -> list[tuple[str, 
     if compiled.validator.is_valid(attributes):
         return []
     pairs = compiled.subschemas * _values(attributes)
-    listed_bytes = pairs * (compiled.schema_bytes + len(schema_text(attributes).encode()))
+    listed_bytes = pairs * (compiled.schema_bytes + json_size(attributes))
     if pairs > MAX_LISTED_PAIRS or listed_bytes > MAX_LISTED_BYTES:
         import jsonschema_rs
 

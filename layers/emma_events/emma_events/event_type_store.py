@@ -7,7 +7,7 @@ Each method documents the DynamoDB calls it makes; conditional-check failures be
 from __future__ import annotations
 
 import itertools
-from typing import Any, cast
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -91,7 +91,7 @@ class EventTypeStore(Table):
         event_type_id: int,
         event_type: str,
         display_name: str,
-        attributes_schema: dict[str, Any] | object | None = KEEP,
+        attributes_schema: Any = KEEP,  # a schema, None (remove it) or KEEP
     ) -> EventType:
         """Change a type's name, display name and (unless ``KEEP``) schema; a new schema, or its removal
         (None), takes the next version.
@@ -103,11 +103,7 @@ class EventTypeStore(Table):
         """
         for attempt in range(TRANSACTION_TRIES):
             current = self.get_event_type(account_id, event_type_id)
-            schema = (
-                current.attributes_schema
-                if attributes_schema is KEEP
-                else cast(dict[str, Any] | None, attributes_schema)
-            )
+            schema = current.attributes_schema if attributes_schema is KEEP else attributes_schema
             changed = schema != current.attributes_schema
             version = current.schema_version + changed
             updated = current._replace(
@@ -116,7 +112,7 @@ class EventTypeStore(Table):
             if attempt and not changed and (current.event_type, current.display_name) == (event_type, display_name):
                 return updated  # after a failed condition: an earlier attempt of this request was written
             new_guard = layout.name_guard(account_id, event_type) | {"event_type_id": attr_n(event_type_id)}
-            update = self._update(current, updated) if changed else self._update(current, updated, schema=False)
+            update = self._update(current, updated, schema=changed)
             try:
                 if current.event_type == event_type:
                     self.client.update_item(**update)
@@ -147,8 +143,9 @@ class EventTypeStore(Table):
                 self._backoff(attempt, error)
         raise ServiceUnavailable("The event type is being changed concurrently; retry the request.")
 
-    def _update(self, current: EventType, updated: EventType, *, schema: bool = True) -> dict[str, Any]:
-        """The type's UpdateItem: on condition that its name and schema version are those read."""
+    def _update(self, current: EventType, updated: EventType, *, schema: bool) -> dict[str, Any]:
+        """The type's UpdateItem (its schema too when ``schema``): on condition that its name and schema version
+        are those read."""
         values = {
             ":new": attr_s(updated.event_type),
             ":display": attr_s(updated.display_name),
@@ -215,10 +212,6 @@ class EventTypeStore(Table):
         self.delete_what_was_read(
             key, lambda: self.get_event_type(account_id, event_type_id), transaction, "event type"
         )
-
-
-#: What a listing reads of each type.
-_LISTED = "account_id, event_type_id, event_type, display_name, created_at"
 
 
 def _name_taken(event_type: str) -> str:

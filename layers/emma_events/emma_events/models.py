@@ -101,15 +101,20 @@ def json_depth(value: Any) -> int:
     return 0
 
 
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact JSON in UTF-8 (as it is stored); ``ValueError`` for what JSON cannot hold."""
+    try:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+    except (ValueError, UnicodeEncodeError):
+        raise ValueError("must contain only finite numbers and valid Unicode text") from None
+
+
 def _json_object(max_bytes: int) -> Any:
     def check(value: dict[str, Any]) -> dict[str, Any]:
         if json_depth(value) > JSON_MAX_DEPTH:
             raise ValueError(f"must not be nested more than {JSON_MAX_DEPTH} levels deep")
         _free_strings(value)
-        try:
-            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
-        except (ValueError, UnicodeEncodeError):
-            raise ValueError("must contain only finite numbers and valid Unicode text") from None
+        size = json_size(value)
         if size > max_bytes:
             raise ValueError(f"must be at most {max_bytes} bytes as JSON, not {size}")
         return value
