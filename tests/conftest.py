@@ -16,6 +16,7 @@ tests share besides fixtures comes from ``devtools.testing`` and ``tests/helpers
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ os.environ.update(
     CASCADE_TIME_MARGIN_MS="1000",
     CASCADE_INDEX_LAG_SECONDS="0",  # no index lags here, but in the test that injects a lag
     POWERTOOLS_LOG_LEVEL="WARNING",
+    # Never the developer's running `make run`: an invoke would find its state file and use its data.
+    LOCAL_STACK_STATE=os.path.join(tempfile.mkdtemp(prefix="emma-events-tests-"), "no-local-stack.json"),
 )
 for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
     os.environ.pop(variable, None)
