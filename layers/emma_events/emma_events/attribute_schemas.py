@@ -121,7 +121,8 @@ def _cached(text: str) -> Compiled:
 
 def failures(compiled: Compiled, attributes: dict[str, Any]) -> list[tuple[str, str]]:
     """Where ``attributes`` fail the schema and why: (JSON pointer, message) of the first ``MAX_FAILURES``
-    failures, or of the first one only when finding them all could cost more (``MAX_LISTED_PAIRS``)."""
+    failures, or of the first one only when finding them all could cost more (``MAX_LISTED_PAIRS``,
+    ``MAX_LISTED_BYTES``)."""
     if compiled.validator.is_valid(attributes):
         return []
     pairs = compiled.subschemas * _values(attributes)
@@ -156,7 +157,7 @@ def _failure(error: jsonschema_rs.ValidationError) -> tuple[str, str]:
     pointer = "".join(f"/{_escape(str(part))}" for part in error.instance_path)
     kind = error.kind
     if kind.name == "required":  # where the missing property would be
-        pointer += f"/{_escape(kind.property)}"  # type: ignore[attr-defined]  # Required's own field
+        pointer += f"/{_escape(str(kind.property))}"  # type: ignore[attr-defined]  # Required's own field
     message = error.message
     return pointer, message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
 
