@@ -155,9 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         plain = cascade["plain_loop_calls"]["BatchWriteItem"]
         print(f"  plain loop  {cascade['plain_loop_seconds']:>7.2f} s  BatchWriteItem x{plain}")
-        runs = ", ".join(
-            f"{c} / {p}" for c, p in zip(cascade["cascade_runs_seconds"], cascade["plain_loop_runs_seconds"], strict=False)
-        )
+        timed = zip(cascade["cascade_runs_seconds"], cascade["plain_loop_runs_seconds"], strict=True)
+        runs = ", ".join(f"{c} / {p}" for c, p in timed)
         print(f"  runs (cascade / plain loop, s, alternating; the fastest of each compared): {runs}")
         print(
             f"  ratio       {cascade['ratio']:>7.3f}    time, goal <= {cascade['ratio_goal']}; "
