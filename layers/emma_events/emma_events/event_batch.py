@@ -15,7 +15,7 @@ from typing import Any
 
 from emma_events import keys, layout
 from emma_events.domain import NewMemberEvent
-from emma_events.dynamo import Item
+from emma_events.dynamo import Item, attr_n
 from emma_events.errors import EventProblem, InvalidEvents
 
 Found = dict[tuple[str, str], Item]
@@ -144,7 +144,7 @@ class KnownSchemas:
         version = self._known[(account_id, type_id)][0]
         if not version:
             return "attribute_exists(PK) AND attribute_not_exists(schema_version)", {}
-        return "attribute_exists(PK) AND schema_version = :version", {":version": {"N": str(version)}}
+        return "attribute_exists(PK) AND schema_version = :version", {":version": attr_n(version)}
 
 
 def schema_faults(
