@@ -125,3 +125,43 @@ def events_of(table_items: Any, *, event_type_id: int | None = None, member_id: 
         if (event_type_id is None or int(item["event_type_id"]["N"]) == event_type_id)
         and (member_id is None or int(item["member_id"]["N"]) == member_id)
     ]
+
+
+# ---- attribute schemas ----
+
+#: A schema the attribute-schema tests share: a string sku of one shape, a number price, nothing else.
+SKU_SCHEMA = {
+    "type": "object",
+    "required": ["sku"],
+    "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]+$"}, "price": {"type": "number"}},
+    "additionalProperties": False,
+}
+
+
+def create_typed(account_id: int = 100, schema: Any = None, name: str = "purchase", **extra: Any) -> Any:
+    body: dict[str, Any] = {"event_type": name, "display_name": "Purchase", **extra}
+    if schema is not None:
+        body["attributes_schema"] = schema
+    return invoke("create_event_type", api_event("create_event_type", path={"account_id": account_id}, body=body))
+
+
+def update_type(account_id: int, type_id: int, body: dict[str, Any]) -> Any:
+    body = {"event_type": "purchase", "display_name": "Purchase"} | body
+    path = {"account_id": account_id, "event_type_id": type_id}
+    return invoke("update_event_type", api_event("update_event_type", path=path, body=body))
+
+
+def get_type(account_id: int, type_id: int) -> Any:
+    path = {"account_id": account_id, "event_type_id": type_id}
+    return invoke("get_event_type", api_event("get_event_type", path=path))
+
+
+def member_and_type(account_id: int = 100, schema: Any = SKU_SCHEMA) -> tuple[int, int]:
+    """A member and a type with ``schema`` in the account."""
+    created = create_typed(account_id, schema)
+    assert created.status == 200, created.body
+    return new_member(account_id), created.body["event_type_id"]
+
+
+def member_event(member: int, type_id: int, **fields: Any) -> dict[str, Any]:
+    return {"member_id": member, "event_type_id": type_id, **fields}

@@ -1,0 +1,197 @@
+"""Attribute schemas under change, between accounts and at what cost: never validated stale, never turning a
+retry into an error, never shared by colliding ids; the round trips cold and warm, bounded listings of failures,
+the validator imported only where a schema is met; the EventBridge entry unchanged."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+from helpers import (
+    SKU_SCHEMA,
+    assert_problem,
+    create_typed,
+    entities,
+    get_type,
+    member_and_type,
+    member_event,
+    post_events,
+    update_type,
+)
+
+from devtools.bench.capacity import CapacityMeter
+
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
+
+
+def test_the_eventbridge_entry_of_a_checked_event_is_the_one_of_any_event(dynamodb: Any, table_items: Any) -> None:
+    """The stream's record of an event of a type with a schema carries the event item alone: its entry is the
+    POST's answer, as for every event (no schema, no version in it)."""
+    from devtools.testing.in_process import load_function
+
+    member, type_id = member_and_type()
+    posted = post_events(100, [member_event(member, type_id, attributes={"sku": "ABC-1"})])
+    (stored,) = entities(table_items, "member_event")
+    record = {"dynamodb": {"NewImage": stored, "SequenceNumber": "1"}}
+    ((_, entry),) = load_function("publish_events").entries_of([record])
+    assert entry["DetailType"] == "Member Event Recorded"
+    assert json.loads(entry["Detail"]) == posted.body[0]
+
+
+def test_a_schema_changed_by_another_container_is_never_validated_stale(dynamodb: Any) -> None:
+    member, type_id = member_and_type()
+    assert post_events(100, [member_event(member, type_id, attributes={"sku": "ABC-1"})]).status == 200  # cached: v1
+    # Another container (the update function's store is not the POST's) makes price required, then looser.
+    stricter = SKU_SCHEMA | {"required": ["sku", "price"]}
+    assert update_type(100, type_id, {"attributes_schema": stricter}).status == 200
+    result = post_events(100, [member_event(member, type_id, attributes={"sku": "ABC-2"})])
+    assert_problem(result, 400, "body.events.0.attributes/price")
+    looser = {"type": "object", "properties": {"sku": {"type": "integer"}}}
+    assert update_type(100, type_id, {"attributes_schema": looser}).status == 200
+    accepted = post_events(100, [member_event(member, type_id, attributes={"sku": 7})])  # v2 would have refused it
+    assert accepted.status == 200, accepted.body
+
+
+def test_a_stale_schema_that_accepts_fails_the_transaction_and_is_read_again(
+    dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The POST validated against v1; the schema changes to one that refuses the events before its transaction
+    commits: the ConditionCheck on the version fails, the type is read again, the batch refused."""
+    from emma_events.stores import member_events
+
+    member, type_id = member_and_type()
+    assert post_events(100, [member_event(member, type_id, attributes={"sku": "ABC-1"})]).status == 200
+    store = member_events()
+    sent = store.client.transact_write_items
+    stricter = SKU_SCHEMA | {"required": ["sku", "price"]}
+
+    def change_first(**params: Any) -> Any:
+        monkeypatch.setattr(store.client, "transact_write_items", sent)
+        assert update_type(100, type_id, {"attributes_schema": stricter}).status == 200  # just before the commit
+        return sent(**params)
+
+    monkeypatch.setattr(store.client, "transact_write_items", change_first)
+    result = post_events(100, [member_event(member, type_id, attributes={"sku": "ABC-2"})])
+    assert_problem(result, 400, "body.events.0.attributes/price")
+    assert len(entities(table_items, "member_event")) == 1
+
+
+def test_a_retry_of_a_recorded_batch_is_answered_after_its_schema_changed(dynamodb: Any) -> None:
+    member, type_id = member_and_type()
+    key = {"Idempotency-Key": "schema-then-retry"}
+    batch = [member_event(member, type_id, attributes={"sku": "ABC-1"})]
+    first = post_events(100, batch, headers=key)
+    assert first.status == 200, first.body
+    assert update_type(100, type_id, {"attributes_schema": SKU_SCHEMA | {"required": ["sku", "price"]}}).status == 200
+    retry = post_events(100, batch, headers=key)
+    assert retry.status == 200, retry.body
+    assert retry.body == first.body
+
+
+def test_colliding_ids_in_two_accounts_never_share_a_schema(dynamodb: Any) -> None:
+    member_a, type_a = member_and_type(100, SKU_SCHEMA)
+    member_b, type_b = member_and_type(200, None)
+    assert (member_a, type_a) == (member_b, type_b)  # the same ids, on purpose
+    assert_problem(post_events(100, [member_event(member_a, type_a)]), 400, "body.events.0.attributes/sku")
+    assert post_events(200, [member_event(member_b, type_b)]).status == 200  # account 100's schema is not 200's
+    assert_problem(post_events(100, [member_event(member_a, type_a)]), 400, "body.events.0.attributes/sku")
+
+
+def test_round_trips_cold_and_warm(dynamodb: Any) -> None:
+    from emma_events.stores import client
+
+    member, type_id = member_and_type()
+    meter = CapacityMeter(client())
+    batch = [member_event(member, type_id, attributes={"sku": f"ABC-{n}"}) for n in range(10)]
+    assert post_events(100, batch).status == 200
+    assert sum(meter.calls.values()) == 3  # the type is read once by this container
+    meter.reset()
+    assert post_events(100, batch).status == 200
+    assert dict(meter.calls) == {"UpdateItem": 1, "TransactWriteItems": 1}  # warm: today's budget
+    meter.reset()
+    by_name = [{"member_id": member, "event_type": "purchase", "attributes": {"sku": "ABC-1"}}] * 10
+    assert post_events(100, by_name).status == 200
+    assert dict(meter.calls) == {"BatchGetItem": 1, "UpdateItem": 1, "TransactWriteItems": 1}
+
+
+def test_failures_of_a_large_event_against_a_large_schema_are_bounded(dynamodb: Any) -> None:
+    member, type_id = member_and_type(schema={"properties": {"n": {"items": {"allOf": [{"minimum": 0}] * 200}}}})
+    attributes = {"n": [-1] * 6000}  # 1.2 million failing pairs
+    result = post_events(100, [member_event(member, type_id, attributes=attributes)])
+    assert_problem(result, 400, "body.events.0.attributes/n/0")
+    assert len(result.body["errors"]) == 1
+
+
+def test_failures_of_large_values_against_a_large_schema_are_bounded(dynamodb: Any) -> None:
+    schema = {"properties": {"n": {"items": {"enum": [f"value-{i}" for i in range(1200)]}}}}  # 14 KB
+    member, type_id = member_and_type(schema=schema)
+    many = post_events(100, [member_event(member, type_id, attributes={"n": ["none"] * 4000})])
+    assert_problem(many, 400, "body.events.0.attributes/n/0")
+    assert len(many.body["errors"]) == 1
+    few = post_events(100, [member_event(member, type_id, attributes={"n": ["none"] * 3})])
+    assert len(few.body["errors"]) == 3
+
+
+def test_a_failure_quoting_a_long_value_is_cut(dynamodb: Any) -> None:
+    member, type_id = member_and_type(schema={"properties": {"note": {"maxLength": 5}}})
+    result = post_events(100, [member_event(member, type_id, attributes={"note": "x" * 20_000})])
+    (failure,) = result.body["errors"]
+    assert len(failure["message"]) == 500
+    assert failure["message"].endswith("…")
+
+
+def test_at_most_twenty_failures_of_an_event_are_listed(dynamodb: Any) -> None:
+    member, type_id = member_and_type(schema={"properties": {"tags": {"items": {"type": "string"}}}})
+    result = post_events(100, [member_event(member, type_id, attributes={"tags": list(range(100))})] * 10)
+    assert_problem(result, 400, "body.events.9.attributes/tags/19")
+    assert len(result.body["errors"]) == 10 * 20
+    assert {e["field"] for e in result.body["errors"] if e["loc"][2] == 0} == {
+        f"body.events.0.attributes/tags/{n}" for n in range(20)
+    }
+
+
+def test_types_without_a_schema_never_import_the_validator(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With jsonschema_rs impossible to import (as if absent), every call on types without a schema still works."""
+    member, type_id = member_and_type(schema=None)
+    monkeypatch.setitem(sys.modules, "jsonschema_rs", None)  # an import now raises ImportError
+    assert create_typed(name="other").status == 200
+    assert get_type(100, type_id).status == 200
+    assert update_type(100, type_id, {"display_name": "Renamed"}).status == 200
+    by_name = [{"member_id": member, "event_type": "purchase", "attributes": {"a": 1}}]
+    assert post_events(100, [member_event(member, type_id, attributes={"a": 1}), *by_name]).status == 200
+
+
+IMPORTS_OF_A_CONTAINER = """
+import json, os, sys
+from moto import mock_aws
+with mock_aws():
+    import boto3
+    from devtools.local_stack.template import create_table_kwargs
+    from devtools.testing.events import api_event
+    from devtools.testing.in_process import invoke
+    boto3.client("dynamodb").create_table(**create_table_kwargs(os.environ["TABLE_NAME"]))
+    def call(name, body):
+        event = api_event(name, path={"account_id": 100}, body=body)
+        event["headers"].pop("Idempotency-Key", None)
+        event["multiValueHeaders"].pop("Idempotency-Key", None)
+        assert invoke(name, event).status == 200, name
+    call("create_event_type", {"event_type": "purchase", "display_name": "P"})
+    call("add_member", {"email": "ada@example.com"})
+    call("create_member_events", {"events": [{"member_id": 1, "event_type_id": 1, "attributes": {"a": 1}}]})
+    print(json.dumps(sorted(m for m in sys.modules if m.startswith(("jsonschema", "emma_events.attribute")))))
+"""
+
+
+def test_a_container_that_meets_no_schema_never_loads_the_validator() -> None:
+    """A fresh process, as a container: types without a schema are created and posted to; nothing of the schema
+    code is imported (a module-level import anywhere on the path would show here)."""
+    import os
+    import subprocess
+
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed program
+        [sys.executable, "-c", IMPORTS_OF_A_CONTAINER], env=dict(os.environ), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
