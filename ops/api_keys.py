@@ -34,9 +34,12 @@ def usage_key_name(account_id: int) -> str:
 
 
 def account_usage_keys(apigateway: Any, account_id: int) -> list[dict[str, Any]]:
-    """The account's API Gateway API keys, oldest first (``nameQuery`` is a prefix: 1 would match 10)."""
-    found = apigateway.get_api_keys(nameQuery=usage_key_name(account_id), includeValues=True, limit=500)["items"]
-    return sorted((k for k in found if k["name"] == usage_key_name(account_id)), key=lambda k: str(k["createdDate"]))
+    """The account's API Gateway API keys, oldest first: every page of the region's keys whose name begins with the
+    account's (``nameQuery`` is a prefix: account 1's finds 10's and 100's), then only those of exactly its name."""
+    name = usage_key_name(account_id)
+    pages = apigateway.get_paginator("get_api_keys").paginate(nameQuery=name, includeValues=True, limit=500)
+    found = (key for page in pages for key in page["items"] if key["name"] == name)
+    return sorted(found, key=lambda k: str(k["createdDate"]))
 
 
 def account_usage_key(apigateway: Any, usage_plan_id: str, account_id: int) -> str:

@@ -42,10 +42,12 @@ class Clients:
             for n, (i, v, e) in enumerate(keys)
         ]
         items.append({"id": "k-10", "value": "v-10", "name": f"emma-events-account-{account}0", "enabled": True})
-        self.stub.add_response(
-            "get_api_keys",
-            {"items": items},
-            {"nameQuery": f"emma-events-account-{account}", "includeValues": True, "limit": 500},
+        self.stub.add_response("get_api_keys", {"items": items}, self.query(account))
+
+    @staticmethod
+    def query(account: int, position: str | None = None) -> dict[str, Any]:
+        return {"nameQuery": f"emma-events-account-{account}", "includeValues": True, "limit": 500} | (
+            {"position": position} if position else {}
         )
 
 
@@ -86,6 +88,22 @@ def test_every_key_of_an_account_presents_the_same_usage_identifier(dynamodb: An
     store = ApiKeyStore(os.environ["TABLE_NAME"])
     assert store.find_api_key(first["public_key"]).usage_key == "v-1"
     assert store.find_api_key(second["public_key"]).usage_key == "v-1"
+
+
+def test_the_accounts_key_is_found_past_the_first_page_of_keys(dynamodb: Any) -> None:
+    """More than 500 keys begin with account 1's name (10's, 100's, 1000's...): its own is on the second page, so
+    no second usage-plan key is created (which would double the account's rate)."""
+    clients = Clients()
+    others = [{"id": f"k-{n}", "value": f"v-{n}", "name": f"emma-events-account-1{n}"} for n in range(500)]
+    own = {"id": "k-1", "value": "v-1", "name": "emma-events-account-1", "createdDate": datetime.now(UTC)}
+    clients.stub.add_response("get_api_keys", {"items": others, "position": "page-2"}, clients.query(1))
+    clients.stub.add_response("get_api_keys", {"items": [own]}, clients.query(1, "page-2"))
+    with clients.stub:  # create_api_key is not expected: the stub would refuse it
+        created = create(clients, account=1)
+    clients.stub.assert_no_pending_responses()
+    from emma_events.api_key_store import ApiKeyStore
+
+    assert ApiKeyStore(os.environ["TABLE_NAME"]).find_api_key(created["public_key"]).usage_key == "v-1"
 
 
 def test_revoking_flushes_the_authorizer_cache_and_keeps_a_shared_usage_key(dynamodb: Any) -> None:

@@ -51,6 +51,8 @@ def member(stage: Stage) -> Iterator[dict[str, Any]]:
     email = f"{stage.run}@example.com"
     added = stage.request("POST", "/members/add", {"email": email})
     assert added.status == 200, added.text
+    # A member that was there before is somebody else's: never record events on it, never delete it.
+    assert added.json["added"] is True, f"{email} already exists on the stage: not this run's to use"
     yield {"member_id": added.json["member_id"], "email": email}
     stage.request("DELETE", f"/members/{added.json['member_id']}")
 
