@@ -67,6 +67,20 @@ def test_put_sets_keeps_and_removes_the_schema_each_change_a_new_version(dynamod
 
 
 @pytest.mark.parametrize(
+    ("stored", "put"),
+    [({"const": 0}, {"const": False}), ({"const": 1}, {"const": 1.0}), ({"enum": [1]}, {"enum": [True]})],
+)
+def test_a_put_that_changes_only_a_values_json_type_is_a_change(dynamodb: Any, stored: Any, put: Any) -> None:
+    """0 == False and 1 == 1.0 in Python, not in JSON: the new schema is stored, at the next version."""
+    type_id = create_typed(schema=stored).body["event_type_id"]
+    answered = update_type(100, type_id, {"attributes_schema": put}).body
+    assert (answered["attributes_schema"], answered["attributes_schema_version"]) == (put, 2)
+    got = get_type(100, type_id).body
+    assert json.dumps(got["attributes_schema"]) == json.dumps(put)
+    assert got["attributes_schema_version"] == 2
+
+
+@pytest.mark.parametrize(
     ("schema", "says"),
     [
         ({"type": "nope"}, "is not a valid JSON Schema"),

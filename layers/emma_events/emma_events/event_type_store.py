@@ -104,7 +104,7 @@ class EventTypeStore(Table):
         for attempt in range(TRANSACTION_TRIES):
             current = self.get_event_type(account_id, event_type_id)
             schema = current.attributes_schema if attributes_schema is KEEP else attributes_schema
-            changed = schema != current.attributes_schema
+            changed = _text(schema) != _text(current.attributes_schema)  # as stored: 0 and false differ
             version = current.schema_version + changed
             updated = current._replace(
                 event_type=event_type, display_name=display_name, attributes_schema=schema, schema_version=version
@@ -216,3 +216,7 @@ class EventTypeStore(Table):
 
 def _name_taken(event_type: str) -> str:
     return f"The account already has an event type named {event_type!r}."
+
+
+def _text(schema: dict[str, Any] | None) -> str | None:
+    return None if schema is None else layout.schema_text(schema)
