@@ -337,6 +337,57 @@ def test_hostile_path_parameters(world: dict[str, Any], name: str, data: Any) ->
     assert_survives(world, name, event)
 
 
+#: Spellings of the id 1 that Python's int() or pydantic's lax mode read as 1 (and URL-encoded ones).
+
+
+def _spelled(sign: str, zeros: int, digit: str, space: tuple[str, str], tail: str, encode: bool) -> str:
+    text = f"{space[0]}{sign}{'0' * zeros}{digit}{tail}{space[1]}"
+    return quote(text, safe="") if encode else text
+
+
+one_spelled = st.builds(
+    _spelled,
+    st.sampled_from(["", "+"]),
+    st.integers(0, 3),
+    st.sampled_from(["1", "\uff11", "\u0661", "\u06f1", "\u0967"]),  # ASCII, fullwidth, Arabic, Persian, Devanagari
+    st.sampled_from([("", ""), (" ", ""), ("", " "), ("\t", "\n")]),
+    st.sampled_from(["", ".0", ".00"]),
+    st.booleans(),
+)
+
+
+@budget(60)
+@seed(SEED)
+@given(
+    name=st.sampled_from(["get_member", "delete_member", "get_event_type", "list_member_events"]),
+    spelled=one_spelled,
+    in_query=st.booleans(),
+)
+@example(name="get_member", spelled="1", in_query=False).via("the control: plain digits")
+@example(name="delete_member", spelled="%2B1", in_query=False)
+@example(name="get_event_type", spelled="1.0", in_query=False)
+@example(name="list_member_events", spelled="01", in_query=True)
+def test_an_id_in_the_url_is_written_in_plain_digits(
+    world: dict[str, Any], name: str, spelled: str, in_query: bool
+) -> None:
+    """Any other spelling of an existing id (sign, space, leading zero, fraction, non-ASCII digit) is a 400 that
+    names it and changes nothing; the plain one finds the id."""
+    in_query = in_query and name == "list_member_events"
+    parameter = "event_type_id" if in_query or name.endswith("event_type") else "member_id"
+    event = event_of(name)
+    if in_query:
+        event["queryStringParameters"] = {parameter: spelled}
+        event["multiValueQueryStringParameters"] = {parameter: [spelled]}
+    else:
+        event["pathParameters"][parameter] = spelled
+    result = assert_survives(world, name, event) if spelled != "1" or name != "delete_member" else invoke(name, event)
+    if spelled == "1":
+        assert result.status == 200, result.body
+    else:
+        assert result.status == 400, result.body
+        assert [e["field"] for e in result.body["errors"]] == [f"{'query' if in_query else 'path'}.{parameter}"]
+
+
 @budget(80)
 @seed(SEED)
 @given(

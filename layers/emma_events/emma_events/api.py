@@ -41,9 +41,20 @@ PROBLEM_JSON = "application/problem+json"
 #: Request bodies larger than this are refused with 413 (10 events of 32 KB of attributes fit well within).
 MAX_BODY_BYTES = 1024 * 1024
 
-AccountId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The account's id.")]
-EventTypeId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The event type's id.")]
-MemberId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The member's id.")]
+
+
+def _plain_id(value: Any) -> Any:
+    """An id in a URL is written one way: ASCII digits, no sign, space or leading zero (``5``, not ``+5``, ``05``
+    or ``5.0``), as the account segment must be for the authorizer's policy."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and value[:1] != "0"):
+        raise ValueError("must be a positive integer written in plain digits (no sign, space or leading zero)")
+    return value
+
+
+PlainId = BeforeValidator(_plain_id)
+AccountId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The account's id."), PlainId]
+EventTypeId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The event type's id."), PlainId]
+MemberId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The member's id."), PlainId]
 EmailPath = Annotated[
     str,
     InPath,
@@ -57,7 +68,9 @@ TimeQuery = Annotated[
     Field(description="ISO 8601 or @D:YYYY-MM-DDTHH:MM:SS; inclusive."),
 ]
 Order = Annotated[Literal["asc", "desc"], InQuery, Field(description="`desc`: newest first.")]
-EventTypeFilter = Annotated[int | None, InQuery, Field(gt=0, le=MAX_ID, description="Only events of this type.")]
+EventTypeFilter = Annotated[
+    int | None, InQuery, Field(gt=0, le=MAX_ID, description="Only events of this type."), PlainId
+]
 IdempotencyKey = Annotated[
     str | None,
     InHeader("Idempotency-Key"),
