@@ -42,7 +42,6 @@ PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 1024 * 1024
 
 
-
 def _plain_id(value: Any) -> Any:
     """An id in a URL is written one way: ASCII digits, no sign, space or leading zero (``5``, not ``+5``, ``05``
     or ``5.0``), as the account segment must be for the authorizer's policy."""

@@ -8,6 +8,7 @@ condition of ``["100", "100#*"]`` therefore confines a principal to one account.
 from __future__ import annotations
 
 import re
+import string
 
 PK = "PK"
 SK = "SK"
@@ -52,8 +53,20 @@ def member_pk(account_id: int, member_id: int) -> str:
     return f"{account_id}#M#{member_id}"
 
 
+#: ASCII's upper-case letters to lower case, and nothing else.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def email_pk(account_id: int, email: str) -> str:
-    """The uniqueness guard of a member's email: compared case-insensitively, so keyed in lower case."""
+    """The uniqueness guard of a member's email (normalized: NFC, the domain by IDNA): ASCII letters compare in
+    either case, every other character exactly. No Unicode case folding (``str.lower`` turns "ÉMILE" into "émile"),
+    which would make two mailboxes one member (docs/api.md, "Members")."""
+    return f"{account_id}#E#{email.translate(_ASCII_LOWER)}"
+
+
+def legacy_email_pk(account_id: int, email: str) -> str:
+    """The guard's key before ``email_pk`` (``str.lower``): ``python -m ops.rekey_emails`` moves those it differs
+    from."""
     return f"{account_id}#E#{email.lower()}"
 
 

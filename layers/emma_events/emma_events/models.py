@@ -174,8 +174,9 @@ Email = Annotated[_AddressText, AfterValidator(_email)]
 
 def _lookup_form(value: str) -> str:
     """An ASCII address as given: it finds its member whatever its case (the stored address was validated when it
-    was added, and keys compare in lower case); any other is normalized by email-validator first (NFC, IDNA)."""
-    return value if value.isascii() else _email(value)
+    was added, and keys compare ASCII letters in lower case); any other, and one whose domain is in IDNA's ASCII
+    form (``xn--``, stored in its Unicode form), is normalized by email-validator first (NFC, IDNA)."""
+    return value if value.isascii() and "xn--" not in value.lower() else _email(value)
 
 
 def email_problem(value: str) -> str | None:
