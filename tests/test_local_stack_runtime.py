@@ -63,14 +63,16 @@ def test_a_malformed_function_response_is_502(stack: RunningStack) -> None:
     assert stack.request("GET", "/misbehave/malformed").status == 502
 
 
-def test_payloads_over_lambdas_6_mb_are_502_as_on_api_gateway(stack: RunningStack) -> None:
-    """Lambda refuses a synchronous request or response over 6 MB (API Gateway then answers 502); neither SAM's
-    emulation nor a plain process enforces it, so the local stack does."""
+def test_payloads_over_lambdas_6_mb_are_refused_as_on_api_gateway(stack: RunningStack) -> None:
+    """Lambda refuses a synchronous request or response over 6 MB: API Gateway answers a request that would pass
+    it 413 (docs/security.md), a response that does 502; neither SAM's emulation nor a plain process enforces
+    it, so the local stack does."""
     assert stack.request("GET", "/misbehave/huge").status == 502
     assert stack.request("GET", "/misbehave/fine").status == 200
     under = stack.request("POST", "/misbehave/echo", raw=b"x" * (5 * 1024 * 1024))
     assert (under.status, under.text) == (200, str(5 * 1024 * 1024))
-    assert stack.request("POST", "/misbehave/echo", raw=b"x" * (6 * 1024 * 1024 + 1)).status == 502
+    over = stack.request("POST", "/misbehave/echo", raw=b"x" * (6 * 1024 * 1024 + 1))
+    assert (over.status, over.json) == (413, {"message": "Request Too Long"})  # this stack has no gateway responses
 
 
 def test_a_function_whose_process_dies_is_502_and_the_next_call_gets_a_new_one(stack: RunningStack) -> None:

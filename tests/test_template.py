@@ -196,11 +196,39 @@ def test_an_optional_web_acl_limits_each_client_ip_on_the_stage() -> None:
     (acl,) = resources("AWS::WAFv2::WebACL").values()
     (association,) = resources("AWS::WAFv2::WebACLAssociation").values()
     assert acl["Condition"] == association["Condition"] == "WafEnabled"
-    rule = acl["Properties"]["Rules"][0]
+    rule = _waf_rule(acl, "RatePerClientIp")
     assert rule["Action"] == {"Block": {}}
     assert rule["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
     assert rule["Statement"]["RateBasedStatement"]["Limit"] == {"Ref": "WafRateLimitPer5Minutes"}
     assert "/restapis/${EventsApi}/stages/${EventsApi.Stage}" in association["Properties"]["ResourceArn"]["Fn::Sub"]
+
+
+def _waf_rule(acl: dict, name: str) -> dict:
+    (rule,) = [r for r in acl["Properties"]["Rules"] if r["Name"] == name]
+    return dict(rule)
+
+
+def test_the_web_acl_refuses_a_body_past_the_functions_limit_with_a_problem_document() -> None:
+    """By its declared Content-Length (WAF reads at most 16 KB of a body): exactly the sizes the functions refuse."""
+    from emma_events.api import MAX_BODY_BYTES
+
+    (acl,) = resources("AWS::WAFv2::WebACL").values()
+    rule = _waf_rule(acl, "BodyPastTheLimit")
+    assert rule["Priority"] == 0  # before the rate rule counts it
+    statement = rule["Statement"]["RegexMatchStatement"]
+    assert statement["FieldToMatch"] == {"SingleHeader": {"Name": "content-length"}}
+    pattern = re.compile(statement["RegexString"])
+    assert len(statement["RegexString"]) <= 512  # WAF's limit on a regex
+    sizes = [*range(0, 3 * MAX_BODY_BYTES, 997), *range(MAX_BODY_BYTES - 2000, MAX_BODY_BYTES + 2000), 10**9]
+    assert [n for n in sizes if bool(pattern.fullmatch(str(n))) != (n > MAX_BODY_BYTES)] == []
+    response = rule["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 413
+    body = acl["Properties"]["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+    assert body["ContentType"] == "APPLICATION_JSON"  # WAF sets Content-Type from this; a header may not
+    problem = json.loads(body["Content"])
+    assert problem["status"] == 413
+    assert problem["type"] == "urn:emma-events:problem:payload-too-large"
+    assert str(MAX_BODY_BYTES) in problem["detail"]
 
 
 def test_a_spike_of_refused_credentials_raises_an_alarm() -> None:

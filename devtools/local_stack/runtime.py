@@ -154,7 +154,7 @@ class ProcessRuntime:
 
     def invoke(self, spec: FunctionSpec, event: str, request_id: str | None = None) -> Invocation:
         """One invocation, with Lambda's 6 MB limit on a synchronous request and response payload: past it,
-        Lambda answers an error instead (and API Gateway a 502)."""
+        Lambda answers an error instead (for a request, API Gateway answers 413 first: server.GatewayService)."""
         if len(event.encode()) > PAYLOAD_LIMIT_BYTES:
             error = {
                 "errorType": "RequestEntityTooLargeException",

@@ -120,6 +120,14 @@ GATEWAY_TIMEOUT = json.dumps(
 )
 
 
+#: The largest body API Gateway (REST) accepts, 10 MiB; and the largest event Lambda accepts for a synchronous
+#: invocation, 6 MiB. Past either, API Gateway answers 413 as measured on a stage (docs/api.md, "Limits and
+#: rules"), which its gateway responses do not customize.
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+LAMBDA_MAX_EVENT = 6 * 1024 * 1024
+PAST_API_GATEWAY = f"HTTP content length exceeded {API_GATEWAY_MAX_BODY} bytes."
+PAST_LAMBDA = json.dumps({"message": "Request Too Long"})
+
 #: API Gateway's own answers, by status and message, and the gateway response type that customizes each.
 GATEWAY_ANSWERS: dict[tuple[int, str | None], str] = {
     (401, "Unauthorized"): "UNAUTHORIZED",
@@ -254,6 +262,14 @@ class GatewayService(LocalApigwService):
         from flask import Response, request
 
         exposure.install(self._app, self.host)  # Host and loopback checks before anything else
+        # A body past API Gateway's limit is refused from its Content-Length (or, sent in chunks, once the limit
+        # is read), before a byte more is read: one request never holds more than the limit.
+        self._app.config["MAX_CONTENT_LENGTH"] = API_GATEWAY_MAX_BODY
+
+        @self._app.errorhandler(413)
+        def too_long(error: Any) -> Any:
+            return Response(PAST_API_GATEWAY, 413, content_type="text; charset=utf-8", headers={"Connection": "close"})
+
         self.event_bus = LocalEventBus()
 
         # The local EventBridge: PutEvents for the functions, and what they published, for this machine only.
@@ -356,20 +372,27 @@ class GatewayService(LocalApigwService):
                 json.dumps({"message": "Unauthorized"}), {"Content-Type": "application/json"}, 401
             )
 
-    def _invoke_parse_lambda_authorizer(self, lambda_authorizer: Any, *args: Any, **kwargs: Any) -> None:
+    def _invoke_parse_lambda_authorizer(self, lambda_authorizer: Any, event: dict, *args: Any, **kwargs: Any) -> None:
         self._authorizing.active = True
+        event.pop("body", None)  # SAM passes the body on; API Gateway's REQUEST authorizer event has none
         try:
-            super()._invoke_parse_lambda_authorizer(lambda_authorizer, *args, **kwargs)
+            super()._invoke_parse_lambda_authorizer(lambda_authorizer, event, *args, **kwargs)
         except FunctionUnauthorized:
             raise Unauthenticated from None
         finally:
             self._authorizing.active = False
 
     def _invoke_lambda_function(self, lambda_function_name: str, event: dict, tenant_id: Any = None) -> Any:
+        authorizing = getattr(self._authorizing, "active", False)  # an authorizer's event carries no body on AWS
+        large = len(event.get("body") or "") > LAMBDA_MAX_EVENT // 2  # only then is the event measured
+        if not authorizing and large and len(json.dumps(event)) > LAMBDA_MAX_EVENT:
+            # Lambda refuses the invocation (RequestEntityTooLargeException); API Gateway answers 413.
+            headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "BadRequestException"}
+            return json.dumps({"statusCode": 413, "headers": headers, "body": PAST_LAMBDA})
         try:
             return super()._invoke_lambda_function(lambda_function_name, event, tenant_id)
         except FunctionUnauthorized:
-            if getattr(self._authorizing, "active", False):
+            if authorizing:
                 raise
             return ""  # any other function failing this way is a function error: 502
         except LambdaResponseParseException:

@@ -14,7 +14,7 @@ def create_member_events(
     created, recorded_now = member_events().create_member_events(
         account_id,
         [event.to_domain() for event in body.events],
-        idempotency(idempotency_key, request.json_body),
+        idempotency(idempotency_key, request),
     )
     if recorded_now:  # not a retry answered from its Idempotency-Key
         count("EventsRecorded", len(created))

@@ -108,3 +108,13 @@ def test_errors_are_problem_documents(stage: Stage) -> None:
     problem(stage.request("GET", "/events", credentials=("nobody", "wrong")), 401)
     problem(stage.request("GET", "/events", credentials=None), 401)
     problem(stage.request("GET", f"//{stage.account + 1}/events"), 403)  # another account's path, valid keys
+
+
+def test_bodies_past_each_limit_are_413_and_change_nothing(stage: Stage) -> None:
+    """The function's 1 MB (a problem document), Lambda's 6 MB (API Gateway's own answer: AWS documents none, so
+    this is where a stage shows which), each for an otherwise valid batch that would record nothing."""
+    function = stage.request("POST", "/events/members", {"events": [], "pad": "x" * (1024 * 1024)})
+    assert "1048576 bytes" in problem(function, 413)["detail"]
+    lambda_ = stage.request("POST", "/events/members", {"events": [], "pad": "x" * (7 * 1024 * 1024)})
+    assert lambda_.status == 413, lambda_.text
+    assert lambda_.json == {"message": "Request Too Long"} or lambda_.json["status"] == 413

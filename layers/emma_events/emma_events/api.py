@@ -113,13 +113,13 @@ def email_from_path(raw: str) -> str:
     return unquote(raw)
 
 
-def idempotency(key: str | None, body: Any) -> Idempotency | None:
-    """The key and a fingerprint of the JSON body (key order and whitespace do not matter)."""
-    if key is None:
+def idempotency(key: str | None, request: Request) -> Idempotency | None:
+    """The key and a fingerprint of the JSON body: of its canonical text, so key order and whitespace do not
+    matter."""
+    if key is None or request.canonical is None:
         return None
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     # surrogatepass: a lone surrogate ("\ud800" in the JSON) in a field the models ignore is still fingerprinted
-    return Idempotency(key, hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest())
+    return Idempotency(key, hashlib.sha256(request.canonical.encode("utf-8", "surrogatepass")).hexdigest())
 
 
 def _proxy(status: int, content_type: str, body: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import inspect
-import json
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from types import MappingProxyType
@@ -29,6 +28,7 @@ from pydantic import Field as PydanticField
 
 from emma_events.errors import ValidationFailed, field_error
 from emma_events.gateway import headers
+from emma_events.json_text import Parsed, parse
 
 
 class Place(NamedTuple):
@@ -48,10 +48,12 @@ def InHeader(name: str) -> Place:
 
 
 class Request(NamedTuple):
-    """The request as API Gateway sent it, for the handler that needs more than its arguments."""
+    """The request as API Gateway sent it, for the handler that needs more than its arguments: its body parsed,
+    and that body's canonical JSON text (keys sorted, compact: ``json_text.parse``)."""
 
     event: dict[str, Any]
     json_body: Any = None
+    canonical: str | None = None
 
 
 class Response(NamedTuple):
@@ -60,46 +62,6 @@ class Response(NamedTuple):
     body: Any
     headers: Mapping[str, str] = MappingProxyType({})
     status: int = 200
-
-
-#: Nesting depth of a request body (DynamoDB's own limit for a stored document; ``attributes`` and ``fields``
-#: allow less, checked by their models).
-BODY_MAX_DEPTH = 32
-
-
-def _nesting(value: Any) -> int:
-    """The nesting depth of a parsed JSON value, without recursion (a hostile body must not exhaust the stack)."""
-    deepest, level = 0, [(value, 1)]
-    while level:
-        node, depth = level.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is not None:
-            deepest = max(deepest, depth)
-            if deepest > BODY_MAX_DEPTH:
-                break
-            level.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def parse_json(text: str) -> Any:
-    """A request body's JSON, or ``ValueError`` saying why not: duplicate keys (which parser would win is anyone's
-    guess), integers past Python's digit limit, nesting past the interpreter's stack or ``BODY_MAX_DEPTH``."""
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in items:
-            if key in seen:
-                raise ValueError(f"duplicate key {key!r}")
-            seen[key] = value
-        return seen
-
-    try:
-        parsed = json.loads(text, object_pairs_hook=pairs)
-    except RecursionError:
-        raise ValueError(f"nested more than {BODY_MAX_DEPTH} levels deep") from None
-    if _nesting(parsed) > BODY_MAX_DEPTH:
-        raise ValueError(f"nested more than {BODY_MAX_DEPTH} levels deep")
-    return parsed
 
 
 def _place(annotation: Any) -> Place | None:
@@ -159,20 +121,20 @@ class Endpoint:
                 arguments |= dict(model.model_validate(sources[where]))
             except ValidationError as error:
                 errors += _field_errors(error, (where,))
-        json_body = None
+        parsed = None
         if self.body is not None or self.request_argument is not None:
-            json_body, body_errors = _json_body(event, required=self.body is not None)
+            parsed, body_errors = _json_body(event, required=self.body is not None)
             errors += body_errors
-            if self.body is not None and not body_errors:
+            if self.body is not None and parsed is not None:
                 try:
-                    arguments["body"] = self.body.model_validate(json_body)
+                    arguments["body"] = self.body.model_validate(parsed.value)
                 except ValidationError as error:
                     errors += _field_errors(error, ("body",))
         if errors:
             fields = ", ".join(sorted({e["field"] for e in errors}))
             raise ValidationFailed(f"Invalid request: {fields}.", errors=errors)
         if self.request_argument is not None:
-            arguments[self.request_argument] = Request(event, json_body)
+            arguments[self.request_argument] = Request(event, *(parsed or ()))
         return arguments
 
     def __call__(self, event: dict[str, Any]) -> Response:
@@ -190,7 +152,7 @@ def _field_errors(error: ValidationError, prefix: tuple[str, ...]) -> list[dict[
     return [field_error((*prefix, *e["loc"]), e["msg"], e["type"]) for e in error.errors(include_url=False)]
 
 
-def _json_body(event: dict[str, Any], required: bool) -> tuple[Any, list[dict[str, Any]]]:
+def _json_body(event: dict[str, Any], required: bool) -> tuple[Parsed | None, list[dict[str, Any]]]:
     text = event.get("body")
     if event.get("isBase64Encoded") and text:
         try:
@@ -200,6 +162,6 @@ def _json_body(event: dict[str, Any], required: bool) -> tuple[Any, list[dict[st
     if not text:
         return None, [field_error(("body",), "Field required", "missing")] if required else []
     try:
-        return parse_json(text), []
+        return parse(text), []
     except ValueError as error:  # JSONDecodeError included
         return None, [field_error(("body",), f"body is not valid JSON: {error}", "json_invalid")]

@@ -11,21 +11,19 @@ from typing import Any
 
 from emma_events import keys, layout
 from emma_events.domain import IDEMPOTENCY_TTL_SECONDS, Idempotency, MemberEvent
-from emma_events.dynamo import Table, attr_n, attr_s
+from emma_events.dynamo import Item, Table, attr_n, attr_s
 from emma_events.errors import IdempotencyKeyReused
 
 
 class IdempotencyRecords(Table):
     """An account's idempotency records (``<account>#IK`` partition, one item per key)."""
 
-    def put(
-        self, account_id: int, idempotency: Idempotency, created: list[MemberEvent], now: datetime
-    ) -> dict[str, Any]:
+    def put(self, account_id: int, idempotency: Idempotency, items: list[Item], now: datetime) -> dict[str, Any]:
         # The created events as a list of maps, each the event's own item: ``attributes`` stays the one JSON string
         # it is in the event item (a JSON document of the items would escape it a second time, and 10 events of
         # quote-heavy attributes would outgrow DynamoDB's 400 KB item). At the limits, 10 x 32 KB of attributes
         # plus ~0.3 KB per event: ~330 KB.
-        stored = [{"M": layout.event_item(event)} for event in created]
+        stored = [{"M": item} for item in items]
         return self._put(
             {
                 keys.PK: attr_s(keys.idempotency_pk(account_id)),

@@ -95,9 +95,10 @@ class MemberEventStore(Table):
             member_ids = sorted({m for m, _ in resolved})
             parts = [Part("member", m, self._exists_check(layout.member_key(account_id, m))) for m in member_ids]
             parts += [Part("type", t, self._type_check(account_id, t)) for t in _types(resolved)]
-            parts += [Part("event", e.event_id, {"Put": self._put(layout.event_item(e))}) for e in created]
+            items = [layout.event_item(e) for e in created]  # each written twice with a key: made once
+            parts += [Part("event", e.event_id, {"Put": self._put(i)}) for e, i in zip(created, items, strict=True)]
             if idempotency:
-                parts.append(Part("record", 0, {"Put": self.records.put(account_id, idempotency, created, now)}))
+                parts.append(Part("record", 0, {"Put": self.records.put(account_id, idempotency, items, now)}))
             try:
                 self.client.transact_write_items(TransactItems=[part.item for part in parts])
                 return created, True

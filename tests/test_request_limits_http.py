@@ -1,0 +1,78 @@
+"""What a request may cost, through the local stack: a body past API Gateway's 10 MB is refused from its
+Content-Length before it is read, one past Lambda's 6 MB gets the 413 a deployed stage gives, and the function's
+own limits (1 MB, the values a body may hold, ids in plain digits) answer as in process."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from devtools.testing.stack_process import RunningStack
+
+pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
+
+ACCOUNT = 1095
+
+
+def _problem(reply: Any, status: int) -> dict[str, Any]:
+    assert reply.status == status, (reply.status, reply.text[:300])
+    assert reply.content_type == "application/problem+json", reply.headers
+    body: dict[str, Any] = reply.json
+    assert body["status"] == status
+    return body
+
+
+def test_a_body_past_10_mb_is_refused_before_it_is_read(api_stack: RunningStack) -> None:
+    """Only the headers are sent: an answer proves the stack did not wait for the 200 MB they announce."""
+    url = urlsplit(api_stack.base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    started = time.monotonic()
+    connection.putrequest("POST", f"/{ACCOUNT}/events/members")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(200 * 1024 * 1024))
+    connection.endheaders()
+    connection.send(b'{"events": [')
+    response = connection.getresponse()
+    body = response.read().decode()
+    connection.close()
+    # API Gateway's own answer, as measured on a stage: plain text, which no gateway response customizes
+    assert (response.status, body) == (413, "HTTP content length exceeded 10485760 bytes.")
+    assert time.monotonic() - started < 10  # not the 30 s the client would wait for a stack reading on
+
+
+def test_a_body_past_lambdas_6_mb_gets_api_gateways_413(api_stack: RunningStack) -> None:
+    pad = "x" * (7 * 1024 * 1024)
+    raw = json.dumps({"events": [], "pad": pad}).encode()
+    reply = api_stack.request("POST", f"/{ACCOUNT}/events/members", raw=raw)
+    assert (reply.status, reply.json) == (413, {"message": "Request Too Long"})  # as measured on a stage
+    # without credentials the authorizer answers first, as on API Gateway (its event carries no body)
+    assert api_stack.request("POST", f"/{ACCOUNT}/events/members", raw=raw, auth=None).status == 401
+
+
+def test_a_body_past_the_functions_1_mb_is_a_413_naming_the_limit(api_stack: RunningStack) -> None:
+    raw = json.dumps({"events": [], "pad": "x" * (1024 * 1024)}).encode()
+    body = _problem(api_stack.request("POST", f"/{ACCOUNT}/events/members", raw=raw), 413)
+    assert "1048576 bytes" in body["detail"]
+
+
+@pytest.mark.parametrize("pad", ["[[]]", "[{}]", '[""]', "[0]"])
+def test_a_body_of_too_many_values_is_a_400_whatever_its_shape(api_stack: RunningStack, pad: str) -> None:
+    unit = pad[1:-1]
+    filler = "[" + ",".join([unit] * 60_000) + "]"
+    raw = ('{"events": [], "pad": ' + filler + "}").encode()
+    body = _problem(api_stack.request("POST", f"/{ACCOUNT}/events/members", raw=raw), 400)
+    assert body["errors"][0]["field"] == "body"
+    assert "values and keys" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("spelled", ["%2B1", "1%20", "%201", "01", "1.0"])
+def test_an_id_in_the_url_is_plain_digits_through_the_stack(api_stack: RunningStack, spelled: str) -> None:
+    added = api_stack.request("POST", f"/{ACCOUNT}/members/add", {"email": "plain@example.com"}).json["member_id"]
+    assert api_stack.request("GET", f"/{ACCOUNT}/members/{added}").status == 200
+    reply = api_stack.request("GET", f"/{ACCOUNT}/members/{spelled.replace('1', str(added))}")
+    assert [e["field"] for e in _problem(reply, 400)["errors"]] == ["path.member_id"]
