@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from devtools.testing.hostile_schemas import ROWS, batch, plan_of
 from devtools.testing.stack_process import RunningStack
 
 pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
@@ -76,3 +77,27 @@ def test_an_id_in_the_url_is_plain_digits_through_the_stack(api_stack: RunningSt
     assert api_stack.request("GET", f"/{ACCOUNT}/members/{added}").status == 200
     reply = api_stack.request("GET", f"/{ACCOUNT}/members/{spelled.replace('1', str(added))}")
     assert [e["field"] for e in _problem(reply, 400)["errors"]] == ["path.member_id"]
+
+
+@pytest.mark.parametrize("row", sorted(ROWS))
+def test_the_reviews_schema_attacks_are_refused_or_answered_in_time(api_stack: RunningStack, row: str) -> None:
+    """Each attack through HTTP: the schema refused (400 naming it), or a batch at the limits answered 200 or 400
+    well within the functions' timeout (a 502 would be a function that ran out of time or memory)."""
+    from emma_events.attribute_schemas import BATCH_STRING_BYTES, BATCH_VALUES
+
+    schema, plan = ROWS[row]
+    declared = api_stack.request("POST", f"/{ACCOUNT}/events", {"event_type": row[:90], "display_name": "T",
+                                                               "attributes_schema": schema})  # fmt: skip
+    if declared.status == 400:
+        assert [e["field"] for e in declared.json["errors"]] == ["body.attributes_schema"]
+        return
+    assert declared.status == 200, declared.text
+    member = api_stack.request("POST", f"/{ACCOUNT}/members/add", {"email": "attack@example.com"}).json["member_id"]
+    events = [
+        {"member_id": member, "event_type_id": declared.json["event_type_id"], "attributes": attributes}
+        for attributes in batch(schema, plan_of(plan), BATCH_VALUES - 500, BATCH_STRING_BYTES // 10 - 64)
+    ]
+    started = time.monotonic()
+    posted = api_stack.request("POST", f"/{ACCOUNT}/events/members", {"events": events})
+    assert posted.status in (200, 400), posted.text[:300]
+    assert time.monotonic() - started < 5
