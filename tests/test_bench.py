@@ -17,7 +17,7 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
     done = subprocess.run(  # noqa: S603
         [
             *(sys.executable, "-m", "devtools.bench", "--json", str(out)),
-            *("--skip-cold-starts", "--warm-calls", "20", "--cascade-events", "300"),
+            *("--skip-cold-starts", "--warm-calls", "20", "--cascade-events", "300", "--schema-examples", "10"),
         ],
         cwd=ROOT,
         env=env,
@@ -38,6 +38,8 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
     schemas = json.loads(out.read_text())["attribute_schemas"]
     assert schemas["import"]["ms"] > 0
     assert all(row["ten_events_ms"] <= row["target_ms"] for row in schemas["validation"])
+    assert schemas["search"]["examples"] == 10
+    assert {row["name"] for row in schemas["search"]["rows"]} >= {"16 $defs under unevaluatedProperties"}
     first = rows["member events: first page (500)"]["round_trips"]
     assert first <= 2
     assert rows["member events: cursor page (after 1,000)"]["round_trips"] == first

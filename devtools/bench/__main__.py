@@ -6,11 +6,13 @@ figures written as JSON (bench-results.json).
    by a botocore hook, capacity units modelled from the items (capacity.py), against their budgets.
 3. Warm latency of every endpoint in-process, p50 and p99, with DynamoDB's answers replayed.
 4. The cascade delete of 10,000 events against a plain loop of deletes, over HTTP to the embedded DynamoDB.
-5. Attribute schemas: the validator's import, and checking 10 events of 32 KB (schemas.py).
+5. Attribute schemas: the validator's import, checking 10 events of 32 KB, and the search for the dearest schema
+   the API accepts (schemas.py, schema_search.py).
 
 Exits 1 when a budget or a target is missed.
 
-    python -m devtools.bench [--runs 5] [--warm-calls 1000] [--cascade-events 10000] [--json bench-results.json]
+    python -m devtools.bench [--runs 5] [--warm-calls 1000] [--cascade-events 10000] [--schema-examples 300]
+                             [--json bench-results.json]
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-calls", type=int, default=1000, help="warm invocations per endpoint")
     parser.add_argument("--cascade-events", type=int, default=10_000, help="0 skips the cascade benchmark")
     parser.add_argument("--skip-cold-starts", action="store_true", help="no sam build, no cold starts")
+    parser.add_argument("--schema-examples", type=int, default=300, help="schemas the search generates (phase 5)")
     args = parser.parse_args(argv)
     _environment()
     import time
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from devtools.bench import schemas
 
-    results["attribute_schemas"], missed = schemas.phase(with_layer=not args.skip_cold_starts)
+    results["attribute_schemas"], missed = schemas.phase(not args.skip_cold_starts, args.schema_examples)
     failed += missed
     phases["attribute schemas"] = time.monotonic() - started - sum(phases.values())
     results["seconds"] = {name: round(seconds, 1) for name, seconds in phases.items()}

@@ -23,8 +23,6 @@ from devtools.bench import schema_search
 
 #: Target: what 10 events of 32 KB may cost to check against a realistic schema, in CPU ms.
 REALISTIC_TARGET_MS = 50.0
-#: Schemas the search generates (each with a batch at the request limits).
-SEARCH_EXAMPLES = 300
 
 ORDER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -146,15 +144,16 @@ def validation() -> list[dict[str, Any]]:
     return rows
 
 
-def phase(with_layer: bool) -> tuple[dict[str, Any], list[str]]:
+def phase(with_layer: bool, examples: int = 300) -> tuple[dict[str, Any], list[str]]:
     """Measure and print phase 5; its figures and the targets it missed. ``with_layer``: the cold-start phase
-    built the layer, so the import is measured with the runtime's Python on it."""
+    built the layer, so the import is measured with the runtime's Python on it; ``examples``: schemas the search
+    generates (each with a batch at the request limits)."""
     from devtools.bench import coldstart
 
     where = (coldstart.runtime_python(), coldstart.LAYER) if with_layer else (None, None)
     imported = import_cost(*where)
     rows = validation()
-    found = schema_search.search(SEARCH_EXAMPLES)
+    found = schema_search.search(examples)
     on = "the runtime on the built layer" if with_layer else "this venv"
     print(f"\n5. Attribute schemas (jsonschema-rs; CPU, medians; {on})")
     print(f"  import jsonschema_rs: {imported['ms']:.1f} ms, only where a schema is met (none on types without one)")
