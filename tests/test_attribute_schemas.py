@@ -97,6 +97,14 @@ def test_a_put_that_changes_only_a_values_json_type_is_a_change(dynamodb: Any, s
         ({"properties": {"a": {"enum": ["x" * 100] * 200}}}, "at most 16384 bytes"),
         ({"maximum": 1e400}, "finite numbers"),  # JSON's 1e400 is infinity to a parser
         ({"const": "\ud800"}, "valid Unicode"),
+        ({"dependencies": {"a": ["b"]}}, "dependencies is not supported"),  # draft 7's: applied, never counted
+        ({"items": {"additionalItems": False}}, "at /items: additionalItems is not supported"),
+        ({"nullable": True}, "nullable is not supported"),  # OpenAPI 3.0's, not JSON Schema's
+        ({"properties": {"s": {"pattern": "a[ab]{5000}a"}}}, "repeats more than 1000 times"),
+        ({"properties": {"s": {"pattern": "^[ab]{600}$"}}}, "could compile to 300 KB, more than 256 KB"),
+        ({"properties": {f"p{i}": {"pattern": f"^p{i}"} for i in range(65)}}, "at most 64 distinct patterns"),
+        ({"properties": {f"p{i}": {"pattern": f"^\\p{{L}}{{2}}{i}"} for i in range(20)}}, "more than 2048 KB"),
+        ({"patternProperties": {f"^p{i}$": {} for i in range(60)}}, "could cost up to"),
     ],
 )
 def test_an_invalid_schema_is_a_400_naming_it_and_creates_nothing(
@@ -106,6 +114,25 @@ def test_an_invalid_schema_is_a_400_naming_it_and_creates_nothing(
     assert_problem(result, 400, "body.attributes_schema")
     assert says in json.dumps(result.body["errors"]), result.body
     assert not entities(table_items, "event_type")
+
+
+def test_a_schema_past_its_cost_is_refused_naming_its_dearest_part(dynamodb: Any) -> None:
+    """Four levels of $ref, each under unevaluatedProperties: every level applies the one below again."""
+    defs: dict[str, Any] = {"d0": {"type": "object"}}
+    for level in range(1, 5):
+        defs[f"d{level}"] = {"allOf": [{"$ref": f"#/$defs/d{level - 1}"}], "unevaluatedProperties": {"type": "integer"}}
+    result = create_typed(schema={"$defs": defs, "properties": {"order": {"$ref": "#/$defs/d4"}}})
+    assert_problem(result, 400, "body.attributes_schema")
+    (error,) = result.body["errors"]
+    assert error["message"].startswith("Value error, at /$defs/d4: checking a batch of events against this could cost")
+    assert "more than 250 ms" in error["message"]
+    defs.pop("d4")
+    assert create_typed(schema={"$defs": defs, "properties": {"order": {"$ref": "#/$defs/d3"}}}).status == 200
+
+
+def test_annotations_of_ones_own_are_accepted_when_named_x(dynamodb: Any) -> None:
+    schema = {"x-owner": "checkout team", "properties": {"sku": {"type": "string", "x-example": {"any": ["thing"]}}}}
+    assert create_typed(schema=schema).status == 200
 
 
 def test_a_schema_that_expands_past_its_bound_is_refused(dynamodb: Any) -> None:

@@ -200,3 +200,22 @@ def test_a_container_that_meets_no_schema_never_loads_the_validator() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_compiled_validators_are_kept_within_their_memory_bound() -> None:
+    """Schemas of 64 patterns whose DFAs can each fill a 256 KB cache (~17 MB apiece by their estimate): a
+    container keeps as many as fit in 64 MB, the most recently used, and forgets the rest."""
+    from emma_events import attribute_schemas
+
+    attribute_schemas._cache.clear()
+    texts = [
+        json.dumps({"properties": {f"p{i}": {"pattern": f"a[ab]{{13}}{n}x{i}"} for i in range(64)}}) for n in range(6)
+    ]
+    for text in texts:
+        attribute_schemas.validator(text)
+    kept = attribute_schemas._cache
+    assert sum(c.memory_kb for c in kept.values()) <= attribute_schemas.CACHED_MB * 1024
+    assert list(kept) == texts[-3:]
+    attribute_schemas.validator(texts[3])  # used again: the last to be forgotten
+    attribute_schemas.validator(json.dumps({"type": "object"}))
+    assert texts[3] in kept

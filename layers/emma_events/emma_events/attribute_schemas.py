@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from emma_events.json_text import BODY_MAX_COST, skeleton, tokens
 from emma_events.models import ATTRIBUTES_MAX_BYTES, MAX_EVENTS_PER_POST, json_depth, json_size
 from emma_events.schema_cost import UNIT, Cost, TooCostly, Walk, escape, where
+from emma_events.schema_regex import MAX_REGEX_KB, regex
 
 if TYPE_CHECKING:
     import jsonschema_rs
@@ -50,8 +50,13 @@ MAX_FAILURES = 20
 MAX_MESSAGE = 500
 #: Messages say "the value", never quote it (a value may be 32 KB, and is the client's own).
 MASK = "the value"
-#: Compiled validators kept per container.
+#: Distinct patterns in a schema, and what they may compile to together (each at most ``MAX_REGEX_KB``, the
+#: regex engine's own limit, as is its lazy DFA's cache): compiling is paid by the first POST a container serves.
+MAX_PATTERNS = 64
+MAX_COMPILED_KB = 2048
+#: Compiled validators kept per container, and the memory they may take together by their estimates.
 CACHED_VALIDATORS = 64
+CACHED_MB = 64
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -72,6 +77,11 @@ def check(schema: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"$schema must be {DIALECT!r} (draft 2020-12) or left out")
     walk = Walk(schema, MAX_SUBSCHEMAS, budget=lambda part: batch_ms(part) > BUDGET_MS)
     walk.run()
+    if len(walk.patterns) > MAX_PATTERNS:
+        raise ValueError(f"must have at most {MAX_PATTERNS} distinct patterns, not {len(walk.patterns)}")
+    compiled = sum(regex(pattern).compiled_kb for pattern in walk.patterns)
+    if compiled > MAX_COMPILED_KB:
+        raise TooCostly(f"its patterns could compile to {compiled:,.0f} KB together, more than {MAX_COMPILED_KB} KB")
     if walk.past is not None:
         part, cost = walk.past
         raise TooCostly(
@@ -101,17 +111,31 @@ def cost(schema: dict[str, Any]) -> Cost:
 class Compiled(NamedTuple):
     validator: jsonschema_rs.Validator
     cost: Cost
+    #: What it may take in memory at most: its patterns compiled, and their DFAs' caches where they can fill.
+    memory_kb: float
 
 
 def validator(text: str) -> Compiled:
-    """A stored schema (its text), compiled; the last ``CACHED_VALIDATORS`` are kept."""
-    return _cached(text)
+    """A stored schema (its text), compiled; the ones used last are kept, up to ``CACHED_VALIDATORS`` and
+    ``CACHED_MB`` of their estimates (so schemas of many large patterns cannot fill a container's memory)."""
+    found = _cache.pop(text, None) or _compiled(text)
+    _cache[text] = found
+    while len(_cache) > 1 and (
+        len(_cache) > CACHED_VALIDATORS or sum(c.memory_kb for c in _cache.values()) > CACHED_MB * 1024
+    ):
+        _cache.pop(next(iter(_cache)))
+    return found
 
 
-@lru_cache(maxsize=CACHED_VALIDATORS)
-def _cached(text: str) -> Compiled:
+_cache: dict[str, Compiled] = {}
+
+
+def _compiled(text: str) -> Compiled:
     schema = json.loads(text)
-    return Compiled(_compile(schema), cost(schema))
+    walk = Walk(schema, MAX_SUBSCHEMAS)
+    count, found = walk.run()
+    memory = sum(regex(pattern).memory_kb for pattern in walk.patterns) + 2 * count
+    return Compiled(_compile(schema), found, memory)
 
 
 def failures(compiled: Compiled, attributes: dict[str, Any]) -> list[tuple[str, str]]:
@@ -140,7 +164,7 @@ def _compile(schema: dict[str, Any]) -> jsonschema_rs.Validator:
         validate_formats=False,  # 2020-12: "format" is an annotation unless a schema opts in to its vocabulary
         retriever=_no_remote,
         mask=MASK,
-        pattern_options=jsonschema_rs.RegexOptions(size_limit=1 << 20, dfa_size_limit=1 << 20),
+        pattern_options=jsonschema_rs.RegexOptions(size_limit=MAX_REGEX_KB << 10, dfa_size_limit=MAX_REGEX_KB << 10),
     )
 
 

@@ -9,8 +9,9 @@ work per character in proportion to its size. So a schema is accepted only if it
 - ``at``: nanoseconds the value a schema applies to can cost: its keywords' own work and every in-place
   subschema's (``allOf``, ``$ref``, ``if``...);
 - ``below``: nanoseconds each value (or object key) inside it can cost, wherever it is: the most the subschemas
-  applied to one child can cost (``properties`` apply one to a child, so the dearest counts;
-  ``patternProperties`` may all apply, so they add up), per value of the child's own subtree;
+  applied to one child can cost, per value of the child's own subtree (``items``, ``patternProperties``... may
+  all apply to a child, so they add up; a ``properties`` or ``prefixItems`` subschema applies to one named child
+  per value, so what it costs that child is paid once, in ``at``, and what it costs below it, the dearest);
 - ``byte``: nanoseconds one byte of a string (or key) can cost, the same way: regexes, lengths, hashing.
 
 A batch costs at most ``at`` x its events + ``below`` x its values and keys + ``byte`` x its string bytes, each
@@ -119,12 +120,15 @@ def combine(schema: dict[str, Any], applied: dict[str, dict[str, list[Cost]]]) -
     key_value = UNIT * len(keys) + times * sum(k.ns_per_string for k in keys)
     key_byte = times * sum(k.ns_per_byte for k in keys)
     child_value = child_byte = 0
-    for where_, one_of in (("object", "properties"), ("array", "prefixItems")):
+    for where_, named in (("object", "properties"), ("array", "prefixItems")):
         kinds = applied.get(where_, {})
-        alone = kinds.get(one_of, [])
-        rest = [c for keyword, costs in kinds.items() if keyword != one_of for c in costs]
+        # a named child (a property, a prefix item) occurs once per value this schema applies to: what its
+        # schema costs that child itself is paid here, once; what it costs below it, per value there
+        alone = kinds.get(named, [])
+        at += sum(c.at for c in alone)
+        rest = [c for keyword, costs in kinds.items() if keyword != named for c in costs]
         extra = (key_value, key_byte) if where_ == "object" else (0, 0)
-        child_value = max(child_value, UNIT + extra[0] + max((c.per_value for c in alone), default=0)
+        child_value = max(child_value, UNIT + extra[0] + max((c.below for c in alone), default=0)
                           + sum(c.per_value for c in rest))  # fmt: skip
         child_byte = max(child_byte, extra[1] + max((c.byte for c in alone), default=0)
                          + sum(c.byte for c in rest))  # fmt: skip
@@ -160,6 +164,8 @@ class Walk:
         self.root, self.max_subschemas, self.budget = root, max_subschemas, budget
         self.seen: dict[str, tuple[int, Cost]] = {}
         self.past: tuple[str, Cost] | None = None
+        #: The distinct patterns (``pattern``, ``patternProperties``' names): each is compiled once.
+        self.patterns: set[str] = set()
 
     def run(self) -> tuple[int, Cost]:
         return self.node(self.root, "", frozenset())
@@ -182,6 +188,8 @@ class Walk:
 
     def _object(self, node: dict[str, Any], pointer: str, active: frozenset[str]) -> tuple[int, Cost]:
         self._acceptable(node, pointer)
+        self.patterns.update([node["pattern"]] if isinstance(node.get("pattern"), str) else [])
+        self.patterns.update(node["patternProperties"] if isinstance(node.get("patternProperties"), dict) else [])
         count, applied = 1, dict[str, dict[str, list[Cost]]]()
         for keyword, place, children in self._children(node, pointer):
             for child, at in children:

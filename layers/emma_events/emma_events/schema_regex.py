@@ -34,6 +34,11 @@ REGEX_POSITION_NS = 4
 MAX_POSITIONS = 1000
 MAX_REPEAT = 1000
 WIDE = 4
+#: What a position costs once compiled (KB, measured with headroom): an ASCII character or class; one that may
+#: match multi-byte characters; a Unicode property class (``\\p{L}``: thousands of ranges, ~50 KB and ~0.2 ms).
+ASCII_KB, WIDE_KB, PROPERTY_KB = 0.5, 2.0, 64.0
+#: What one pattern may compile to (the regex engine's own limit, set for each), and its lazy DFA's cache.
+MAX_REGEX_KB = 256
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class Regex:
     positions: int
     #: Positions from the first unbounded repetition on (all of them when the pattern is not anchored).
     unbounded: int
+    #: What it compiles to, at most.
+    compiled_kb: float
 
     @property
     def ns_per_string(self) -> int:
@@ -55,21 +62,31 @@ class Regex:
             return bounded + REGEX_DFA_NS
         return bounded + REGEX_NFA_NS + REGEX_POSITION_NS * self.unbounded
 
+    @property
+    def memory_kb(self) -> float:
+        """Compiled, and its lazy DFA's cache at its limit when the DFA can outgrow it."""
+        return self.compiled_kb + (MAX_REGEX_KB if self.unbounded > DFA_SAFE_POSITIONS else 0)
+
 
 @lru_cache(maxsize=256)
 def regex(pattern: str) -> Regex:
     """What a pattern (ECMA-262, as jsonschema-rs reads it) can cost; ``TooCostly`` past the bounds."""
     parser = _Parser(pattern)
-    total = max(parser.alternation(), 1)
+    total, kb = parser.alternation()
+    total = max(total, 1)
+    shown = json.dumps(pattern)[:60]
     if total > MAX_POSITIONS:
-        raise TooCostly(f"pattern {json.dumps(pattern)[:60]} has {total} positions, more than {MAX_POSITIONS}")
+        raise TooCostly(f"pattern {shown} has {total} positions, more than {MAX_POSITIONS}")
+    if kb > MAX_REGEX_KB:
+        raise TooCostly(f"pattern {shown} could compile to {kb:,.0f} KB, more than {MAX_REGEX_KB} KB")
     if not parser.anchored or (parser.branches > 1 and parser.risky_from is not None):
-        return Regex(total, total)
-    return Regex(total, 0 if parser.risky_from is None else total - parser.risky_from)
+        return Regex(total, total, kb)
+    return Regex(total, 0 if parser.risky_from is None else total - parser.risky_from, kb)
 
 
 class _Parser:
-    """Counts a regex's positions, reading only what it needs: groups, classes, escapes, repetitions."""
+    """Counts a regex's positions and what they compile to, reading only what it needs: groups, classes,
+    escapes, repetitions. Each part is (positions, KB)."""
 
     def __init__(self, text: str) -> None:
         self.text, self.index = text, 0
@@ -77,13 +94,13 @@ class _Parser:
         #: Positions before the top-level part holding the first unbounded repetition.
         self.risky_from: int | None = None
 
-    def alternation(self, depth: int = 0) -> int:
-        total, start_of_branch = 0, True
+    def alternation(self, depth: int = 0) -> tuple[int, float]:
+        total, kb, start_of_branch = 0, 0.0, True
         while self.index < len(self.text):
             char = self.text[self.index]
             if char == ")" and depth:
                 self.index += 1
-                return total
+                return total, kb
             if char == "|":
                 self.index, start_of_branch = self.index + 1, True
                 self.branches += depth == 0
@@ -91,15 +108,15 @@ class _Parser:
             if start_of_branch and depth == 0 and not self.text.startswith(("^", "\\A"), self.index):
                 self.anchored = False
             start_of_branch, before, unbounded_before = False, total, self.unbounded
-            last = self._atom(depth)
+            last, last_kb = self._atom(depth)
             while self.index < len(self.text) and (count := self._repeat()) is not None:
-                last *= count
-            total += last
+                last, last_kb = last * count, last_kb * count
+            total, kb = total + last, kb + last_kb
             if depth == 0 and self.unbounded and not unbounded_before:
                 self.risky_from = before
-        return total
+        return total, kb
 
-    def _atom(self, depth: int) -> int:
+    def _atom(self, depth: int) -> tuple[int, float]:
         text, char = self.text, self.text[self.index]
         if char == "(":
             self.index += 1
@@ -111,7 +128,7 @@ class _Parser:
                     end += 1
                 self.index = end + 1
                 if text[end : end + 1] == ")":
-                    return 0
+                    return 0, 0.0
             return self.alternation(depth + 1)
         if char == "[":
             return self._class()
@@ -121,14 +138,18 @@ class _Parser:
             if escaped in "pPxuk" and text.startswith("{", end):
                 end = (text.find("}", end) + 1) or len(text)
             self.index = end
-            return WIDE if escaped in "pPDWSs" else (0 if escaped in "bBAzZ" else 1)
+            if escaped in ("p", "P"):
+                return WIDE, PROPERTY_KB
+            if escaped in ("D", "W", "S", "s"):
+                return WIDE, WIDE_KB
+            return (0, 0.0) if escaped in ("b", "B", "A", "z", "Z") else (1, ASCII_KB)
         self.index += 1
         if char in "^$":
-            return 0
-        return WIDE if char == "." or not char.isascii() else 1
+            return 0, 0.0
+        return (WIDE, WIDE_KB) if char == "." or not char.isascii() else (1, ASCII_KB)
 
-    def _class(self) -> int:
-        text, index, depth, wide = self.text, self.index + 1, 1, False
+    def _class(self) -> tuple[int, float]:
+        text, index, depth, wide, kb = self.text, self.index + 1, 1, False, ASCII_KB
         if text.startswith("^", index):
             index, wide = index + 1, True
         if text.startswith("]", index):
@@ -136,7 +157,9 @@ class _Parser:
         while index < len(text) and depth:
             char = text[index]
             if char == "\\":
-                wide = wide or text[index + 1 : index + 2] in "pPDWSs"
+                escaped = text[index + 1 : index + 2]
+                wide = wide or escaped in ("p", "P", "D", "W", "S", "s")
+                kb = PROPERTY_KB if escaped in ("p", "P") else kb
                 index += 1
             elif char == "[":
                 depth += 1
@@ -145,7 +168,7 @@ class _Parser:
             wide = wide or not char.isascii()
             index += 1
         self.index = index
-        return WIDE if wide else 1
+        return (WIDE, max(kb, WIDE_KB)) if wide else (1, kb)
 
     def _repeat(self) -> int | None:
         """The count of a repetition at the cursor (a bounded one's upper bound, an unbounded one's lower bound
