@@ -1,6 +1,7 @@
 """What a request may cost, through the local stack: a body past API Gateway's 10 MB is refused from its
 Content-Length before it is read, one past Lambda's 6 MB gets the 413 a deployed stage gives, and the function's
-own limits (1 MB, the values a body may hold, ids in plain digits) answer as in process."""
+own limits (1 MB, the values a body may hold, ids in plain digits, schemas' cost) answer as in process; and the
+review's other rows a client meets over HTTP (a schema's JSON types kept, addresses beyond ASCII)."""
 
 from __future__ import annotations
 
@@ -101,3 +102,24 @@ def test_the_reviews_schema_attacks_are_refused_or_answered_in_time(api_stack: R
     posted = api_stack.request("POST", f"/{ACCOUNT}/events/members", {"events": events})
     assert posted.status in (200, 400), posted.text[:300]
     assert time.monotonic() - started < 5
+
+
+def test_what_a_put_answers_is_what_is_stored(api_stack: RunningStack) -> None:
+    typed = {"event_type": "typed", "display_name": "T"}
+    created = api_stack.request("POST", f"/{ACCOUNT}/events", typed | {"attributes_schema": {"const": 0}})
+    path = f"/{ACCOUNT}/events/{created.json['event_type_id']}"
+    put = api_stack.request("PUT", path, typed | {"attributes_schema": {"const": False}})
+    got = api_stack.request("GET", path).json
+    assert put.json["attributes_schema"] == got["attributes_schema"]
+    assert json.dumps(got["attributes_schema"]) == '{"const": false}'
+    assert got["attributes_schema_version"] == 2
+
+
+def test_two_addresses_meet_only_by_nfc_and_ascii_case(api_stack: RunningStack) -> None:
+    kate = api_stack.request("POST", f"/{ACCOUNT}/members/add", {"email": "kate@example.com"}).json
+    kelvin = api_stack.request("POST", f"/{ACCOUNT}/members/add", {"email": "\u212aate@example.com"}).json
+    assert kelvin == {"member_id": kate["member_id"], "added": False, "status": "a"}  # NFC makes it "Kate"
+    upper = api_stack.request("POST", f"/{ACCOUNT}/members/add", {"email": "\u00c9MILE@example.com"}).json
+    lower = api_stack.request("POST", f"/{ACCOUNT}/members/add", {"email": "\u00e9mile@example.com"}).json
+    assert (upper["added"], lower["added"]) == (True, True)
+    assert upper["member_id"] != lower["member_id"]
