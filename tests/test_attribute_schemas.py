@@ -105,6 +105,9 @@ def test_a_put_that_changes_only_a_values_json_type_is_a_change(dynamodb: Any, s
         ({"properties": {f"p{i}": {"pattern": f"^p{i}"} for i in range(65)}}, "at most 64 distinct patterns"),
         ({"properties": {f"p{i}": {"pattern": f"^\\p{{L}}{{2}}{i}"} for i in range(20)}}, "more than 2048 KB"),
         ({"patternProperties": {f"^p{i}$": {} for i in range(60)}}, "could cost up to"),
+        # anchored and bounded, but its DFA needs a state per combination of the 250 optional characters
+        ({"properties": {"s": {"items": {"pattern": "^[ab]{0,250}a[ab]{250}$"}}}}, "could cost up to"),
+        ({"properties": {"a": {"items": {"multipleOf": 1e-300}}}}, "could cost up to"),  # ~15 us a value
     ],
 )
 def test_an_invalid_schema_is_a_400_naming_it_and_creates_nothing(
@@ -128,6 +131,10 @@ def test_a_schema_past_its_cost_is_refused_naming_its_dearest_part(dynamodb: Any
     assert "more than 250 ms" in error["message"]
     defs.pop("d4")
     assert create_typed(schema={"$defs": defs, "properties": {"order": {"$ref": "#/$defs/d3"}}}).status == 200
+
+
+def test_a_fractional_multiple_on_one_property_is_accepted(dynamodb: Any) -> None:
+    assert create_typed(schema={"properties": {"price": {"multipleOf": 0.01}}}).status == 200
 
 
 def test_annotations_of_ones_own_are_accepted_when_named_x(dynamodb: Any) -> None:

@@ -219,3 +219,34 @@ def test_compiled_validators_are_kept_within_their_memory_bound() -> None:
     attribute_schemas.validator(texts[3])  # used again: the last to be forgotten
     attribute_schemas.validator(json.dumps({"type": "object"}))
     assert texts[3] in kept
+
+
+def test_failures_quoting_a_large_part_of_the_schema_are_not_all_listed(dynamodb: Any) -> None:
+    """40 references to a const of 1,700 keys under additionalProperties: a failure per property and reference
+    would each copy the const (~300 MB for the batch); only the first is built."""
+    schema = {
+        "$defs": {"c": {"const": {f"{i:x}": 0 for i in range(1700)}}},
+        "additionalProperties": {"allOf": [{"$ref": "#/$defs/c"}] * 40},
+    }
+    member, type_id = member_and_type(schema=schema)
+    result = post_events(100, [member_event(member, type_id, attributes={f"p{i}": 1 for i in range(35)})])
+    assert_problem(result, 400, "body.events.0.attributes/p0")
+    assert len(result.body["errors"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "positions", "risky"),
+    [
+        ("^ORD-[0-9]{8}$", 12, 0),  # one way to match: a step a character
+        ("^ORD-[0-9]{4,12}$", 16, 12),  # a varying count: combinations from there on
+        ("^(a|ab)c$", 4, 4),
+        ("a[ab]{20}a", 22, 22),  # not anchored: all of it
+        ("\\x{101}[\\x{100}-\\x{101}]{10}z", 45, 45),  # escaped characters beyond ASCII count as such
+        ("^\\p{L}+$", 4, 4),
+    ],
+)
+def test_a_pattern_is_read_as_the_regex_engine_will_run_it(pattern: str, positions: int, risky: int) -> None:
+    from emma_events.schema_regex import regex
+
+    found = regex(pattern)
+    assert (found.positions, found.risky) == (positions, risky)

@@ -318,6 +318,30 @@ def test_reproductions_in_bodies_are_refused(world: dict[str, Any], name: str, b
     assert assert_survives(world, name, event).status == 400
 
 
+@pytest.mark.parametrize(("levels", "status"), [(32, 200), (33, 400)])
+def test_a_body_nested_in_objects_and_arrays_by_turns_is_measured_level_by_level(
+    world: dict[str, Any], levels: int, status: int
+) -> None:
+    nested = "0"
+    for level in range(levels - 1):  # inside the body's own object
+        nested = f'{{"a": {nested}}}' if level % 2 else f"[{nested}]"
+    event = event_of("create_member_events")
+    event["body"] = events_body()[:-1] + f', "pad": {nested}}}'
+    assert assert_survives(world, "create_member_events", event).status == status
+
+
+@pytest.mark.parametrize(("levels", "status"), [(10, 200), (11, 400)])
+def test_attributes_nested_by_turns_are_measured_level_by_level(
+    world: dict[str, Any], levels: int, status: int
+) -> None:
+    nested: Any = 0
+    for level in range(levels - 1):  # the attributes object is the first level
+        nested = {"a": nested} if level % 2 else [nested]
+    event = event_of("create_member_events")
+    event["body"] = events_body(attributes=json.dumps({"a": nested}))
+    assert assert_survives(world, "create_member_events", event).status == status
+
+
 def test_a_lone_surrogate_beside_an_idempotency_key_is_fingerprinted(world: dict[str, Any]) -> None:
     event = event_of("create_member_events")
     event["body"] = '{"events": [{"member_id": 1, "event_type_id": 1}], "note": "\\ud800"}'

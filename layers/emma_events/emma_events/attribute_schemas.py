@@ -42,9 +42,10 @@ PASSES = 2
 #: What a batch costs whatever the schema: compiling it (once per container and version), and measuring a
 #: failing event to decide whether its failures can be listed (``make bench`` measures both).
 OVERHEAD_MS = 30
-#: Listing every failure builds each one (jsonschema-rs has no lazy listing), copying the value it is about: at
-#: most one per keyword and value, each up to the event's size. Past ``MAX_LISTED_BYTES`` by that count, only an
-#: event's first failure is reported; within it, its first ``MAX_FAILURES``, each message cut at ``MAX_MESSAGE``.
+#: Listing every failure builds each one (jsonschema-rs has no lazy listing), copying the value it is about and
+#: what its keyword holds: at most one per keyword and value, each up to the event's size and the schema's. Past
+#: ``MAX_LISTED_BYTES`` by that count, only an event's first failure is reported; within it, its first
+#: ``MAX_FAILURES``, each message cut at ``MAX_MESSAGE``.
 MAX_LISTED_BYTES = 16 * 1024 * 1024
 MAX_FAILURES = 20
 MAX_MESSAGE = 500
@@ -113,6 +114,7 @@ class Compiled(NamedTuple):
     cost: Cost
     #: What it may take in memory at most: its patterns compiled, and their DFAs' caches where they can fill.
     memory_kb: float
+    schema_bytes: int
 
 
 def validator(text: str) -> Compiled:
@@ -135,7 +137,7 @@ def _compiled(text: str) -> Compiled:
     walk = Walk(schema, MAX_SUBSCHEMAS)
     count, found = walk.run()
     memory = sum(regex(pattern).memory_kb for pattern in walk.patterns) + 2 * count
-    return Compiled(_compile(schema), found, memory)
+    return Compiled(_compile(schema), found, memory, len(text.encode()))
 
 
 def failures(compiled: Compiled, attributes: dict[str, Any]) -> list[tuple[str, str]]:
@@ -147,8 +149,9 @@ def failures(compiled: Compiled, attributes: dict[str, Any]) -> list[tuple[str, 
         compiled.validator.validate(attributes)
     except jsonschema_rs.ValidationError as first:
         text = json.dumps(attributes, separators=(",", ":"), ensure_ascii=False)
-        errors_at_most = compiled.cost.per_value // UNIT * tokens(skeleton(text))  # a keyword's failure each
-        listed = errors_at_most * (len(text.encode()) + MAX_MESSAGE)
+        # a failure per keyword and value at most, each copying the value and what the keyword holds (a const)
+        errors_at_most = compiled.cost.per_value // UNIT * tokens(skeleton(text))
+        listed = errors_at_most * (len(text.encode()) + compiled.schema_bytes + MAX_MESSAGE)
         if listed > MAX_LISTED_BYTES:
             return [_failure(first)]
         listing = compiled.validator.iter_errors(attributes)

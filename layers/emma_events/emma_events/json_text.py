@@ -32,7 +32,8 @@ _WHITESPACE = b" \t\n\r"
 _DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9999999999").translate(
     bytes.maketrans(bytes(c for c in range(256) if not 48 <= c <= 57), b" " * 246)
 )
-_NOT_BRACKETS = bytes(c for c in range(128) if chr(c) not in "[]{}")
+_NOT_BRACKETS = bytes(c for c in range(256) if chr(c) not in "[]{}")
+_BRACES_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
 #: In ``json.dumps`` output (``ensure_ascii=False``, escaped backslashes removed): a control character other than
 #: tab, line feed and carriage return (escaped as ``\\u00XX``, ``\\b`` or ``\\f``), or DEL (written as is).
 _CONTROL = re.compile(r"\\u00[01][0-9a-f]|\\[bf]|\x7f")
@@ -77,11 +78,11 @@ def longest_digits_past(skeleton_: bytes, digits: int) -> bool:
 def deeper_than(skeleton_: bytes, levels: int) -> bool:
     """Whether containers nest more than ``levels`` deep. Each pass removes the innermost pairs of brackets; a
     text nested ``levels`` deep is empty after ``levels`` passes (a pass costs at most one scan of the brackets)."""
-    brackets = skeleton_.translate(None, _NOT_BRACKETS)
+    brackets = skeleton_.translate(_BRACES_AS_BRACKETS, _NOT_BRACKETS)  # one kind: a pass removes one level
     for _ in range(levels):
         if not brackets:
             return False
-        brackets = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        brackets = brackets.replace(b"[]", b"")
     return bool(brackets)
 
 

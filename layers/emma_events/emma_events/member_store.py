@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from emma_events import keys, layout
 from emma_events.dates import utc_now
 from emma_events.domain import Member
-from emma_events.dynamo import TRANSACTION_TRIES, Table, attr_n, translate_errors
+from emma_events.dynamo import TRANSACTION_TRIES, Table, attr_n, attr_s, translate_errors
 from emma_events.errors import NotFound, ServiceUnavailable
 
 
@@ -57,8 +57,20 @@ class MemberStore(Table):
         raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
 
     def member_id_by_email(self, account_id: int, email: str) -> int | None:
+        """1 x GetItem (the email's guard). An address whose guard an earlier release may have keyed another way
+        (``keys.legacy_email_pk``, until ``ops.rekey_emails`` moves it) costs 2 more when the first finds
+        nothing: that guard, and its member, whose address must be this one under today's rule."""
         item = self._item(layout.email_key(account_id, email))
-        return int(item["member_id"]["N"]) if item else None
+        if item:
+            return int(item["member_id"]["N"])
+        legacy = keys.legacy_email_pk(account_id, email)
+        if legacy == keys.email_pk(account_id, email):
+            return None
+        old = self._item({keys.PK: attr_s(legacy), keys.SK: attr_s(keys.EMAIL_SK)})
+        member = self._item(layout.member_key(account_id, int(old["member_id"]["N"]))) if old else None
+        if member and keys.email_pk(account_id, member["email"]["S"]) == keys.email_pk(account_id, email):
+            return int(member["member_id"]["N"])
+        return None
 
     @translate_errors
     def get_member(self, account_id: int, member_id: int) -> Member:
@@ -86,10 +98,14 @@ class MemberStore(Table):
         key = layout.member_key(account_id, member_id)
 
         def transaction(member: Member) -> list[dict[str, Any]]:
-            guard = layout.email_key(account_id, member.email)
-            return [
-                {"Delete": self._delete(key, "attribute_exists(PK)")},
-                {"Delete": self._delete(guard, "member_id = :id", {":id": attr_n(member_id)})},
-            ]
+            guard, mine = layout.email_key(account_id, member.email), {":id": attr_n(member_id)}
+            items = [{"Delete": self._delete(key, "attribute_exists(PK)")}]
+            legacy = keys.legacy_email_pk(account_id, member.email)
+            if legacy == guard[keys.PK]["S"]:
+                return [*items, {"Delete": self._delete(guard, "member_id = :id", mine)}]
+            # its guard may still be where an earlier release keyed it (until ops.rekey_emails): whichever it is
+            old = {keys.PK: attr_s(legacy), keys.SK: attr_s(keys.EMAIL_SK)}
+            either = "attribute_not_exists(PK) OR member_id = :id"
+            return [*items, *({"Delete": self._delete(g, either, mine)} for g in (guard, old))]
 
         self.delete_what_was_read(key, lambda: self.get_member(account_id, member_id), transaction, "member")

@@ -33,6 +33,8 @@ __all__ = ["KEYWORDS", "Cost", "TooCostly", "Walk"]
 
 #: What a cheap keyword (a type, a bound) costs a value, in nanoseconds, measured with headroom.
 UNIT = 10
+#: What ``multipleOf`` of a fraction costs a value more (measured: 1-18 us, the smaller the divisor the dearer).
+FRACTIONAL_MULTIPLE_NS = 20_000
 IN_PLACE_ONE = ("not", "if", "then", "else", "contentSchema")
 IN_PLACE_LIST = ("allOf", "anyOf", "oneOf")
 OBJECT_ONE = ("additionalProperties", "propertyNames", "unevaluatedProperties")
@@ -96,6 +98,9 @@ def own(schema: dict[str, Any]) -> tuple[int, int]:
         strings = all(isinstance(member, str | None) for member in enum)
         value += UNIT * (2 if strings else sum(1 + _values(member) for member in enum))
         byte += strings
+    divisor = schema.get("multipleOf")
+    if isinstance(divisor, float) and not divisor.is_integer():  # exact decimal arithmetic: up to ~20 us a value
+        value += FRACTIONAL_MULTIPLE_NS
     if isinstance(schema.get("pattern"), str):
         found = regex(schema["pattern"])
         value, byte = value + found.ns_per_string, byte + found.ns_per_byte

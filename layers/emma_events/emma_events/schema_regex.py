@@ -44,8 +44,9 @@ MAX_REGEX_KB = 256
 @dataclass(frozen=True)
 class Regex:
     positions: int
-    #: Positions from the first unbounded repetition on (all of them when the pattern is not anchored).
-    unbounded: int
+    #: Positions from the first part that can match in more than one way on (a repetition of a varying count, an
+    #: alternation), where a DFA may need a state per combination; all of them when the pattern is not anchored.
+    risky: int
     #: What it compiles to, at most.
     compiled_kb: float
 
@@ -55,17 +56,17 @@ class Regex:
 
     @property
     def ns_per_byte(self) -> int:
-        bounded = REGEX_STEP_NS if self.unbounded < self.positions else 0
-        if not self.unbounded:
-            return bounded
-        if self.unbounded <= DFA_SAFE_POSITIONS:
-            return bounded + REGEX_DFA_NS
-        return bounded + REGEX_NFA_NS + REGEX_POSITION_NS * self.unbounded
+        fixed = REGEX_STEP_NS if self.risky < self.positions else 0
+        if not self.risky:
+            return fixed
+        if self.risky <= DFA_SAFE_POSITIONS:
+            return fixed + REGEX_DFA_NS
+        return fixed + REGEX_NFA_NS + REGEX_POSITION_NS * self.risky
 
     @property
     def memory_kb(self) -> float:
         """Compiled, and its lazy DFA's cache at its limit when the DFA can outgrow it."""
-        return self.compiled_kb + (MAX_REGEX_KB if self.unbounded > DFA_SAFE_POSITIONS else 0)
+        return self.compiled_kb + (MAX_REGEX_KB if self.risky > DFA_SAFE_POSITIONS else 0)
 
 
 @lru_cache(maxsize=256)
@@ -90,8 +91,8 @@ class _Parser:
 
     def __init__(self, text: str) -> None:
         self.text, self.index = text, 0
-        self.anchored, self.unbounded, self.branches = True, False, 1
-        #: Positions before the top-level part holding the first unbounded repetition.
+        self.anchored, self.varying, self.branches = True, False, 1
+        #: Positions before the top-level part holding the first that can match in more than one way.
         self.risky_from: int | None = None
 
     def alternation(self, depth: int = 0) -> tuple[int, float]:
@@ -104,15 +105,16 @@ class _Parser:
             if char == "|":
                 self.index, start_of_branch = self.index + 1, True
                 self.branches += depth == 0
+                self.varying = self.varying or depth > 0
                 continue
             if start_of_branch and depth == 0 and not self.text.startswith(("^", "\\A"), self.index):
                 self.anchored = False
-            start_of_branch, before, unbounded_before = False, total, self.unbounded
+            start_of_branch, before, varying_before = False, total, self.varying
             last, last_kb = self._atom(depth)
             while self.index < len(self.text) and (count := self._repeat()) is not None:
                 last, last_kb = last * count, last_kb * count
             total, kb = total + last, kb + last_kb
-            if depth == 0 and self.unbounded and not unbounded_before:
+            if depth == 0 and self.varying and not varying_before:
                 self.risky_from = before
         return total, kb
 
@@ -133,13 +135,17 @@ class _Parser:
         if char == "[":
             return self._class()
         if char == "\\":
-            escaped = text[self.index + 1 : self.index + 2]
-            end = self.index + 2
+            start, escaped = self.index, text[self.index + 1 : self.index + 2]
+            end = start + 2
             if escaped in "pPxuk" and text.startswith("{", end):
                 end = (text.find("}", end) + 1) or len(text)
+            elif escaped in ("x", "u"):
+                end += 2 if escaped == "x" else 4  # \xHH, \uHHHH
             self.index = end
             if escaped in ("p", "P"):
                 return WIDE, PROPERTY_KB
+            if escaped in ("x", "u") and _code(text[start:end]) > 0x7F:
+                return WIDE, WIDE_KB
             if escaped in ("D", "W", "S", "s"):
                 return WIDE, WIDE_KB
             return (0, 0.0) if escaped in ("b", "B", "A", "z", "Z") else (1, ASCII_KB)
@@ -158,7 +164,7 @@ class _Parser:
             char = text[index]
             if char == "\\":
                 escaped = text[index + 1 : index + 2]
-                wide = wide or escaped in ("p", "P", "D", "W", "S", "s")
+                wide = wide or escaped in ("p", "P", "D", "W", "S", "s", "x", "u")  # a code point: maybe beyond ASCII
                 kb = PROPERTY_KB if escaped in ("p", "P") else kb
                 index += 1
             elif char == "[":
@@ -177,7 +183,7 @@ class _Parser:
         char = text[index]
         if char in "*+?":
             count, end = 1, index + 1
-            self.unbounded = self.unbounded or char != "?"
+            self.varying = True
         elif char == "{":
             close = text.find("}", index)
             low, comma, high = (text[index + 1 : close] if close > 0 else "").partition(",")
@@ -186,9 +192,18 @@ class _Parser:
             count = int(high) if high.strip() else int(low) + bool(comma)
             if max(int(low), count) > MAX_REPEAT:
                 raise TooCostly(f"a counted repetition {text[index : close + 1]} repeats more than {MAX_REPEAT} times")
-            self.unbounded = self.unbounded or bool(comma and not high.strip())
+            self.varying = self.varying or bool(comma and (not high.strip() or int(high) != int(low)))
             end = close + 1
         else:
             return None
         self.index = end + (end < len(text) and text[end] in "?+")  # lazy or possessive
         return max(count, 1)
+
+
+def _code(escape: str) -> int:
+    """The code point of ``\\xHH``, ``\\uHHHH``, ``\\x{H...}`` or ``\\u{H...}``; past ASCII when unreadable."""
+    digits = escape[2:].strip("{}")[:8] if "{" in escape else escape[2:]
+    try:
+        return int(digits, 16)
+    except ValueError:
+        return 0x80
