@@ -108,6 +108,8 @@ def test_a_put_that_changes_only_a_values_json_type_is_a_change(dynamodb: Any, s
         # anchored and bounded, but its DFA needs a state per combination of the 250 optional characters
         ({"properties": {"s": {"items": {"pattern": "^[ab]{0,250}a[ab]{250}$"}}}}, "could cost up to"),
         ({"properties": {"a": {"items": {"multipleOf": 1e-300}}}}, "could cost up to"),  # ~15 us a value
+        # inner arrays that nest the same numbers differently hash alike: compared pair by pair, each of them
+        ({"properties": {"rows": {"items": {"uniqueItems": True}}}}, "could cost up to"),
     ],
 )
 def test_an_invalid_schema_is_a_400_naming_it_and_creates_nothing(

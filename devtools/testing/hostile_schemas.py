@@ -159,7 +159,7 @@ def amplified(draw: Any) -> dict[str, Any]:
 
 plans = st.fixed_dictionaries(
     {
-        "shape": st.sampled_from(["wide", "long", "array", "deep", "mixed"]),
+        "shape": st.sampled_from(["wide", "long", "array", "deep", "mixed", "colliding"]),
         "events": st.sampled_from([1, 10]),
         "item": st.sampled_from([0, "ab", {}, [], [0], {"a": 0}, 1.5, True, None]),
         "seed": st.integers(0, 2**16),
@@ -226,6 +226,8 @@ def batch(schema: Any, plan: dict[str, Any], value_budget: int, byte_budget: int
             return {name: _searching(*_alphabet(schema), size * 2, rng) for name in keys[:2]}
         if shape == "array":
             return {keys[0]: [item] * size, keys[1]: ["ab" * 4] * (size // 4)}
+        if shape == "colliding":  # arrays that nest the same numbers differently: jsonschema-rs hashes them alike
+            return {keys[0]: _partitions(min(size, 12))}
         if shape == "deep":
             node: Any = [item] * size
             for level in range(9):
@@ -242,6 +244,20 @@ def batch(schema: Any, plan: dict[str, Any], value_budget: int, byte_budget: int
         middle = (low + high + 1) // 2
         low, high = (middle, high) if fits(middle) else (low, middle - 1)
     return [build(low) for _ in range(plan["events"])]
+
+
+def _partitions(count: int) -> list[list[list[int]]]:
+    """Every way to cut ``range(count)`` into consecutive runs: 2 ** (count - 1) arrays of the same numbers."""
+    found = []
+    for cuts in range(1 << (count - 1)):
+        runs, run = [], [0]
+        for i in range(1, count):
+            if cuts >> (i - 1) & 1:
+                runs.append(run)
+                run = []
+            run.append(i)
+        found.append([*runs, run])
+    return found
 
 
 def _chain(levels: int, keyword: str) -> dict[str, Any]:
@@ -269,6 +285,10 @@ ROWS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "required of 2,322 names": ({"required": [f"{i:x}" for i in range(2322)]}, {"shape": "long"}),
     "a 3-level unevaluated chain (accepted)": (_chain(3, "unevaluatedProperties"), {"shape": "wide", "item": 1}),
     "not pattern a[ab]{10}a (accepted)": ({"properties": {"a": {"not": {"pattern": "a[ab]{10}a"}}}}, {"shape": "long"}),
+    "uniqueItems on arrays that hash alike (accepted)": (
+        {"properties": {"a": {"uniqueItems": True}, "b": {"uniqueItems": True}}},
+        {"shape": "colliding", "events": 1},
+    ),
     "regex outgrowing its DFA, a[ab]{14}a (accepted)": (
         {"additionalProperties": {"not": {"pattern": "a[ab]{14}a"}}},
         {"shape": "long"},
