@@ -185,11 +185,12 @@ def test_a_flood_is_capped_by_the_stage_before_any_function_runs() -> None:
     assert settings["ThrottlingBurstLimit"] == {"Ref": "StageThrottleBurst"}
 
 
-def test_the_authorizer_can_never_take_the_accounts_whole_concurrency() -> None:
+def test_the_authorizers_concurrency_can_be_capped_where_the_quota_allows() -> None:
+    """Opt-in (tests/test_deployed_shape.py: none by default, so a first deploy works on a new account)."""
     authorizer = resources("AWS::Serverless::Function")["AuthorizerFunction"]["Properties"]
     reserved = authorizer["ReservedConcurrentExecutions"]["Fn::If"]
     assert reserved[:2] == ["AuthorizerConcurrencyReserved", {"Ref": "AuthorizerReservedConcurrency"}]
-    assert load_template()["Parameters"]["AuthorizerReservedConcurrency"]["Default"] > 0
+    assert "quota" in load_template()["Parameters"]["AuthorizerReservedConcurrency"]["Description"]
 
 
 def test_an_optional_web_acl_limits_each_client_ip_on_the_stage() -> None:

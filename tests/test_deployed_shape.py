@@ -1,0 +1,114 @@
+"""What CloudFormation will create: template.yaml expanded as SAM CLI expands it, then translated by AWS's own SAM
+translator (samtranslator, the code behind the ``AWS::Serverless`` transform). Nothing here reaches AWS."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+
+from devtools.local_stack.template import load_template, transformed
+
+pytestmark = pytest.mark.moto_only  # no store: one run is enough
+
+DEPLOYED = transformed()
+RESOURCES: dict[str, Any] = DEPLOYED["Resources"]
+
+
+def of_type(kind: str, resources: dict[str, Any] = RESOURCES) -> dict[str, Any]:
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+def _translated_with_layer_at(uri: str) -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    template = copy.deepcopy(load_template())
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://local-build/{properties[key]}"
+    template["Resources"]["EventsLayer"]["Properties"]["ContentUri"] = uri
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    return dict(transform(template, {}, NoManagedPolicies())["Resources"])
+
+
+def test_a_change_to_the_layer_alone_publishes_a_new_version_of_every_function() -> None:
+    """SAM names a function's version after a hash of its properties; unless the layer is among them, a deploy of
+    the layer alone updates $LATEST and leaves the alias that API Gateway and the streams invoke on the old code."""
+    before = of_type("AWS::Lambda::Version", _translated_with_layer_at("s3://bucket/layer-1.zip"))
+    after = of_type("AWS::Lambda::Version", _translated_with_layer_at("s3://bucket/layer-2.zip"))
+    assert len(before) == len(after) == len(of_type("AWS::Lambda::Function"))
+    assert not set(before) & set(after)
+
+
+def test_every_function_but_the_authorizer_is_invoked_through_its_alias() -> None:
+    aliases = of_type("AWS::Lambda::Alias")
+    assert {a["Properties"]["Name"] for a in aliases.values()} == {"live"}
+    for mapping in of_type("AWS::Lambda::EventSourceMapping").values():
+        assert mapping["Properties"]["FunctionName"]["Ref"].endswith("Aliaslive")
+
+
+def test_exactly_one_stage_carries_every_defence() -> None:
+    stages = of_type("AWS::ApiGateway::Stage")
+    assert len(stages) == 1
+    ((stage_id, stage),) = stages.items()
+    assert all("StageName" not in d["Properties"] for d in of_type("AWS::ApiGateway::Deployment").values())
+    assert stage["Properties"]["StageName"] == {"Ref": "StageName"}
+    assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == {"Ref": "StageThrottleRatePerSecond"}
+    (plan,) = of_type("AWS::ApiGateway::UsagePlan").values()
+    assert plan["Properties"]["ApiStages"][0]["Stage"] == {"Ref": stage_id}
+    (association,) = of_type("AWS::WAFv2::WebACLAssociation").values()
+    assert association["Properties"]["ResourceArn"]["Fn::Sub"].endswith(f"/stages/${{{stage_id}}}")
+
+
+def test_the_first_deploy_reserves_no_concurrency_unless_asked() -> None:
+    """A new account's concurrency quota may be 10 or 50; Lambda refuses a reservation that leaves less than 100
+    unreserved, and the failed first deploy would keep its retained table."""
+    parameters = load_template()["Parameters"]
+    assert parameters["AuthorizerReservedConcurrency"]["Default"] == 0
+    (authorizer,) = [f for n, f in of_type("AWS::Lambda::Function").items() if n.startswith("AuthorizerFunction")]
+    assert authorizer["Properties"]["ReservedConcurrentExecutions"]["Fn::If"][0] == "AuthorizerConcurrencyReserved"
+
+
+#: Dimensions that name a resource: their values must be this stack's.
+NAMING = {"FunctionName", "TableName", "QueueName", "ApiName", "Stage", "Resource", "service"}
+
+
+def _metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    properties = alarm["Properties"]
+    return [properties, *(m["MetricStat"]["Metric"] for m in properties.get("Metrics", []) if "MetricStat" in m)]
+
+
+def test_every_alarm_watches_this_stacks_own_resources() -> None:
+    """A dimension that names a resource refers to this stack's resource or parameter, or to a name built from
+    the stack's own name: never a literal shared by two stacks in one account and region."""
+    for alarm_id, alarm in of_type("AWS::CloudWatch::Alarm").items():
+        for metric in _metrics(alarm):
+            for dimension in metric.get("Dimensions", []):
+                if dimension["Name"] in NAMING:
+                    assert _referenced(dimension["Value"]) & (set(RESOURCES) | OWN), (alarm_id, dimension)
+
+
+#: Names of this stack's own that are not resources: its name, and the stage (on this stack's API, by ApiName).
+OWN = {"AWS::StackName", "StageName"}
+
+
+def _referenced(value: Any) -> set[str]:
+    """The names a value refers to: ``Ref``, ``Fn::GetAtt`` and ``${...}`` in ``Fn::Sub``."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return {str(value["Ref"])}
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return {str(target[0] if isinstance(target, list) else target.split(".")[0])}
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            return {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+    return set()
