@@ -87,6 +87,32 @@ def test_a_wrong_private_key_an_unknown_key_and_a_revoked_key_are_unauthorized(d
         authorize(basic(credentials.public_key, credentials.private_key))
 
 
+@pytest.mark.parametrize("level", ["INFO", "ERROR"])
+def test_every_refusal_is_counted_whatever_the_log_level(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str], level: str
+) -> None:
+    """Lambda counts a refusal in Errors: the metric lets the Errors alarm leave it out, at any log level."""
+    from test_metrics import documents
+
+    function = load_function("authorizer")
+    before = function.logger.log_level
+    function.logger.setLevel(level)
+    capsys.readouterr()
+    try:
+        for header in (None, basic("unknown-public-key", "x")):
+            with pytest.raises(Exception, match=r"^Unauthorized$"):
+                authorize(header)
+    finally:
+        function.logger.setLevel(before)
+    credentials = keys().create_api_key(100)
+    authorize(basic(credentials.public_key, credentials.private_key))
+    found = documents(capsys.readouterr().out)
+    assert [sum(d["CredentialsRefused"]) for d in found] == [1, 1]  # the allowed request wrote none
+    for document in found:
+        assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["FunctionName", "service"]]
+        assert document["FunctionName"] == "authorizer"
+
+
 def test_the_private_key_is_stored_only_as_a_salted_digest(dynamodb: Any, table_items: Any) -> None:
     first = keys().create_api_key(100, credentials=Credentials("pub-one", "same-private-key"))
     keys().create_api_key(100, credentials=Credentials("pub-two", "same-private-key"))

@@ -112,3 +112,84 @@ def _referenced(value: Any) -> set[str]:
             text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
             return {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
     return set()
+
+
+def _functions_watched(alarm: dict[str, Any], namespace: str, name: str) -> set[str]:
+    """The functions whose metric ``namespace``/``name`` the alarm reads."""
+    return {
+        function
+        for metric in _metrics(alarm)
+        if (metric.get("Namespace"), metric.get("MetricName")) == (namespace, name)
+        for dimension in metric.get("Dimensions", [])
+        if dimension["Name"] == "FunctionName"
+        for function in _referenced(dimension["Value"])
+    }
+
+
+def _stream_consumers() -> set[str]:
+    return {
+        m["Properties"]["FunctionName"]["Ref"].removesuffix("Aliaslive")
+        for m in of_type("AWS::Lambda::EventSourceMapping").values()
+    }
+
+
+@pytest.mark.parametrize("function", sorted(of_type("AWS::Lambda::Function")))
+def test_every_function_logs_to_a_group_made_before_it_and_has_its_alarms(function: str) -> None:
+    """Whatever functions the template holds: a log group with the retention, which the function names (so
+    CloudFormation creates it first, and nothing the function writes makes Lambda create one without retention);
+    alarms on its errors and throttles, and on its stream's iterator age if it reads one."""
+    properties = RESOURCES[function]["Properties"]
+    group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+    assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
+    assert RESOURCES[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    assert _referenced(RESOURCES[group]["Properties"]["LogGroupName"]) == {"AWS::StackName"}
+    expected = {"Errors", "Throttles"} | ({"IteratorAge"} if function in _stream_consumers() else set())
+    watched = {
+        name
+        for alarm in of_type("AWS::CloudWatch::Alarm").values()
+        for name in ("Errors", "Throttles", "IteratorAge")
+        if function in _functions_watched(alarm, "AWS/Lambda", name)
+    }
+    assert watched == expected
+
+
+def test_no_errors_alarm_counts_refused_credentials() -> None:
+    """Lambda counts each 401 of the authorizer in Errors; every Errors alarm subtracts the refusals that same
+    function reported (CredentialsRefused, this stack's service), and alarms on what is left."""
+    errors_alarms = [
+        a for a in of_type("AWS::CloudWatch::Alarm").values() if _functions_watched(a, "AWS/Lambda", "Errors")
+    ]
+    assert len(errors_alarms) == len(of_type("AWS::Lambda::Function"))
+    for alarm in errors_alarms:
+        queries = {q["Id"]: q for q in alarm["Properties"]["Metrics"]}
+        (result,) = [q for q in queries.values() if q.get("ReturnData", True)]
+        errors, refused = (
+            next(i for i, q in queries.items() if q.get("MetricStat", {}).get("Metric", {}).get("MetricName") == name)
+            for name in ("Errors", "CredentialsRefused")
+        )
+        assert result["Expression"].replace(" ", "") == f"{errors}-FILL({refused},0)"
+        refusals = queries[refused]["MetricStat"]["Metric"]
+        dimensions = {d["Name"]: d["Value"] for d in refusals["Dimensions"]}
+        assert dimensions["service"] == {"Ref": "AWS::StackName"}
+        assert _functions_watched(alarm, "AWS/Lambda", "Errors") == _functions_watched(
+            alarm, "EmmaEvents", "CredentialsRefused"
+        )
+
+
+def test_two_stacks_in_one_region_never_share_a_metric_or_a_dashboard_line() -> None:
+    """Each stack's metrics carry its own service (its name), and its dashboard names each of its functions
+    exactly: a prefix search for stack emma-events would also find emma-events-dev's functions."""
+    for name, function in of_type("AWS::Lambda::Function").items():
+        environment = function["Properties"]["Environment"]["Variables"]
+        assert environment["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}, name
+    (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
+    body, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    for metric in re.findall(r'\["EmmaEvents", [^\]]*\]', body):
+        assert '"service", "${AWS::StackName}"' in metric, metric
+    searches = re.findall(r"SEARCH\('([^']*)'", body)
+    assert searches
+    for search in searches:
+        assert re.search(r'\(FunctionName=\\"\$\{Functions\}\\"\)', search), search
+    separator, names = variables["Functions"]["Fn::Join"]
+    assert separator == '\\" OR FunctionName=\\"'
+    assert {n["Ref"] for n in names} == set(of_type("AWS::Lambda::Function"))

@@ -1,6 +1,7 @@
 """Least privilege by item kind, in the template SAM deploys: each function's DynamoDB calls, recorded while it
-serves its events/ request, are allowed by its own role; no API function may touch an API key item (``KEY#``);
-the stream consumers read this table's stream only.
+serves its events/ request (the cascade: while it deletes a type's and a member's events), are allowed by its own
+role, a query of an index by the index's ARN (IAM tells ``table/T`` from ``table/T/index/I``); no API function may
+touch an API key item (``KEY#``); the stream consumers read this table's stream only.
 
 The evaluator follows IAM's rules for what these policies use: an explicit Deny wins, else an Allow whose
 actions, resource and condition match; ``*`` in actions and in ``StringLike`` values matches any run.
@@ -8,6 +9,7 @@ actions, resource and condition match; ``*`` in actions and in ``StringLike`` va
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
@@ -29,15 +31,23 @@ def template() -> dict[str, Any]:
     return transformed()
 
 
+def index(name: str) -> str:
+    """The resource an index's ARN names (``…/table/T/index/<name>``)."""
+    return f"index {name}"
+
+
 def _resources(resource: Any) -> set[str]:
-    """What a statement's Resource names, among the table (and its indexes), its stream, and anything else."""
+    """What a statement's Resource names, among the table, its indexes, its stream, and anything else; an index
+    pattern (``…/index/*``) as ``index *``, which matches every index."""
     named = set()
     for item in resource if isinstance(resource, list) else [resource]:
         text = repr(item)
         if item == "*":
-            named |= {TABLE, STREAM, OTHER_STREAM}
+            named |= {TABLE, STREAM, OTHER_STREAM, index("*")}
         elif "StreamArn" in text or "${EventsTable.Arn}/stream/" in text:
             named.add(STREAM)
+        elif found := re.search(r"\$\{EventsTable\.Arn\}/index/([\w*.-]+)", text):
+            named.add(index(found.group(1)))
         elif "EventsTable" in text:
             named.add(TABLE)
     return named
@@ -59,7 +69,8 @@ def _matches(statement: dict[str, Any], action: str, resource: str, leading_keys
     actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
     if not any(fnmatchcase(action, pattern) for pattern in actions):
         return False
-    if resource not in _resources(statement["Resource"]):
+    named = _resources(statement["Resource"])
+    if resource not in named and not (resource.startswith(index("")) and index("*") in named):
         return False
     for operator, condition in statement.get("Condition", {}).items():
         patterns = condition["dynamodb:LeadingKeys"]
@@ -87,22 +98,46 @@ TRANSACTION_ACTIONS = {
 }
 
 
-def iam_requests(operation: str, params: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
-    """(IAM action, leading keys) of one DynamoDB call."""
+def iam_requests(operation: str, params: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(IAM action, resource, leading keys) of one DynamoDB call."""
     if operation == "TransactWriteItems":
         found = []
         for item in params["TransactItems"]:
             ((kind, body),) = item.items()
             key = body.get("Key") or body.get("Item")
-            found.append((f"dynamodb:{TRANSACTION_ACTIONS[kind]}", (key["PK"]["S"],)))
+            found.append((f"dynamodb:{TRANSACTION_ACTIONS[kind]}", TABLE, (key["PK"]["S"],)))
         return found
-    if operation == "BatchGetItem":
-        keys = tuple(k["PK"]["S"] for request in params["RequestItems"].values() for k in request["Keys"])
-        return [("dynamodb:BatchGetItem", keys)]
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        keys = tuple(
+            k["PK"]["S"]
+            for request in params["RequestItems"].values()
+            for k in (request["Keys"] if operation == "BatchGetItem" else [_written_key(r) for r in request])
+        )
+        return [(f"dynamodb:{operation}", TABLE, keys)]
     if operation == "Query":
-        return [("dynamodb:Query", (params["ExpressionAttributeValues"][":pk"]["S"],))]
+        leading = tuple(v["S"] for v in params["ExpressionAttributeValues"].values() if "S" in v)[:1]
+        return [("dynamodb:Query", index(params["IndexName"]) if "IndexName" in params else TABLE, leading)]
     key = params.get("Key") or params.get("Item")
-    return [(f"dynamodb:{operation}", (key["PK"]["S"],))]
+    return [(f"dynamodb:{operation}", TABLE, (key["PK"]["S"],))]
+
+
+def _written_key(request: dict[str, Any]) -> dict[str, Any]:
+    return dict(request["DeleteRequest"]["Key"] if "DeleteRequest" in request else request["PutRequest"]["Item"])
+
+
+def recorded_calls(run: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The DynamoDB calls (operation, parameters) the stores' client makes while ``run()`` runs."""
+    from emma_events.stores import Stores
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    client = Stores.of_this_container().client
+    hook = lambda params, model, **_: calls.append((model.name, params))  # noqa: E731
+    client.meta.events.register("provide-client-params.dynamodb", hook)
+    try:
+        run()
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb", hook)
+    return calls
 
 
 API_FOLDERS = {f["code_uri"].strip("/").split("/")[-1]: name for name, f in api_functions().items()}
@@ -114,19 +149,39 @@ def test_every_call_a_function_makes_is_allowed_by_its_own_role(folder: str, dyn
     from emma_events.stores import Stores
 
     seed_example_world(Stores.of_this_container(), function=folder)
-    calls: list[tuple[str, dict[str, Any]]] = []
-    client = Stores.of_this_container().client
-    hook = lambda params, model, **_: calls.append((model.name, params))  # noqa: E731
-    client.meta.events.register("provide-client-params.dynamodb", hook)
-    try:
-        assert invoke(folder, EVENTS_BY_FUNCTION[folder]).status == 200
-    finally:
-        client.meta.events.unregister("provide-client-params.dynamodb", hook)
+    calls = recorded_calls(lambda: _answered(invoke(folder, EVENTS_BY_FUNCTION[folder])))
     assert calls
     function = API_FOLDERS[folder]
     for operation, params in calls:
-        for action, keys in iam_requests(operation, params):
-            assert decision(function, action, TABLE, keys) == "Allow", (function, action, keys)
+        for action, resource, keys in iam_requests(operation, params):
+            assert decision(function, action, resource, keys) == "Allow", (function, action, resource, keys)
+
+
+def _answered(result: Any) -> None:
+    assert result.status == 200
+
+
+@pytest.mark.stores
+def test_every_call_of_a_cascade_is_allowed_by_its_role(dynamodb: Any) -> None:
+    """The cascade queries the ByType index: IAM checks that query against the index's ARN, not the table's."""
+    from helpers import create_type, delete_type, new_member, seed_events
+    from streams import CascadeDriver
+
+    from devtools.testing.events import api_event
+
+    member, kept = new_member(), new_member()
+    doomed = create_type(100, "doomed")
+    seed_events(member, doomed, 3)
+    seed_events(kept, doomed, 2, first_id=2_000_000)
+    driver = CascadeDriver()
+    assert delete_type(100, doomed).status == 200
+    removal = api_event("delete_member", path={"account_id": 100, "member_id": member})
+    assert invoke("delete_member", removal).status == 200
+    calls = recorded_calls(driver.drain)
+    assert any("IndexName" in params for _, params in calls)
+    for operation, params in calls:
+        for action, resource, keys in iam_requests(operation, params):
+            assert decision("CascadeDeleteFunction", action, resource, keys) == "Allow", (action, resource, keys)
 
 
 @pytest.mark.parametrize("function", sorted(API_FOLDERS.values()))

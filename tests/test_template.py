@@ -233,46 +233,17 @@ def test_the_web_acl_refuses_a_body_past_the_functions_limit_with_a_problem_docu
 
 
 def test_a_spike_of_refused_credentials_raises_an_alarm() -> None:
-    (rejections,) = [
-        f
-        for f in resources("AWS::Logs::MetricFilter").values()
-        if f["Properties"]["LogGroupName"] == {"Ref": "AuthorizerLogGroup"}
-    ]
-    # the filter matches the line the authorizer logs for every refusal
-    assert 'message = "rejected"' in rejections["Properties"]["FilterPattern"]
-    assert 'logger.info("rejected"' in (ROOT / "functions/authorizer/app.py").read_text()
-    metric = rejections["Properties"]["MetricTransformations"][0]["MetricName"]
+    """The spike alarm counts the metric the authorizer writes for every refusal (not a log line, which LogLevel
+    could silence), of this stack's authorizer only."""
+    assert 'add_metric(name="CredentialsRefused"' in (ROOT / "functions/authorizer/app.py").read_text()
     alarm = resources("AWS::CloudWatch::Alarm")["UnauthorizedSpikeAlarm"]["Properties"]
-    assert (alarm["MetricName"], alarm["Threshold"]) == (metric, {"Ref": "UnauthorizedThreshold"})
-
-
-#: The alarms, log groups and gateway responses as SAM deployed them before each kind was defined once (written
-#: from the SAM-transformed template of commit 291910d, where each was pasted per function).
-BEFORE_LOOPS = ROOT / "tests" / "fixtures" / "template_monitoring_before.json"
-
-
-def _as_deployed(value: object) -> object:
-    """A resource's properties without what does not reach the deployed resource (checkov's Metadata), and
-    ``!Sub "${X}"`` written as the ``!Ref X`` it equals (how a loop names the function its alarm watches)."""
-    if isinstance(value, dict):
-        sub = value.get("Fn::Sub")
-        if len(value) == 1 and isinstance(sub, str) and re.fullmatch(r"\$\{\w+\}", sub):
-            return {"Ref": sub[2:-1]}
-        return {key: _as_deployed(item) for key, item in value.items() if key != "Metadata"}
-    if isinstance(value, list):
-        return [_as_deployed(item) for item in value]
-    return value
-
-
-def test_the_loops_deploy_the_same_alarms_log_groups_and_gateway_responses_as_before() -> None:
-    from devtools.local_stack.template import transformed
-
-    deployed = transformed()["Resources"]
-    before = json.loads(BEFORE_LOOPS.read_text())
-    for kind, key in (("AWS::CloudWatch::Alarm", "alarms"), ("AWS::Logs::LogGroup", "log_groups")):
-        now = {name: r for name, r in deployed.items() if r["Type"] == kind}
-        assert sorted(now) == sorted(before[key])
-        for name in now:
-            assert _as_deployed(now[name]) == _as_deployed(before[key][name]), name
-    responses = deployed["EventsApi"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert responses == before["gateway_responses"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == (
+        "EmmaEvents",
+        "CredentialsRefused",
+        {"Ref": "UnauthorizedThreshold"},
+    )
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        "FunctionName": {"Ref": "AuthorizerFunction"},
+        "service": {"Ref": "AWS::StackName"},
+    }
+    assert not resources("AWS::Logs::MetricFilter").keys() - {"ApiThrottledRequestsFilter"}

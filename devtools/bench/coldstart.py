@@ -187,7 +187,13 @@ DEFAULT_CONDITIONS = {"CreateEventBus": True}
 def _resolve(value: Any) -> str:
     if isinstance(value, str):
         return value
-    known = {"EventsTable": TABLE, "LogLevel": "INFO", "EventBus": "emma-events-bench", "EventBusName": ""}
+    known = {
+        "EventsTable": TABLE,
+        "LogLevel": "INFO",
+        "EventBus": "emma-events-bench",
+        "EventBusName": "",
+        "AWS::StackName": "emma-events-bench",
+    }
     if isinstance(value, dict) and value.get("Ref") in known:
         return known[value["Ref"]]
     if isinstance(value, dict) and "Fn::If" in value:  # the template's conditions, as its defaults decide them
