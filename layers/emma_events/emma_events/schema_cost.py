@@ -12,10 +12,14 @@ work per character in proportion to its size. So a schema is accepted only if it
   applied to one child can cost, per value of the child's own subtree (``items``, ``patternProperties``... may
   all apply to a child, so they add up; a ``properties`` or ``prefixItems`` subschema applies to one named child
   per value, so what it costs that child is paid once, in ``at``, and what it costs below it, the dearest);
-- ``byte``: nanoseconds one byte of a string (or key) can cost, the same way: regexes, lengths, hashing.
+- ``byte``: nanoseconds one byte of a string (or key) can cost, the same way: regexes, lengths, hashing;
+- ``event``: nanoseconds one event can cost whatever its shape, for work that grows faster than its size but is
+  shared by its parts (``uniqueItems``: n items compared pair by pair cost n², and arrays that share one event's
+  bytes cost at most what one array of them all would): summed where subschemas apply to the same value, the
+  dearest where they apply to different children.
 
-A batch costs at most ``at`` x its events + ``below`` x its values and keys + ``byte`` x its string bytes, each
-bounded by the request's own limits (10 events, ``json_text.BODY_MAX_COST``, 10 x ``ATTRIBUTES_MAX_BYTES``).
+A batch costs at most ``at`` + ``event`` x its events + ``below`` x its values and keys + ``byte`` x its string
+bytes, each bounded by the request's own limits (10 events, ``json_text.BODY_MAX_COST``, 10 x ``ATTRIBUTES_MAX_BYTES``).
 Every keyword jsonschema-rs applies to a draft 2020-12 schema is weighed here; any keyword not in ``KEYWORDS``
 is refused, so none can apply unaccounted (the legacy ``dependencies`` and ``additionalItems`` among them).
 The weights are measured with headroom: ``make bench`` prints the dearest schema it finds against its estimate.
@@ -35,10 +39,10 @@ __all__ = ["KEYWORDS", "Cost", "TooCostly", "Walk"]
 UNIT = 10
 #: What ``multipleOf`` of a fraction costs a value more (measured: 1-18 us, the smaller the divisor the dearer).
 FRACTIONAL_MULTIPLE_NS = 20_000
-#: What ``uniqueItems`` can cost an array: jsonschema-rs hashes items, but arrays of arrays that differ only in
-#: how they nest hash alike, so a 32 KB event of them is compared pair by pair (measured: 5.3 ms). Charged per
-#: array at less than that worst, which the budget's own headroom covers: an event's arrays share its 32 KB.
-UNIQUE_ITEMS_NS = 3_000_000
+#: What ``uniqueItems`` can cost an event: jsonschema-rs hashes items, but arrays of arrays that differ only in
+#: how they nest hash alike, so they are compared pair by pair (measured: one 32 KB event of them, 5.3 ms). Arrays
+#: of one event share its bytes, so the charge is per event and per place the keyword applies (``event``).
+UNIQUE_ITEMS_NS = 6_000_000
 IN_PLACE_ONE = ("not", "if", "then", "else", "contentSchema")
 IN_PLACE_LIST = ("allOf", "anyOf", "oneOf")
 OBJECT_ONE = ("additionalProperties", "propertyNames", "unevaluatedProperties")
@@ -76,6 +80,8 @@ class Cost:
     mark_at: int = 0
     mark_below: int = 0
     mark_byte: int = 0
+    event: int = 0
+    mark_event: int = 0
 
     @property
     def per_value(self) -> int:
@@ -84,7 +90,7 @@ class Cost:
 
     def of(self, documents: int, values: int, string_bytes: int) -> int:
         """Nanoseconds to check ``documents`` holding ``values`` values and keys and ``string_bytes`` of strings."""
-        return self.at * documents + self.below * values + self.byte * string_bytes
+        return (self.at + self.event) * documents + self.below * values + self.byte * string_bytes
 
 
 BOOLEAN = Cost(UNIT, 0, 0)
@@ -102,7 +108,6 @@ def own(schema: dict[str, Any]) -> tuple[int, int]:
         strings = all(isinstance(member, str | None) for member in enum)
         value += UNIT * (2 if strings else sum(1 + _values(member) for member in enum))
         byte += strings
-    value += UNIQUE_ITEMS_NS if schema.get("uniqueItems") is True else 0
     divisor = schema.get("multipleOf")
     if isinstance(divisor, float) and not divisor.is_integer():  # exact decimal arithmetic: up to ~20 us a value
         value += FRACTIONAL_MULTIPLE_NS
@@ -124,6 +129,9 @@ def combine(schema: dict[str, Any], applied: dict[str, dict[str, list[Cost]]]) -
     mark_at = UNIT + sum(c.at + c.mark_at for c in in_place)
     mark_below = sum(c.below + c.mark_below for c in in_place)
     mark_byte = sum(c.byte + c.mark_byte for c in in_place)
+    event = (UNIQUE_ITEMS_NS if schema.get("uniqueItems") is True else 0) + sum(c.event for c in in_place)
+    mark_event = sum(c.event + c.mark_event for c in in_place)
+    child_event = 0
     # a key is matched against every pattern, again for additionalProperties, again to learn what is evaluated
     keys = [regex(name) for name in schema.get("patternProperties", {})]
     times = 1 + ("additionalProperties" in schema) + ("unevaluatedProperties" in schema)
@@ -142,6 +150,7 @@ def combine(schema: dict[str, Any], applied: dict[str, dict[str, list[Cost]]]) -
                           + sum(c.per_value for c in rest))  # fmt: skip
         child_byte = max(child_byte, extra[1] + max((c.byte for c in alone), default=0)
                          + sum(c.byte for c in rest))  # fmt: skip
+        child_event = max(child_event, max((c.event for c in alone), default=0) + sum(c.event for c in rest))
     unevaluated = ("unevaluatedProperties" in schema) + ("unevaluatedItems" in schema)
     mark_below, mark_byte = mark_below + key_value, mark_byte + key_byte
     return Cost(
@@ -151,6 +160,8 @@ def combine(schema: dict[str, Any], applied: dict[str, dict[str, list[Cost]]]) -
         mark_at,
         mark_below,
         mark_byte,
+        event + child_event + unevaluated * mark_event,
+        mark_event,
     )
 
 
