@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install dynamodb-local run invoke keys replay-cascades test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
+.PHONY: install dynamodb-local run invoke deploy outputs logs destroy keys replay-cascades test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
 
 $(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,9 +46,23 @@ invoke: install dynamodb-local ## Invoke one function with an event file, as sam
 	@$(PY) -m devtools.local_stack.invoke $(FUNCTION) $(if $(EVENT),-e $(EVENT)) $(if $(ENV_VARS),--env-vars $(ENV_VARS)) \
 		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
 
-# Operations tools (ops/), against a deployed table (AWS credentials from your environment) or the local stack's.
-keys: install ## API keys of an account: make keys ARGS="create|list|revoke --table <TableName> --account 100 ..."
-	$(PY) -m ops.api_keys $(ARGS)
+# A deployed stack (docs/deploy.md): ENV names a samconfig.toml environment; AWS credentials and region from yours.
+ENV ?= dev
+deploy: build ## Deploy to AWS: make deploy ENV=dev|prod (a new stack: asks first, then made unprotected, then protected)
+	$(PY) -m ops.deploy deploy --env $(ENV) $(if $(PARAMETERS),--parameters "$(PARAMETERS)") $(if $(YES),--yes)
+
+outputs: install ## The deployed stack's outputs (ApiUrl, TableName, UsagePlanId, ...): make outputs ENV=dev
+	@$(PY) -m ops.deploy outputs --env $(ENV)
+
+logs: install ## Follow the deployed functions' logs: make logs ENV=dev [FUNCTION=CreateMemberEventsFunction]
+	$(PY) -m ops.deploy logs --env $(ENV) $(if $(FUNCTION),--function $(FUNCTION))
+
+destroy: install ## Delete the deployed stack (the table is kept unless DELETE_TABLE=<its name>): make destroy ENV=dev
+	$(PY) -m ops.deploy destroy --env $(ENV) $(if $(DELETE_TABLE),--delete-table $(DELETE_TABLE)) $(if $(YES),--yes)
+
+# Operations tools (ops/): against the deployed stack of ENV (its outputs), or the local stack's with --table.
+keys: install ## API keys of an account: make keys ENV=dev ARGS="create|list|revoke --account 100 ..."
+	$(PY) -m ops.api_keys $(if $(findstring --table,$(ARGS)),,--env $(ENV)) $(ARGS)
 
 replay-cascades: install ## Replay failed cascades: make replay-cascades ARGS="--table <TableName> --queue-url <url>"
 	$(PY) -m ops.replay_cascades $(ARGS)
@@ -60,8 +74,9 @@ test-fast: install ## The inner loop: the handler-level tests (every endpoint's 
 	$(PY) -m devtools.testing.tiers --fast
 
 # A deployed stage, checked in one command: every e2e test over HTTP, writing only run-tagged data it then deletes.
-test-deployed: install ## The end-to-end tier: make test-deployed API_URL=https://... API_KEYS=account:public:private
-	$(if $(API_URL),E2E_API_URL=$(API_URL) E2E_API_KEYS=$(API_KEYS)) $(PY) -m pytest tests/e2e
+# With API_KEYS, against ENV's stack (its ApiUrl output) or API_URL; without, against a local stack.
+test-deployed: install ## The end-to-end tier: make test-deployed ENV=dev API_KEYS=account:public:private
+	$(if $(API_URL),E2E_API_URL=$(API_URL) E2E_API_KEYS=$(API_KEYS) $(PY) -m pytest tests/e2e,$(if $(API_KEYS),$(PY) -m ops.deploy test --env $(ENV) --keys $(API_KEYS),$(PY) -m pytest tests/e2e))
 
 test-reference: install dynamodb-local ## The reference tier only: every test that touches a store, on DynamoDB Local
 	$(PY) -m pytest --store=dynamodb-local

@@ -5,8 +5,9 @@
     python -m ops.api_keys revoke --stack <stack name> --account 100 --public-key <public key>
     python -m ops.api_keys unify  --stack <stack name> --account 100
 
-``--stack`` reads the deployed stack's outputs (TableName, UsagePlanId, RestApiId, StageName; ``make keys`` gives
-it); each can also be given alone (``--table``, ``--usage-plan-id``, ``--rest-api-id``, ``--stage``).
+``--stack`` (or ``--env``, a samconfig.toml environment, as ``make keys ENV=dev`` gives) reads the deployed stack's
+outputs (TableName, UsagePlanId, RestApiId, StageName); each can also be given alone (``--table``,
+``--usage-plan-id``, ``--rest-api-id``, ``--stage``).
 
 ``create`` prints the public and private key once; only a salted digest of the private key is stored. With the
 usage plan, the key presents the account's one API Gateway API key in the plan (created with the account's first
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None, out: Any = None, client: Callable[..., A
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["create", "list", "revoke", "unify"])
     parser.add_argument("--stack", help="a deployed stack: its outputs give the table, plan, API and stage")
+    parser.add_argument("--env", help="the stack of this samconfig.toml environment (dev, prod), as --stack")
     parser.add_argument("--table")
     parser.add_argument("--account", type=int, required=True)
     parser.add_argument("--public-key")
@@ -160,10 +162,14 @@ def main(argv: list[str] | None = None, out: Any = None, client: Callable[..., A
         import boto3
 
         client = boto3.client
+    if args.env and not args.stack:
+        from ops.deploy import Environment
+
+        args.stack = Environment.of(args.env).stack
     if args.stack:
         _from_outputs(args, client("cloudformation"))
     if not args.table:
-        parser.error("give --stack, or --table")
+        parser.error("give --env, --stack, or --table")
     if args.command == "revoke" and not args.public_key:
         parser.error("revoke needs --public-key")
     if args.command == "unify" and not args.usage_plan_id:

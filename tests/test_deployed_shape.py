@@ -193,3 +193,15 @@ def test_two_stacks_in_one_region_never_share_a_metric_or_a_dashboard_line() -> 
     separator, names = variables["Functions"]["Fn::Join"]
     assert separator == '\\" OR FunctionName=\\"'
     assert {n["Ref"] for n in names} == set(of_type("AWS::Lambda::Function"))
+
+
+def test_the_stage_throttle_says_its_total_for_the_methods_the_api_has() -> None:
+    """API Gateway applies a stage's throttle to each method on its own: the parameter states the total for the
+    number of methods the API has, so a new endpoint cannot raise the authorizer's flood without the text saying so."""
+    (api,) = of_type("AWS::ApiGateway::RestApi").values()
+    methods = sum(len(operations) for operations in api["Properties"]["Body"]["paths"].values())
+    parameters = load_template()["Parameters"]
+    rate, burst = (parameters[p] for p in ("StageThrottleRatePerSecond", "StageThrottleBurst"))
+    assert f"each of the API's {methods} methods" in rate["Description"]
+    assert f"{methods * rate['Default']:,}/s by default" in " ".join(rate["Description"].split())
+    assert f"{methods * burst['Default']:,} for the" in " ".join(burst["Description"].split())
