@@ -136,26 +136,29 @@ class KnownSchemas:
         for type_id in type_ids:
             self._known.pop((account_id, type_id), None)
 
-    def schema(self, account_id: int, type_id: int) -> str | None:
-        return self._known[(account_id, type_id)][1]
+    def snapshot(self, account_id: int, type_ids: list[int]) -> dict[int, tuple[int, str | None]]:
+        """The version and schema of each type known now (one batch validates, and its transaction checks, these
+        very ones, whatever a concurrent invocation learns or forgets meanwhile); a type not known is left out."""
+        found = {t: self._known.get((account_id, t)) for t in type_ids}
+        return {t: known for t, known in found.items() if known is not None}
 
-    def condition(self, account_id: int, type_id: int) -> tuple[str, Item]:
-        """The ConditionCheck's expression and values: the type exists, at the version validated against."""
-        version = self._known[(account_id, type_id)][0]
-        if not version:
-            return "attribute_exists(PK) AND attribute_not_exists(schema_version)", {}
-        return "attribute_exists(PK) AND schema_version = :version", {":version": attr_n(version)}
+
+def condition(version: int) -> tuple[str, Item]:
+    """A type's ConditionCheck's expression and values: the type exists, at the version validated against."""
+    if not version:
+        return "attribute_exists(PK) AND attribute_not_exists(schema_version)", {}
+    return "attribute_exists(PK) AND schema_version = :version", {":version": attr_n(version)}
 
 
 def schema_faults(
-    account_id: int, events: list[NewMemberEvent], resolved: list[tuple[int, int]], known: KnownSchemas
+    events: list[NewMemberEvent], resolved: list[tuple[int, int]], known: dict[int, tuple[int, str | None]]
 ) -> InvalidEvents | None:
     """The error for the events whose ``attributes`` (``{}`` when they have none) do not match their type's
     schema: one problem per failure, its field ``attributes<JSON pointer>``. Validates nothing, and imports no
     validator, for types without a schema."""
     problems: list[EventProblem] = []
     for index, (event, (_, type_id)) in enumerate(zip(events, resolved, strict=True)):
-        schema = known.schema(account_id, type_id)
+        schema = known[type_id][1]
         if schema is None:
             continue
         from emma_events import attribute_schemas

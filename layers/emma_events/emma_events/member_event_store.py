@@ -72,7 +72,7 @@ class MemberEventStore(Table):
             wanted, check_ids = event_batch.lookups(account_id, events)
             found = self._batch_get(wanted)
             resolved = event_batch.resolve(account_id, events, found, check_ids)
-            replay = self._check_schemas(account_id, events, resolved, found, idempotency)
+            versions, replay = self._check_schemas(account_id, events, resolved, found, idempotency)
             if replay is not None:
                 return replay, False
             if not first:  # one range of ids, kept across retries: a cancelled transaction wrote none of them
@@ -94,7 +94,7 @@ class MemberEventStore(Table):
             ]
             member_ids = sorted({m for m, _ in resolved})
             parts = [Part("member", m, self._exists_check(layout.member_key(account_id, m))) for m in member_ids]
-            parts += [Part("type", t, self._type_check(account_id, t)) for t in _types(resolved)]
+            parts += [Part("type", t, self._type_check(account_id, t, versions[t])) for t in _types(resolved)]
             items = [layout.event_item(e) for e in created]  # each written twice with a key: made once
             parts += [Part("event", e.event_id, {"Put": self._put(i)}) for e, i in zip(created, items, strict=True)]
             if idempotency:
@@ -132,26 +132,42 @@ class MemberEventStore(Table):
         resolved: list[tuple[int, int]],
         found: dict[tuple[str, str], Item],
         idempotency: Idempotency | None,
-    ) -> list[MemberEvent] | None:
+    ) -> tuple[dict[int, int], list[MemberEvent] | None]:
         """Check each event's attributes against its type's schema: ``InvalidEvents`` names every failure. Types
         this container has not read yet are read first; a rejection by a schema known from an earlier request
-        is confirmed on a fresh read (+1 x BatchGetItem). A retry of a batch recorded before its type's schema
-        changed is answered from its record (returned), never turned into an error."""
+        is confirmed on a fresh read (+1 x BatchGetItem). The version of each type validated against (for the
+        transaction's checks), and, for a retry of a batch recorded before its type's schema changed, the
+        recorded events (never turned into an error)."""
         type_ids = _types(resolved)
         fresh = self.schemas.learn(found.values())
-        fresh |= self._read_types(account_id, events, resolved, self.schemas.unknown(account_id, type_ids))
-        fault = event_batch.schema_faults(account_id, events, resolved, self.schemas)
-        stale = set(type_ids) - fresh
+        known, read = self._known(account_id, events, resolved, type_ids)
+        fault = event_batch.schema_faults(events, resolved, known)
+        stale = set(type_ids) - fresh - read
         if fault is not None and stale:
             self.schemas.forget(account_id, stale)
-            self._read_types(account_id, events, resolved, sorted(stale))
-            fault = event_batch.schema_faults(account_id, events, resolved, self.schemas)
+            known, _ = self._known(account_id, events, resolved, type_ids)
+            fault = event_batch.schema_faults(events, resolved, known)
+        versions = {t: version for t, (version, _) in known.items()}
         if fault is None:
-            return None
+            return versions, None
         replay = self.records.replay(account_id, idempotency, utc_now()) if idempotency else None
         if replay is None:
             raise fault
-        return replay
+        return versions, replay
+
+    def _known(
+        self, account_id: int, events: list[NewMemberEvent], resolved: list[tuple[int, int]], type_ids: list[int]
+    ) -> tuple[dict[int, tuple[int, str | None]], set[int]]:
+        """The version and schema of each type, read first if this container does not know it (or a concurrent
+        invocation forgot it meanwhile: read again); and the types read."""
+        read: set[int] = set()
+        for _ in range(TRANSACTION_TRIES):
+            known = self.schemas.snapshot(account_id, type_ids)
+            missing = [t for t in type_ids if t not in known]
+            if not missing:
+                return known, read
+            read |= self._read_types(account_id, events, resolved, missing)
+        raise ServiceUnavailable("The event types changed while the events were checked; retry the request.")
 
     def _read_types(
         self, account_id: int, events: list[NewMemberEvent], resolved: list[tuple[int, int]], type_ids: list[int]
@@ -170,8 +186,8 @@ class MemberEventStore(Table):
             raise event_batch.gone(account_id, events, resolved, missing_members, missing_types)
         return learned
 
-    def _type_check(self, account_id: int, type_id: int) -> dict[str, Any]:
-        expression, values = self.schemas.condition(account_id, type_id)
+    def _type_check(self, account_id: int, type_id: int, version: int) -> dict[str, Any]:
+        expression, values = event_batch.condition(version)
         check = self._exists_check(layout.type_key(account_id, type_id))
         check["ConditionCheck"]["ConditionExpression"] = expression
         if values:
