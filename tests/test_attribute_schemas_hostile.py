@@ -9,6 +9,7 @@ refuses or that backtrack catastrophically elsewhere, formats, huge numbers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -93,6 +94,7 @@ def accounts(dynamodb: Any) -> Any:
 @example(schema={"$ref": "https://example.com/s"}, events=[{}])
 @example(schema={"patternProperties": {"(?=x)": True}}, events=[{}])
 @example(schema={"items": {"uniqueItems": True}}, events=[{"a": [[1, 2]] * 2000}])
+@example(schema={"patternProperties": None}, events=[{"a": None}])
 def test_any_schema_and_any_attributes_get_a_200_or_a_4xx(accounts: Any, schema: Any, events: Any) -> None:
     note(f"seed: HYPOTHESIS_SEED={SEED} repeats this run")
     account, items = accounts()
@@ -110,3 +112,18 @@ def test_any_schema_and_any_attributes_get_a_200_or_a_4xx(accounts: Any, schema:
     result = survives(items, "create_member_events", posted)
     if result.status == 400:
         note(json.dumps(result.body["errors"])[:2000])
+
+
+WRONG = [None, 1, 1.5, "x", True, [], {}, [None], [{}], ["a"], {"a": None}, {"a": 1}, {"a": {}}]
+
+
+@pytest.mark.parametrize("keyword", sorted(set(KEYWORDS)))
+def test_every_keyword_with_a_value_of_any_type_is_accepted_or_refused(keyword: str) -> None:
+    """Every keyword, given a value of each JSON type, alone or one level down, is accepted or refused with a
+    reason (a 400): never an exception of another kind (a 500)."""
+    from emma_events import attribute_schemas
+
+    for value in WRONG:
+        for schema in ({keyword: value}, {"properties": {"p": {keyword: value}}}, {"items": {keyword: value}}):
+            with contextlib.suppress(ValueError):
+                attribute_schemas.check(schema)

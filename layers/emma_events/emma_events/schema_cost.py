@@ -133,7 +133,8 @@ def combine(schema: dict[str, Any], applied: dict[str, dict[str, list[Cost]]]) -
     mark_event = sum(c.event + c.mark_event for c in in_place)
     child_event = 0
     # a key is matched against every pattern, again for additionalProperties, again to learn what is evaluated
-    keys = [regex(name) for name in schema.get("patternProperties", {})]
+    patterns = schema.get("patternProperties")
+    keys = [regex(name) for name in patterns] if isinstance(patterns, dict) else []
     times = 1 + ("additionalProperties" in schema) + ("unevaluatedProperties" in schema)
     key_value = UNIT * len(keys) + times * sum(k.ns_per_string for k in keys)
     key_byte = times * sum(k.ns_per_byte for k in keys)
