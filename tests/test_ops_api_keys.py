@@ -44,6 +44,15 @@ class Clients:
             answer = {"id": i, "value": v, "name": name, "enabled": e, "createdDate": created}
             self.stub.add_response("get_api_key", answer, {"apiKey": i, "includeValue": True})
 
+    def create_then_revoke_the_last_key(self) -> None:
+        """create finds account 100's key k-1 in the plan; revoke finds it again and, no other key presenting it,
+        disables it; then the stage's authorizer cache is flushed."""
+        self.in_plan(100, ("k-1", "v-1", True))
+        self.in_plan(100, ("k-1", "v-1", True))
+        disable = [{"op": "replace", "path": "/enabled", "value": "false"}]
+        self.stub.add_response("update_api_key", {}, {"apiKey": "k-1", "patchOperations": disable})
+        self.stub.add_response("flush_stage_authorizers_cache", {}, {"restApiId": API, "stageName": STAGE})
+
     @staticmethod
     def query(name: str, position: str | None = None) -> dict[str, Any]:
         return {"usagePlanId": PLAN, "nameQuery": name, "limit": 500} | ({"position": position} if position else {})
@@ -130,14 +139,7 @@ def test_revoking_flushes_the_authorizer_cache_and_keeps_a_shared_usage_key(dyna
 
 def test_revoking_the_last_key_disables_the_usage_key_too(dynamodb: Any) -> None:
     clients = Clients()
-    clients.in_plan(100, ("k-1", "v-1", True))
-    clients.in_plan(100, ("k-1", "v-1", True))
-    clients.stub.add_response(
-        "update_api_key",
-        {},
-        {"apiKey": "k-1", "patchOperations": [{"op": "replace", "path": "/enabled", "value": "false"}]},
-    )
-    clients.stub.add_response("flush_stage_authorizers_cache", {}, {"restApiId": API, "stageName": STAGE})
+    clients.create_then_revoke_the_last_key()
     with clients.stub:
         only = create(clients)
         code, lines = revoke(clients, only["public_key"])
@@ -225,14 +227,7 @@ def test_the_stacks_outputs_give_the_table_plan_api_and_stage(dynamodb: Any) -> 
     clients = Clients()
     described = Stubber(cloudformation)
     described.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "emma-events-dev"})
-    clients.in_plan(100, ("k-1", "v-1", True))
-    clients.in_plan(100, ("k-1", "v-1", True))
-    clients.stub.add_response(
-        "update_api_key",
-        {},
-        {"apiKey": "k-1", "patchOperations": [{"op": "replace", "path": "/enabled", "value": "false"}]},
-    )
-    clients.stub.add_response("flush_stage_authorizers_cache", {}, {"restApiId": API, "stageName": STAGE})
+    clients.create_then_revoke_the_last_key()
     with clients.stub, described:
         _code, lines = run(clients, "create", "--account", "100", "--usage-plan-id", PLAN)
         created = json.loads(lines[0])
