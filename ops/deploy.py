@@ -134,6 +134,8 @@ class Deployer:
         parameters = f"{env.parameters} {extra}".strip()
         self.check_account(parameters)
         status = self.status(env.stack)
+        if status == "REVIEW_IN_PROGRESS":  # a change set made, never executed: nothing was created
+            status = None
         if status is not None and status.endswith("_IN_PROGRESS"):
             raise Stop(f"stack {env.stack} is {status}: wait until it ends, then deploy again")
         if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):  # a creation that failed: it cannot be updated
@@ -143,16 +145,46 @@ class Deployer:
             self.say(f"stack {env.stack} does not exist yet: it will be created, with SAM's artifact bucket if new")
             if not yes and not self.dry_run and input("Create it? [y/N] ").strip().lower() != "y":
                 raise Stop("nothing was created")
-            # Unprotected, so that a failed creation's rollback deletes the table it made (RetainExceptOnCreate).
-            self.sam_deploy(env, f"{parameters} TableDeletionProtection=false", "--on-failure", "DELETE")
+            self.create(env, f"{parameters} TableDeletionProtection=false")
         self.change("cloudformation", "set_stack_policy", StackName=env.stack, StackPolicyBody=json.dumps(STACK_POLICY))
         self.sam_deploy(env, f"{parameters} TableDeletionProtection=true", "--no-fail-on-empty-changeset")
         self.say("deployed: make outputs ENV=" + env.name + " shows ApiUrl; docs/deploy.md has the first request")
 
+    def create(self, env: Environment, parameters: str) -> None:
+        """Create the stack so that a failure leaves nothing: SAM makes the change set, which is executed with
+        RetainExceptOnCreate (a rollback deletes what it created, the retained table too, which is unprotected
+        until the next step); a failed creation's empty stack is deleted."""
+        from botocore.exceptions import WaiterError
+
+        self.sam_deploy(env, parameters, "--no-execute-changeset")
+        cloudformation = self.client("cloudformation")
+        if self.dry_run:
+            self.say(
+                f"+ cloudformation execute_change_set (the one just made) StackName={env.stack} RetainExceptOnCreate"
+            )
+            return
+        summaries = cloudformation.list_change_sets(StackName=env.stack)["Summaries"]
+        ready = [c for c in summaries if c["Status"] == "CREATE_COMPLETE" and c["ExecutionStatus"] == "AVAILABLE"]
+        if not ready:
+            raise Stop(f"sam deploy made no change set for {env.stack} to execute: its output above says why")
+        change_set = max(ready, key=lambda c: str(c["CreationTime"]))
+        self.change(
+            "cloudformation",
+            "execute_change_set",
+            ChangeSetName=change_set["ChangeSetId"],
+            StackName=env.stack,
+            RetainExceptOnCreate=True,
+        )
+        try:
+            cloudformation.get_waiter("stack_create_complete").wait(StackName=env.stack)
+        except WaiterError as error:
+            self.remove_failed(env.stack)
+            raise Stop(f"stack {env.stack} was not created ({error}); nothing of it is left: see its events") from error
+
     def remove_failed(self, stack: str) -> None:
         from botocore.exceptions import WaiterError
 
-        self.say(f"stack {stack} failed to create before: deleting what is left of it")
+        self.say(f"stack {stack} failed to create: deleting what is left of it")
         self.change("cloudformation", "delete_stack", StackName=stack)
         if self.dry_run:
             return
@@ -160,9 +192,8 @@ class Deployer:
             self.client("cloudformation").get_waiter("stack_delete_complete").wait(StackName=stack)
         except WaiterError as error:
             raise Stop(
-                f"stack {stack} could not be deleted ({error}); a table created deletion-protected (by a sam deploy"
-                " by hand) must be unprotected first: aws dynamodb update-table --table-name <its name>"
-                " --no-deletion-protection-enabled"
+                f"stack {stack} could not be deleted ({error}): its events name the resource that stays;"
+                " delete that by hand, then deploy again"
             ) from error
 
     def sam_deploy(self, env: Environment, parameters: str, *options: str) -> None:

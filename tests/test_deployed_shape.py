@@ -4,6 +4,7 @@ translator (samtranslator, the code behind the ``AWS::Serverless`` transform). N
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -15,13 +16,14 @@ pytestmark = pytest.mark.moto_only  # no store: one run is enough
 
 DEPLOYED = transformed()
 RESOURCES: dict[str, Any] = DEPLOYED["Resources"]
+PARAMETERS = set(DEPLOYED["Parameters"])
 
 
 def of_type(kind: str, resources: dict[str, Any] = RESOURCES) -> dict[str, Any]:
     return {name: r for name, r in resources.items() if r["Type"] == kind}
 
 
-def _translated_with_layer_at(uri: str) -> dict[str, Any]:
+def _translated_with_layer_at(uri: str, **parameters: str) -> dict[str, Any]:
     from samtranslator.translator.transform import transform
 
     template = copy.deepcopy(load_template())
@@ -36,7 +38,7 @@ def _translated_with_layer_at(uri: str) -> dict[str, Any]:
         def load(self) -> dict[str, str]:
             return {}
 
-    return dict(transform(template, {}, NoManagedPolicies())["Resources"])
+    return dict(transform(template, parameters, NoManagedPolicies())["Resources"])
 
 
 def test_a_change_to_the_layer_alone_publishes_a_new_version_of_every_function() -> None:
@@ -46,6 +48,41 @@ def test_a_change_to_the_layer_alone_publishes_a_new_version_of_every_function()
     after = of_type("AWS::Lambda::Version", _translated_with_layer_at("s3://bucket/layer-2.zip"))
     assert len(before) == len(after) == len(of_type("AWS::Lambda::Function"))
     assert not set(before) & set(after)
+
+
+def parameters_in(value: Any) -> set[str]:
+    """The template's parameters a value reads (by Ref or inside a Sub), wherever they are nested."""
+    if isinstance(value, list):
+        return set().union(*map(parameters_in, value))
+    if not isinstance(value, dict):
+        return set()
+    found = {value["Ref"]} & PARAMETERS if "Ref" in value else set()
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        found |= set(re.findall(r"\$\{([^}!.]+)\}", text)) & PARAMETERS
+    return found | set().union(*map(parameters_in, value.values()))
+
+
+def test_a_new_value_of_a_parameter_a_function_reads_moves_its_alias_to_a_new_version() -> None:
+    """SAM names a version after the function's properties with their parameters unresolved (AWS's translator,
+    serverless-application-model #3820): a deploy that changes only LogLevel would reach $LATEST, never "live".
+    Each version's description reads exactly the parameters its function's configuration reads: a new value
+    replaces the version (AWS::Lambda::Version's Description requires replacement), and since the configuration
+    changed with it, Lambda publishes a new one, which the alias then points to."""
+    unversioned = {"ReservedConcurrentExecutions"}  # the function's, not any version's
+    versions = {v["Properties"]["FunctionName"]["Ref"]: v for v in of_type("AWS::Lambda::Version").values()}
+    for name, function in of_type("AWS::Lambda::Function").items():
+        read = parameters_in([v for k, v in function["Properties"].items() if k not in unversioned])
+        assert {"LogLevel", "SnapStart"} <= read, name
+        assert parameters_in(versions[name]["Properties"].get("Description")) == read, name
+        text = versions[name]["Properties"]["Description"]["Fn::Sub"]
+        assert len(re.sub(r"\$\{([^}]+)\}", lambda m: "x" * longest(m[1]), text)) <= 256, name  # Lambda's limit
+
+
+def longest(parameter: str) -> int:
+    """The most characters a value of the parameter can have."""
+    declared = DEPLOYED["Parameters"][parameter]
+    return int(declared.get("MaxLength") or max(map(len, declared["AllowedValues"])))
 
 
 def test_every_function_but_the_authorizer_is_invoked_through_its_alias() -> None:
@@ -177,22 +214,31 @@ def test_no_errors_alarm_counts_refused_credentials() -> None:
 
 
 def test_two_stacks_in_one_region_never_share_a_metric_or_a_dashboard_line() -> None:
-    """Each stack's metrics carry its own service (its name), and its dashboard names each of its functions
-    exactly: a prefix search for stack emma-events would also find emma-events-dev's functions."""
+    """Each stack's metrics carry its own service (its name), and its dashboard names each of its functions: a
+    search by prefix for stack emma-events would also find emma-events-dev's functions."""
+    functions = set(of_type("AWS::Lambda::Function"))
     for name, function in of_type("AWS::Lambda::Function").items():
         environment = function["Properties"]["Environment"]["Variables"]
         assert environment["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}, name
     (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
     body, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
-    for metric in re.findall(r'\["EmmaEvents", [^\]]*\]', body):
-        assert '"service", "${AWS::StackName}"' in metric, metric
-    searches = re.findall(r"SEARCH\('([^']*)'", body)
-    assert searches
-    for search in searches:
-        assert re.search(r'\(FunctionName=\\"\$\{Functions\}\\"\)', search), search
+    assert "SEARCH(" not in body
     separator, names = variables["Functions"]["Fn::Join"]
-    assert separator == '\\" OR FunctionName=\\"'
-    assert {n["Ref"] for n in names} == set(of_type("AWS::Lambda::Function"))
+    # the body as CloudFormation writes it (each function by its logical id), "." as CloudWatch reads it
+    text = body.replace("${Functions}", separator.join(n["Ref"] for n in names))
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))["widgets"]
+    shown: dict[str, list[str]] = {}
+    for widget in widgets:
+        previous: list[Any] = []
+        for row in widget["properties"]["metrics"]:
+            row = [previous[i] if value == "." else value for i, value in enumerate(row)]
+            previous = row
+            if row[0] == "EmmaEvents":
+                assert row[row.index("service") + 1] == "x", row  # ${AWS::StackName}
+            if row[:1] == ["AWS/Lambda"] and row[2] == "FunctionName" and row[3] in functions:
+                shown.setdefault(row[1], []).append(row[3])
+    for metric in ("Invocations", "Errors", "Throttles"):
+        assert sorted(shown[metric]) == sorted(functions), metric
 
 
 def test_the_stage_throttle_says_its_total_for_the_methods_the_api_has() -> None:

@@ -56,6 +56,20 @@ class Aws:
         found["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in (outputs or {}).items()]
         self.stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [found]}, {"StackName": STACK})
 
+    def created(self, outcome: str = "CREATE_COMPLETE") -> None:
+        """SAM's change set is found and executed with RetainExceptOnCreate; the waiter sees ``outcome``."""
+        change_set = {
+            "ChangeSetId": "arn:cs/1",
+            "Status": "CREATE_COMPLETE",
+            "ExecutionStatus": "AVAILABLE",
+            "CreationTime": datetime.now(UTC),
+        }
+        stub = self.stubs["cloudformation"]
+        stub.add_response("list_change_sets", {"Summaries": [change_set]}, {"StackName": STACK})
+        execute = {"ChangeSetName": "arn:cs/1", "StackName": STACK, "RetainExceptOnCreate": True}
+        stub.add_response("execute_change_set", {}, execute)
+        self.stack(outcome)  # the waiter's first look
+
     def policy(self) -> None:
         expected = {"StackName": STACK, "StackPolicyBody": json.dumps(STACK_POLICY)}
         self.stubs["cloudformation"].add_response("set_stack_policy", {}, expected)
@@ -78,17 +92,17 @@ def sam_deploy(protected: bool, *options: str) -> list[str]:
 
 
 def test_a_first_deploy_creates_the_table_unprotected_then_guards_and_protects_it() -> None:
-    """Created unprotected with --on-failure DELETE: a failed creation's rollback deletes the table it made
-    (RetainExceptOnCreate) and the stack, leaving nothing that blocks the next deploy. Then the stack policy, then
-    deletion protection."""
+    """Created unprotected, SAM's change set executed with RetainExceptOnCreate: a failed creation's rollback
+    deletes what it made, the retained table too. Then the stack policy, then deletion protection."""
     aws = Aws()
     aws.account()
     aws.stack(None)
+    aws.created()
     aws.policy()
     code, out = aws.main("deploy", "--env", "dev", "--yes")
     assert code == 0
     assert aws.commands == [
-        sam_deploy(False, "--on-failure", "DELETE"),
+        sam_deploy(False, "--no-execute-changeset"),
         sam_deploy(True, "--no-fail-on-empty-changeset"),
     ]
     assert "account 123456789012" in out
@@ -110,9 +124,22 @@ def test_a_stack_left_by_a_failed_creation_is_deleted_before_the_next() -> None:
     aws.stack("ROLLBACK_COMPLETE")
     aws.stubs["cloudformation"].add_response("delete_stack", {}, {"StackName": STACK})
     aws.stack(None)  # the waiter's first look: gone
+    aws.created()
     aws.policy()
     assert aws.main("deploy", "--env", "dev", "--yes")[0] == 0
-    assert aws.commands[0] == sam_deploy(False, "--on-failure", "DELETE")
+    assert aws.commands[0] == sam_deploy(False, "--no-execute-changeset")
+
+
+def test_a_failed_creation_leaves_no_stack_and_deploys_nothing_more() -> None:
+    aws = Aws()
+    aws.account()
+    aws.stack(None)
+    aws.created(outcome="ROLLBACK_COMPLETE")  # the rollback deleted what it made, the table included
+    aws.stubs["cloudformation"].add_response("delete_stack", {}, {"StackName": STACK})
+    aws.stack(None)
+    code, _ = aws.main("deploy", "--env", "dev", "--yes")
+    assert code == 1
+    assert aws.commands == [sam_deploy(False, "--no-execute-changeset")]  # no policy, no second deploy
 
 
 def test_a_reservation_the_accounts_quota_cannot_hold_stops_before_anything_is_made() -> None:
