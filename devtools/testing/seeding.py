@@ -57,20 +57,20 @@ def seed_events(
     """Write ``count`` events straight through BatchWriteItem (25 per request), in the stores' own item
     layout, and return the items. Setup only: through the API, moto copies the whole table on every
     transaction, which makes seeding thousands of events take minutes."""
+    from emma_events import counts
     from emma_events.dates import utc_now
     from emma_events.domain import MemberEvent
     from emma_events.layout import event_item
 
     when = at or utc_now()
-    items = [
-        event_item(
-            MemberEvent(
-                account_id, first_id + n, member_id, event_type_id, when, when, monetary_value, None, attributes
-            )
-        )
+    events = [
+        MemberEvent(account_id, first_id + n, member_id, event_type_id, when, when, monetary_value, None, attributes)
         for n in range(count)
     ]
+    items = [event_item(event) for event in events]
     for start in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
         stores.client.batch_write_item(RequestItems={stores.table_name: batch})
+    for key, added in counts.increments(events).items():  # the member's counts, as the API keeps them
+        stores.client.update_item(**counts.update(stores.table_name, key, added))
     return items

@@ -17,7 +17,18 @@ from emma_events.dates import to_emma
 from emma_events.domain import EventFilter
 from emma_events.errors import reject
 from emma_events.event_models import MemberEventResponse
-from emma_events.paging import Count, Cursor, End, Limit, Start, encode_cursor, fit_page, next_link, window
+from emma_events.paging import (
+    MAX_START,
+    Count,
+    Cursor,
+    End,
+    Limit,
+    Start,
+    encode_cursor,
+    fit_page,
+    next_link,
+    window,
+)
 from emma_events.stores import member_events
 
 
@@ -43,7 +54,7 @@ def list_member_events(
     if count:
         return Response(store.count_member_events(account_id, member_id, filters))
     listing = (account_id, member_id, filters)
-    asked = window(start, end, cursor, limit, listing)
+    asked = window(start, end, cursor, limit, listing, MAX_START)
     page = store.member_events_page(
         account_id, member_id, filters, offset=asked.offset, limit=asked.size, after=asked.after
     )

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from emma_events import keys
 from emma_events.cascade_store import CascadeStore
 from emma_events.domain import CascadeState, Parent
 from emma_events.dynamo import Item
@@ -77,6 +78,8 @@ class Cascade:
         pass_started_at = state.pass_started_at if position is not None else time.time()
         while True:  # at least one page per step, so that every step makes progress
             found, position = self.store.parent_event_keys(parent, position, self.page_size)
+            if parent.kind == "event_type":  # before the deletes: a retried step finds these members again
+                self.store.settle_counts(parent, {key[keys.PK]["S"] for key in found})
             deleted += self.store.delete_keys(found)
             pass_deleted += len(found)
             if position is None:  # the end of a pass

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from emma_events import keys, layout
+from botocore.exceptions import ClientError
+
+from emma_events import counts, keys, layout
 from emma_events.dates import to_storage, utc_now
 from emma_events.domain import CascadeState, Parent
 from emma_events.dynamo import Item, Table, attr_n, attr_s
@@ -21,8 +23,8 @@ class CascadeStore(Table):
     ) -> tuple[list[Item], dict[str, Any] | None]:
         """Up to ``limit`` keys of the parent's events after ``position``, and where the next read starts.
 
-        1 x Query, keys only: a type's events through the keys-only ``ByType`` index; a member's events in the
-        member's own partition (strongly consistent, ``ProjectionExpression`` of the keys).
+        1 x Query, keys only: a type's events through the keys-only ``ByType`` index; a member's events and
+        counts in the member's own partition (strongly consistent, ``ProjectionExpression`` of the keys).
         """
         if parent.kind == "event_type":
             query: dict[str, Any] = {
@@ -33,13 +35,10 @@ class CascadeStore(Table):
                 "ProjectionExpression": "PK, SK",  # only the table keys: half the payload of the index entry
             }
         else:
-            query = {
+            query = {  # what is left of the member's partition: its events and its count items
                 "TableName": self.table_name,
-                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :events)",
-                "ExpressionAttributeValues": {
-                    ":pk": attr_s(keys.member_pk(parent.account_id, parent.parent_id)),
-                    ":events": attr_s(keys.EVENT_PREFIX),
-                },
+                "KeyConditionExpression": "PK = :pk",
+                "ExpressionAttributeValues": {":pk": attr_s(keys.member_pk(parent.account_id, parent.parent_id))},
                 "ProjectionExpression": "PK, SK",
                 "ConsistentRead": True,
             }
@@ -49,6 +48,47 @@ class CascadeStore(Table):
         page = self.client.query(**query)
         found = [{keys.PK: item[keys.PK], keys.SK: item[keys.SK]} for item in page["Items"]]
         return found, page.get("LastEvaluatedKey")
+
+    def settle_counts(self, parent: Parent, member_pks: set[str]) -> None:
+        """Take a removed type's counts off each member's: each of its count items is deleted and its values
+        subtracted from the all-types item of the same period, both in one transaction, so that the member's
+        counts are exact at every moment (while the type is being removed, a count subtracts its items). The
+        delete's condition makes it exactly once, however often a step is retried: per member, 1 x Query (keys
+        and values, strongly consistent) and 1 x TransactWriteItems per 50 items."""
+        prefix = counts.count_sk(counts.scope_of(parent.parent_id), "")
+        for pk in sorted(member_pks):
+            attempt = 0
+            while True:
+                page = self.client.query(
+                    TableName=self.table_name,
+                    KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                    ExpressionAttributeValues={":pk": attr_s(pk), ":prefix": attr_s(prefix)},
+                    ConsistentRead=True,
+                    Limit=50,
+                )
+                if not page["Items"]:
+                    break
+                parts: list[dict[str, Any]] = []
+                for item in page["Items"]:
+                    period = item[keys.SK]["S"].removeprefix(prefix)
+                    values = {name: -int(v["N"]) for name, v in item.items() if name not in (keys.PK, keys.SK)}
+                    parts.append(
+                        {
+                            "Delete": self._delete(
+                                {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}, "attribute_exists(PK)"
+                            )
+                        }
+                    )
+                    parts.append(
+                        {"Update": counts.update(self.table_name, (pk, counts.count_sk(counts.ALL, period)), values)}
+                    )
+                try:
+                    self.client.transact_write_items(TransactItems=parts)
+                except ClientError as error:  # a concurrent step settled some of them, or a conflict: read again
+                    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                        raise
+                    self._sleep(attempt)
+                    attempt += 1
 
     def delete_keys(self, items: list[Item], max_attempts: int = 8) -> int:
         """Delete items by key: BatchWriteItem in chunks of 25 (the service's limit), retrying

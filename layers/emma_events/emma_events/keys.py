@@ -92,6 +92,20 @@ def is_event_sk(value: str) -> bool:
     return _EVENT_SK.fullmatch(value) is not None
 
 
+#: Events of one member and one type, by time (GSI2PK = "<account>#M#<member>#T#<type>", sort key SK): a
+#: listing filtered by type reads only what it returns.
+MEMBER_TYPE_INDEX = "ByMemberType"
+MEMBER_TYPE_INDEX_PK = "GSI2PK"
+
+
+def member_type_pk(account_id: int, member_id: int, event_type_id: int) -> str:
+    return f"{member_pk(account_id, member_id)}#T#{event_type_id}"
+
+
+#: A member's event counts per hour, day and month (counts.py), in its partition: ``C#<scope>#<period>``.
+COUNT_PREFIX = "C#"
+
+
 def type_index_pk(account_id: int, event_type_id: int) -> str:
     return f"{account_id}#T#{event_type_id}"
 

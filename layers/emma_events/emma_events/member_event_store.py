@@ -1,5 +1,5 @@
-"""Member events: record a batch all or nothing (exactly once with an ``Idempotency-Key``), page and count a
-member's events.
+"""Member events: record a batch all or nothing (exactly once with an ``Idempotency-Key``), with the members'
+counts (counts.py); the reads of a member's events are ``member_timeline``'s.
 
 Each method documents the DynamoDB calls it makes. Which event of a batch is wrong is decided by ``event_batch``;
 the idempotency records are ``idempotency_store``'s.
@@ -11,24 +11,13 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from emma_events import event_batch, keys, layout
-from emma_events.dates import to_storage, utc_now
-from emma_events.domain import EventFilter, EventPage, Idempotency, MemberEvent, NewMemberEvent
-from emma_events.dynamo import (
-    QUERY_PAGE_ITEMS,
-    TRANSACTION_TRIES,
-    DynamoDBClient,
-    Item,
-    Table,
-    attr_n,
-    attr_s,
-    translate_errors,
-)
-from emma_events.errors import NotFound, ServiceUnavailable, invalid_cursor
+from emma_events import counts, event_batch, keys, layout
+from emma_events.dates import utc_now
+from emma_events.domain import Idempotency, MemberEvent, NewMemberEvent
+from emma_events.dynamo import TRANSACTION_TRIES, DynamoDBClient, Item, translate_errors
+from emma_events.errors import ServiceUnavailable
 from emma_events.idempotency_store import IdempotencyRecords
-
-#: How many Queries one cursor page may make while a type filter finds too few events (each reads at most 1 MB).
-QUERY_PAGES_PER_CALL = 8
+from emma_events.member_timeline import MemberTimeline
 
 
 def _types(resolved: list[tuple[int, int]]) -> list[int]:
@@ -38,13 +27,14 @@ def _types(resolved: list[tuple[int, int]]) -> list[int]:
 class Part(NamedTuple):
     """One item of a batch's transaction, and what it is about: its cancellation reason is read by it."""
 
-    kind: str  # "member" or "type" (a ConditionCheck that it exists), "event" (a Put), "record" (idempotency)
+    kind: str  # "member", "type" (a ConditionCheck that it exists), "event" (a Put), "count" (an Update), "record"
     ident: int  # the member, type or event id (0 for the record)
     item: dict[str, Any]
 
 
-class MemberEventStore(Table):
-    """Members' events (items ``EV#<timestamp>#<id>`` of the member's partition, indexed by type in ``ByType``)."""
+class MemberEventStore(MemberTimeline):
+    """Members' events (items ``EV#<timestamp>#<id>`` of the member's partition, indexed by type in ``ByType`` and
+    by member and type in ``ByMemberType``) and their counts (items ``C#…`` there too)."""
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         super().__init__(table_name, client)
@@ -65,7 +55,8 @@ class MemberEventStore(Table):
         version validated against, so an event is never stored for a member or type deleted at the same moment,
         nor against a schema changed since (the type is read again and the batch validated anew); and, with an
         ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
-        from the record (+1 x GetItem).
+        from the record (+1 x GetItem). And an ``Update`` adding to each count item of the events' members
+        (hour, day and month; of the type and of all types): at most 6 per event, so at most 91 items in all.
         """
         first = 0
         for attempt in range(TRANSACTION_TRIES):
@@ -97,6 +88,8 @@ class MemberEventStore(Table):
             parts += [Part("type", t, self._type_check(account_id, t, versions[t])) for t in _types(resolved)]
             items = [layout.event_item(e) for e in created]  # each written twice with a key: made once
             parts += [Part("event", e.event_id, {"Put": self._put(i)}) for e, i in zip(created, items, strict=True)]
+            added = counts.increments(created).items()
+            parts += [Part("count", 0, {"Update": counts.update(self.table_name, k, a)}) for k, a in added]
             if idempotency:
                 parts.append(Part("record", 0, {"Put": self.records.put(account_id, idempotency, items, now)}))
             try:
@@ -193,103 +186,3 @@ class MemberEventStore(Table):
         if values:
             check["ConditionCheck"]["ExpressionAttributeValues"] = values
         return check
-
-    @translate_errors
-    def member_events_page(
-        self, account_id: int, member_id: int, filters: EventFilter, *, offset: int, limit: int, after: str | None
-    ) -> EventPage:
-        """A page of a member's events, sorted by timestamp then id.
-
-        1 x BatchGetItem (the member exists, else ``NotFound``; the types being removed) + Query on the member's
-        partition with the time range as key condition, from the start or, with ``after`` (a cursor), after that
-        key: the cost of a page does not depend on its depth. Reads ``limit + 1`` matching events, so a page that
-        ends exactly at the last event links to nothing (DynamoDB returns a ``LastEvaluatedKey`` whenever it stops
-        at ``Limit``, even with nothing after it); Emma's ``start`` skips ``offset`` matching events first.
-        ``Limit`` applies before the type filter, so reads go on until enough events match, at most
-        ``QUERY_PAGES_PER_CALL`` Queries for a cursor page: then the page may be short (even empty) and links on
-        from where the reads stopped, so a walk always reaches every matching event. Every ``Limit`` is at most
-        ``QUERY_PAGE_ITEMS``.
-        """
-        removing = self._member_and_removals(account_id, member_id)
-        if filters.event_type_id in removing:
-            return EventPage([], None)
-        query = self._events_query(account_id, member_id, filters, removing)
-        if after is not None:
-            values = query["ExpressionAttributeValues"]
-            # Only a position inside the key condition's range: DynamoDB refuses any other ExclusiveStartKey.
-            if not (keys.is_event_sk(after) and values[":low"]["S"] <= after <= values[":high"]["S"]):
-                raise invalid_cursor()
-            query["ExclusiveStartKey"] = {keys.PK: values[":pk"], keys.SK: attr_s(after)}
-        to_skip, wanted = offset, limit + 1
-        items: list[Item] = []
-        reads = 0
-        while True:
-            query["Limit"] = min(QUERY_PAGE_ITEMS, to_skip + wanted - len(items))
-            page = self.client.query(**query)
-            reads += 1
-            found = page["Items"]
-            skipped = min(to_skip, len(found))
-            to_skip -= skipped
-            items += found[skipped:]
-            resume = page.get("LastEvaluatedKey")
-            if resume is None or len(items) >= wanted:
-                break
-            if after is not None and reads >= QUERY_PAGES_PER_CALL:
-                # Enough reading for one call: the rest comes with the next page, from where this one stopped.
-                events = [layout.event_of(item) for item in items]
-                return EventPage(events, resume[keys.SK]["S"], tuple(map(layout.event_sort_key, events)))
-            query["ExclusiveStartKey"] = resume
-        events = [layout.event_of(item) for item in items[:limit]]
-        positions = tuple(map(layout.event_sort_key, events))
-        return EventPage(events, positions[-1] if len(items) > limit else None, positions)
-
-    @translate_errors
-    def count_member_events(self, account_id: int, member_id: int, filters: EventFilter) -> int:
-        """1 x BatchGetItem (the member exists; the types being removed) + Query ``Select=COUNT`` (paginated)."""
-        removing = self._member_and_removals(account_id, member_id)
-        if filters.event_type_id in removing:
-            return 0
-        return self._count(self._events_query(account_id, member_id, filters, removing))
-
-    def _events_query(
-        self, account_id: int, member_id: int, filters: EventFilter, removing: list[int]
-    ) -> dict[str, Any]:
-        """The Query of a member's events in the time range, leaving out the types being removed: their events
-        are still stored until the cascade deletes them, but a deleted type's events are gone for the client."""
-        low = keys.EVENT_PREFIX + (to_storage(filters.since) if filters.since else "")
-        high = keys.EVENT_PREFIX + (to_storage(filters.until) + "#~" if filters.until else "~")
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
-                ":pk": attr_s(keys.member_pk(account_id, member_id)),
-                ":low": attr_s(low),
-                ":high": attr_s(high),
-            },
-            "ScanIndexForward": not filters.descending,
-        }
-        conditions = []
-        if filters.event_type_id is not None:
-            conditions.append("event_type_id = :type")
-            query["ExpressionAttributeValues"][":type"] = attr_n(filters.event_type_id)
-        elif removing:
-            # One comparison per type being removed (the item is emptied as cascades end, so the list stays as
-            # short as the deletes in flight); IN takes at most 100 operands, hence groups of 100.
-            for group in range(0, len(removing), 100):
-                names = [f":gone{index}" for index in range(group, min(group + 100, len(removing)))]
-                conditions.append(f"NOT (event_type_id IN ({', '.join(names)}))")
-                for name, type_id in zip(names, removing[group : group + 100], strict=True):
-                    query["ExpressionAttributeValues"][name] = attr_n(type_id)
-        if conditions:
-            query["FilterExpression"] = " AND ".join(conditions)
-        return query
-
-    def _member_and_removals(self, account_id: int, member_id: int) -> list[int]:
-        """The ids of the account's types being removed, checking the member exists (else ``NotFound``), in one
-        round trip: 1 x BatchGetItem, strongly consistent."""
-        member, removals = layout.member_key(account_id, member_id), layout.removals_key(account_id)
-        found = self._batch_get([member, removals])
-        if (member[keys.PK]["S"], member[keys.SK]["S"]) not in found:
-            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
-        item = found.get((removals[keys.PK]["S"], removals[keys.SK]["S"]), {})
-        return sorted(int(n) for n in item.get("type_ids", {}).get("NS", []))

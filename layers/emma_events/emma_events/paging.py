@@ -32,6 +32,9 @@ from emma_events.errors import ValidationFailed, field_error, invalid_cursor, re
 from emma_events.keys import MAX_ID
 
 MAX_PAGE = 500
+#: The deepest ``start`` of a listing that grows without bound (a member's events): a page there reads every
+#: record before it, so deeper is a 400 that points to the cursor, whose pages cost the same at any depth.
+MAX_START = 500
 Start = Annotated[int, InQuery, Field(ge=0, le=MAX_ID, description="Index of the first record to return.")]
 End = Annotated[
     int | None, InQuery, Field(gt=0, le=MAX_ID, description="Index after the last record (default start+500).")
@@ -69,12 +72,27 @@ def page_bounds(start: int, end: int | None) -> Window:
     return Window(start, end - start)
 
 
-def window(start: int, end: int | None, cursor: str | None, limit: int | None, binding: tuple[Any, ...] = ()) -> Window:
+def window(
+    start: int,
+    end: int | None,
+    cursor: str | None,
+    limit: int | None,
+    binding: tuple[Any, ...] = (),
+    max_start: int | None = None,
+) -> Window:
     """The page a call asks for, by ``start``/``end`` or by ``cursor``/``limit`` (400 when they are mixed).
-    ``binding``: what the cursor must have been made for (account, member, filters)."""
+    ``binding``: what the cursor must have been made for (account, member, filters); ``max_start``: the deepest
+    ``start`` allowed (``MAX_START`` for a listing that grows without bound)."""
     if cursor is None:
         if limit is not None:
             reject("query.limit", "limit goes with cursor; use start/end for the first page", "limit_without_cursor")
+        if max_start is not None and start > max_start:
+            reject(
+                "query.start",
+                f"must be at most {max_start}: deeper, continue with the cursor of the Link header of a page, "
+                "which costs the same at any depth",
+                "start_too_deep",
+            )
         return page_bounds(start, end)
     if start or end is not None:
         reject("query.cursor", "cursor and start/end cannot be combined", "cursor_with_offset")

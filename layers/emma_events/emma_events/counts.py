@@ -1,0 +1,177 @@
+"""A member's event counts per hour, day and month, kept beside the events in the same
+transaction, so that counting a member's events costs the same at any size (docs/data-model.md, "Counts").
+
+Three items per scope and period, in the member's partition: a day's item counts its hours, a month's its days,
+a year's its months. The scope is the member's events of one type (``<type id>``) or all of them (``*``). A
+time range is read as the items that cover its whole hours (at most three per end, and the whole years between,
+one Query), plus the events of the at most two hours it covers in part.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from emma_events import keys
+from emma_events.domain import MemberEvent
+
+ALL = "*"
+HOUR = timedelta(hours=1)
+#: The earliest and latest times an event can carry (dates.parse_timestamp: from 1970, at most a year ahead).
+FIRST = datetime(1970, 1, 1, tzinfo=UTC)
+LAST = datetime(9998, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def scope_of(event_type_id: int | None) -> str:
+    return ALL if event_type_id is None else f"{event_type_id:0{keys.ID_WIDTH}d}"
+
+
+UP = {"hour": "day", "day": "month", "month": "year"}
+
+
+def _parent(level: str, unit: datetime) -> datetime:
+    """The first unit of ``unit``'s parent (a day's first hour, a month's first day, a year's first month)."""
+    if level == "hour":
+        return unit.replace(hour=0)
+    if level == "day":
+        return unit.replace(day=1)
+    return unit.replace(month=1)
+
+
+def _next(level: str, unit: datetime) -> datetime:
+    if level == "hour":
+        return unit + HOUR
+    if level == "day":
+        return unit + timedelta(days=1)
+    if level == "month":
+        return unit.replace(year=unit.year + (unit.month == 12), month=unit.month % 12 + 1)
+    return unit.replace(year=unit.year + 1)
+
+
+def _previous(level: str, unit: datetime) -> datetime:
+    if level == "hour":
+        return unit - HOUR
+    if level == "day":
+        return unit - timedelta(days=1)
+    if level == "month":
+        return unit.replace(year=unit.year - (unit.month == 1), month=(unit.month - 2) % 12 + 1)
+    return unit.replace(year=unit.year - 1)
+
+
+def _where(level: str, unit: datetime) -> tuple[str, str]:
+    """The period of the item that counts a unit, and its attribute there."""
+    if level == "hour":
+        return f"D#{unit:%Y-%m-%d}", f"h{unit:%H}"
+    if level == "day":
+        return f"M#{unit:%Y-%m}", f"d{unit:%d}"
+    return f"Y#{unit:%Y}", f"m{unit:%m}"
+
+
+def count_sk(scope: str, period: str) -> str:
+    return f"{keys.COUNT_PREFIX}{scope}#{period}"
+
+
+def increments(events: Iterable[MemberEvent]) -> dict[tuple[str, str], dict[str, int]]:
+    """What a batch adds to its members' count items, by item key (PK, SK): per attribute (``h09``: the hour
+    from 09:00), the number of events, for the events' types and for all types. No sums of monetary values: one
+    of 1e-130 and one of 1e3 in an hour would need 134 digits, and DynamoDB keeps 38 (the ADD, and with it the
+    batch, would be refused)."""
+    added: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for event in events:
+        pk = keys.member_pk(event.account_id, event.member_id)
+        hour = event.event_timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        for scope in (ALL, scope_of(event.event_type_id)):
+            for level, unit in (("hour", hour), ("day", hour.replace(hour=0)), ("month", hour.replace(day=1, hour=0))):
+                period, attribute = _where(level, unit)
+                added[(pk, count_sk(scope, period))][attribute] += 1
+    return added
+
+
+@dataclass
+class Plan:
+    """How to count a time range: the attributes to add up in each item (by period), the whole years between
+    (first, last: one Query of the year items), and the parts of hours to count from the events themselves."""
+
+    items: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    years: tuple[int, int] | None = None
+    edges: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+
+def plan(since: datetime | None, until: datetime | None) -> Plan:
+    """The reads that count the events in [since, until] (both inclusive, whole seconds)."""
+    low, high = max(since or FIRST, FIRST), min(until or LAST, LAST)
+    found = Plan()
+    if low > high:
+        return found
+    first_hour, last_hour = low.replace(minute=0, second=0), high.replace(minute=0, second=0)
+    if first_hour == last_hour and (low != first_hour or high != last_hour + HOUR - timedelta(seconds=1)):
+        found.edges.append((low, high))
+        return found
+    if low != first_hour:  # part of the first hour
+        found.edges.append((low, first_hour + HOUR - timedelta(seconds=1)))
+        first_hour += HOUR
+    if high != last_hour + HOUR - timedelta(seconds=1):  # part of the last hour
+        found.edges.append((last_hour, high))
+        last_hour -= HOUR
+    _whole(found, "hour", first_hour, last_hour)
+    return found
+
+
+def _whole(found: Plan, level: str, lo: datetime, hi: datetime) -> None:
+    """Add the units lo..hi (inclusive) of ``level``: those of a parent covered in part from the parent's item,
+    the whole parents between one level up, and whole years as a range."""
+    while lo <= hi:
+        if level == "year":
+            found.years = (lo.year, hi.year)
+            return
+        first, last_parent = _parent(level, lo), _parent(level, hi)
+        whole_first, whole_last = lo == first, _next(UP[level], last_parent) == _next(level, hi)
+        if first == last_parent and not (whole_first and whole_last):
+            _units(found, level, lo, hi)
+            return
+        if not whole_first:
+            after = _next(UP[level], first)
+            _units(found, level, lo, _previous(level, after))
+            lo = after
+        if not whole_last:
+            _units(found, level, last_parent, hi)
+            hi = _previous(level, last_parent)
+        if lo > hi:
+            return
+        level, lo, hi = UP[level], _parent(level, lo), _parent(level, hi)
+
+
+def _units(found: Plan, level: str, lo: datetime, hi: datetime) -> None:
+    unit = lo
+    while unit <= hi:
+        period, attribute = _where(level, unit)
+        found.items[period].add(attribute)
+        unit = _next(level, unit)
+
+
+def total(plan_: Plan, items: dict[str, dict[str, Any]], years: Iterable[dict[str, Any]]) -> int:
+    """The events counted by the plan's items (by period; a missing item counts none) and year items."""
+    counted = sum(
+        int(items.get(period, {}).get(a, {}).get("N", 0)) for period, names in plan_.items.items() for a in names
+    )
+    for item in years:
+        counted += sum(int(value["N"]) for name, value in item.items() if _is_month(name))
+    return counted
+
+
+def _is_month(name: str) -> bool:
+    return len(name) == 3 and name[0] == "m" and name[1:].isdigit()
+
+
+def update(table_name: str, key: tuple[str, str], added: dict[str, int]) -> dict[str, Any]:
+    """A transaction's ``Update`` adding to a count item's attributes (ADD creates the item and each attribute)."""
+    return {
+        "TableName": table_name,
+        "Key": {keys.PK: {"S": key[0]}, keys.SK: {"S": key[1]}},
+        "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(added))),
+        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(added)},
+        "ExpressionAttributeValues": {f":a{i}": {"N": str(value)} for i, value in enumerate(added.values())},
+    }

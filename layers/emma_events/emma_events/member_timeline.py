@@ -1,0 +1,192 @@
+"""A member's timeline: a page of its events, and how many there are, each at a cost that does not depend on how
+many events the member has (docs/data-model.md).
+
+A page reads its events and little more: through the member's partition, or, filtered by type, through the
+``ByMemberType`` index, whose key holds the type. A count adds up the member's count items (counts.py) and reads
+only the events of the at most two hours the range covers in part.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emma_events import counts, keys, layout
+from emma_events.dates import to_storage
+from emma_events.domain import EventFilter, EventPage
+from emma_events.dynamo import QUERY_PAGE_ITEMS, Item, Table, attr_n, attr_s, translate_errors
+from emma_events.errors import NotFound, invalid_cursor
+
+#: How many Queries one cursor page may make while leaving out the events of types being removed finds too few
+#: (each reads at most 1 MB).
+QUERY_PAGES_PER_CALL = 8
+
+
+class MemberTimeline(Table):
+    """The reads of a member's events."""
+
+    @translate_errors
+    def member_events_page(
+        self, account_id: int, member_id: int, filters: EventFilter, *, offset: int, limit: int, after: str | None
+    ) -> EventPage:
+        """A page of a member's events, sorted by timestamp then id.
+
+        1 x BatchGetItem (the member exists, else ``NotFound``; the types being removed) + 1 x Query with the time
+        range as key condition: of the member's partition, or of ``ByMemberType`` for one type. From the start
+        or, with ``after`` (a cursor), after that key. Reads ``offset + limit + 1`` events, so a page that ends
+        exactly at the last event links to nothing (DynamoDB returns a ``LastEvaluatedKey`` whenever it stops at
+        ``Limit``, even with nothing after it). Only events of types being removed (a delete whose cascade runs)
+        are read and left out: reads go on until enough events are kept, at most ``QUERY_PAGES_PER_CALL``
+        Queries for a cursor page, which may then be short and link on from where the reads stopped.
+        """
+        removing = self._member_and_removals(account_id, member_id)
+        if filters.event_type_id in removing:
+            return EventPage([], None)
+        query = self._events_query(account_id, member_id, filters, removing)
+        if after is not None:
+            values = query["ExpressionAttributeValues"]
+            # Only a position inside the key condition's range: DynamoDB refuses any other ExclusiveStartKey.
+            if not (keys.is_event_sk(after) and values[":low"]["S"] <= after <= values[":high"]["S"]):
+                raise invalid_cursor()
+            start = {keys.PK: attr_s(keys.member_pk(account_id, member_id)), keys.SK: attr_s(after)}
+            if filters.event_type_id is not None:
+                start[keys.MEMBER_TYPE_INDEX_PK] = values[":pk"]
+            query["ExclusiveStartKey"] = start
+        to_skip, wanted = offset, limit + 1
+        items: list[Item] = []
+        reads = 0
+        while True:
+            query["Limit"] = min(QUERY_PAGE_ITEMS, to_skip + wanted - len(items))
+            page = self.client.query(**query)
+            reads += 1
+            found = page["Items"]
+            skipped = min(to_skip, len(found))
+            to_skip -= skipped
+            items += found[skipped:]
+            resume = page.get("LastEvaluatedKey")
+            if resume is None or len(items) >= wanted:
+                break
+            if after is not None and reads >= QUERY_PAGES_PER_CALL:
+                # Enough reading for one call: the rest comes with the next page, from where this one stopped.
+                events = [layout.event_of(item) for item in items]
+                return EventPage(events, resume[keys.SK]["S"], tuple(map(layout.event_sort_key, events)))
+            query["ExclusiveStartKey"] = resume
+        events = [layout.event_of(item) for item in items[:limit]]
+        positions = tuple(map(layout.event_sort_key, events))
+        return EventPage(events, positions[-1] if len(items) > limit else None, positions)
+
+    @translate_errors
+    def count_member_events(self, account_id: int, member_id: int, filters: EventFilter) -> int:
+        """How many of the member's events the filters keep, exactly, strongly consistent.
+
+        1 x BatchGetItem (the member, the types being removed, and the count items of the range's ends: at most
+        six) + 1 x Query of the whole years' count items (when the range spans more than two years) + 1 x Query
+        ``Select=COUNT`` of the events of each hour the range covers in part (at most two). For each type being
+        removed, its count items too (they are subtracted), unless the filter names another type.
+        """
+        plan = counts.plan(filters.since, filters.until)
+        scope = counts.scope_of(filters.event_type_id)
+        member, removals = layout.member_key(account_id, member_id), layout.removals_key(account_id)
+        pk = keys.member_pk(account_id, member_id)
+        ends = [{keys.PK: attr_s(pk), keys.SK: attr_s(counts.count_sk(scope, period))} for period in plan.items]
+        found = self._batch_get([member, removals, *ends])
+        if (member[keys.PK]["S"], member[keys.SK]["S"]) not in found:
+            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
+        removing = _removing(found.get((removals[keys.PK]["S"], removals[keys.SK]["S"]), {}))
+        if filters.event_type_id in removing:
+            return 0
+        total = self._counted(plan, pk, scope, found)
+        if filters.event_type_id is None and removing:
+            scopes = [counts.scope_of(t) for t in removing]
+            ends = [
+                {keys.PK: attr_s(pk), keys.SK: attr_s(counts.count_sk(s, period))}
+                for s in scopes
+                for period in plan.items
+            ]
+            theirs = self._batch_get(ends)
+            total -= sum(self._counted(plan, pk, s, theirs) for s in scopes)
+        for low, high in plan.edges:
+            part = EventFilter(filters.event_type_id, low, high)
+            total += self._count(self._events_query(account_id, member_id, part, removing, base=True))
+        return total
+
+    def _counted(self, plan: counts.Plan, pk: str, scope: str, found: dict[tuple[str, str], Item]) -> int:
+        """The events of one scope that the plan's count items hold: the ends' items (read), the whole years'
+        (1 x Query, strongly consistent)."""
+        prefix = counts.count_sk(scope, "")
+        items = {period: found.get((pk, prefix + period), {}) for period in plan.items}
+        years: list[Item] = []
+        if plan.years:
+            first, last = plan.years
+            query = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+                "ExpressionAttributeValues": {
+                    ":pk": attr_s(pk),
+                    ":first": attr_s(f"{prefix}Y#{first:04d}"),
+                    ":last": attr_s(f"{prefix}Y#{last:04d}"),
+                },
+                "ConsistentRead": True,
+            }
+            while True:
+                page = self.client.query(**query)
+                years += page["Items"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return counts.total(plan, items, years)
+
+    def _events_query(
+        self, account_id: int, member_id: int, filters: EventFilter, removing: list[int], *, base: bool = False
+    ) -> dict[str, Any]:
+        """The Query of a member's events in the time range: of one type through ``ByMemberType`` (``base``:
+        the member's partition, filtered, strongly consistent), else of the partition, leaving out the types
+        being removed: their events are stored until the cascade deletes them, but are gone for the client."""
+        low = keys.EVENT_PREFIX + (to_storage(filters.since) if filters.since else "")
+        high = keys.EVENT_PREFIX + (to_storage(filters.until) + "#~" if filters.until else "~")
+        type_id = None if base else filters.event_type_id
+        by_type = type_id is not None
+        pk = (
+            keys.member_pk(account_id, member_id)
+            if type_id is None
+            else keys.member_type_pk(account_id, member_id, type_id)
+        )
+        partition = keys.MEMBER_TYPE_INDEX_PK if by_type else keys.PK
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": f"{partition} = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {":pk": attr_s(pk), ":low": attr_s(low), ":high": attr_s(high)},
+            "ScanIndexForward": not filters.descending,
+        }
+        if by_type:
+            query["IndexName"] = keys.MEMBER_TYPE_INDEX
+            return query
+        if base:
+            query["ConsistentRead"] = True
+        conditions = []
+        if filters.event_type_id is not None:
+            conditions.append("event_type_id = :type")
+            query["ExpressionAttributeValues"][":type"] = attr_n(filters.event_type_id)
+        elif removing:
+            # One comparison per type being removed (the item is emptied as cascades end, so the list stays as
+            # short as the deletes in flight); IN takes at most 100 operands, hence groups of 100.
+            for group in range(0, len(removing), 100):
+                names = [f":gone{index}" for index in range(group, min(group + 100, len(removing)))]
+                conditions.append(f"NOT (event_type_id IN ({', '.join(names)}))")
+                for name, type_id in zip(names, removing[group : group + 100], strict=True):
+                    query["ExpressionAttributeValues"][name] = attr_n(type_id)
+        if conditions:
+            query["FilterExpression"] = " AND ".join(conditions)
+        return query
+
+    def _member_and_removals(self, account_id: int, member_id: int) -> list[int]:
+        """The ids of the account's types being removed, checking the member exists (else ``NotFound``), in one
+        round trip: 1 x BatchGetItem, strongly consistent."""
+        member, removals = layout.member_key(account_id, member_id), layout.removals_key(account_id)
+        found = self._batch_get([member, removals])
+        if (member[keys.PK]["S"], member[keys.SK]["S"]) not in found:
+            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
+        return _removing(found.get((removals[keys.PK]["S"], removals[keys.SK]["S"]), {}))
+
+
+def _removing(item: Item) -> list[int]:
+    return sorted(int(n) for n in item.get("type_ids", {}).get("NS", []))

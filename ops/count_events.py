@@ -1,0 +1,101 @@
+"""Count the events recorded before members' counts were kept; run once after deploying the release that keeps them.
+
+Each event is now written with its member's counts (hour, day and month, of its type and of all types) and its
+key of the ``ByMemberType`` index, in one transaction. An event recorded before has neither: until this runs, it
+is missing from ``count=true`` and from listings filtered by type (docs/operations.md, "Upgrading: counts").
+
+    python -m ops.count_events --table <TableName> [--dry-run] [--endpoint-url http://127.0.0.1:8000]
+
+It reads every event item without the index key (one filtered Scan, paginated) and, for each, in one transaction:
+sets the key (on condition it is still unset and the event still exists), adds the event to its member's counts,
+and checks that its member and type still exist (a deleted one's cascade removes its events, and a type's cascade
+takes its counts off). So each event is counted exactly once, however often this runs or whatever runs beside it;
+an event whose transaction is refused is reported and left (run again to retry it). Credentials and region come
+from the usual AWS environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from emma_events import counts, keys, layout
+
+
+def uncounted(client: Any, table: str) -> Iterator[dict[str, Any]]:
+    """Every event item without its ``ByMemberType`` key (recorded before counts were kept)."""
+    pages = client.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="entity = :event AND attribute_not_exists(#index)",
+        ExpressionAttributeNames={"#index": keys.MEMBER_TYPE_INDEX_PK},
+        ExpressionAttributeValues={":event": {"S": "member_event"}},
+        ConsistentRead=True,
+    )
+    for page in pages:
+        yield from page["Items"]
+
+
+def count(client: Any, table: str, item: dict[str, Any]) -> bool:
+    """Count one event: whether it was (False: refused, because it was counted or deleted meanwhile, or its
+    member or type is gone)."""
+    event = layout.event_of(item)
+    key = {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}
+    index_pk = keys.member_type_pk(event.account_id, event.member_id, event.event_type_id)
+
+    def exists(of: dict[str, Any]) -> dict[str, Any]:
+        return {"ConditionCheck": {"TableName": table, "Key": of, "ConditionExpression": "attribute_exists(PK)"}}
+
+    parts: list[dict[str, Any]] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": key,
+                "UpdateExpression": "SET #index = :pk",
+                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#index)",
+                "ExpressionAttributeNames": {"#index": keys.MEMBER_TYPE_INDEX_PK},
+                "ExpressionAttributeValues": {":pk": {"S": index_pk}},
+            }
+        },
+        exists(layout.member_key(event.account_id, event.member_id)),
+        exists(layout.type_key(event.account_id, event.event_type_id)),
+    ]
+    parts += [{"Update": counts.update(table, at, added)} for at, added in counts.increments([event]).items()]
+    try:
+        client.transact_write_items(TransactItems=parts)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:
+    """``client``: a DynamoDB client (tests give theirs); else boto3's, at ``--endpoint-url``."""
+    out = out or sys.stdout
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", required=True, help="the stack's TableName output")
+    parser.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:8000 for the local stack")
+    parser.add_argument("--dry-run", action="store_true", help="print how many events to count; change nothing")
+    args = parser.parse_args(argv)
+    if client is None:
+        import boto3
+
+        client = boto3.client("dynamodb", endpoint_url=args.endpoint_url)
+    done = refused = 0
+    for item in uncounted(client, args.table):
+        if args.dry_run or count(client, args.table, item):
+            done += 1
+        else:
+            refused += 1
+            print(f"{item[keys.PK]['S']} {item[keys.SK]['S']}: refused (counted or deleted meanwhile?)", file=out)
+    verb = "to count" if args.dry_run else "counted"
+    print(f"{done} event(s) {verb}, {refused} refused", file=out)
+    return 1 if refused else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
