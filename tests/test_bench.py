@@ -18,6 +18,7 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
         [
             *(sys.executable, "-m", "devtools.bench", "--json", str(out)),
             *("--skip-cold-starts", "--warm-calls", "20", "--cascade-events", "300", "--schema-examples", "10"),
+            *("--scale-events", "1200"),
         ],
         cwd=ROOT,
         env=env,
@@ -47,6 +48,10 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
     warm = {row["function"]: row for row in json.loads(out.read_text())["warm_latency"]}
     assert warm["create_member_events"]["round_trips"] == rows["POST 10 events by ids"]["round_trips"]
     assert all(0 < row["p50_ms"] <= row["p99_ms"] for row in warm.values())
+    scale = json.loads(out.read_text())["scale"]
+    assert scale["sizes"] == [10, 1200, 10_000_000]
+    assert not scale["failed"]
+    assert {row["operation"] for row in scale["operations"]} >= {"first page of the rare type", "count"}
     cascades = {c["store"]: c for c in json.loads(out.read_text())["cascade"]}
     assert set(cascades) == {"dynamodb-local", "moto"}
     for cascade in cascades.values():

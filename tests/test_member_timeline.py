@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from streams import CascadeDriver
 
 from devtools.bench.capacity import CapacityMeter
 from devtools.testing.events import api_event
-from devtools.testing.in_process import invoke
+from devtools.testing.in_process import LambdaContext, invoke
 
 pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
@@ -90,13 +91,22 @@ def test_counts_are_exact_for_any_range_and_type_through_writes_replays_deletes_
 
 
 def test_a_members_cascade_deletes_its_counts_too(dynamodb: Any, table_items: Any) -> None:
+    from emma_events.cascade import Cascade
+    from emma_events.cascade_store import CascadeStore
+    from emma_events.domain import Parent
+    from emma_events.stores import Stores
+
     member, kept = new_member(100, "ada@example.com"), new_member(100, "bob@example.com")
     kind = create_type(100, "a")
     assert post_events(100, [{"member_id": m, "event_type_id": kind} for m in (member, kept)]).status == 200
-    driver = CascadeDriver()
     delete = api_event("delete_member", path={"account_id": 100, "member_id": member})
     assert invoke("delete_member", delete).status == 200
-    driver.drain()
+    cascade = Cascade(Stores.of_this_container().cascades, time_margin_ms=1000)
+    done = cascade.start(Parent("member", 100, member), LambdaContext(deadline=time.time() + 60))
+    while not done.done:  # as the cursor item's stream records would chain the steps
+        (cursor,) = [i for i in table_items() if i.get("entity", {}).get("S") == "cascade"]
+        done = cascade.step(CascadeStore.cascade_of(cursor), LambdaContext(deadline=time.time() + 60))
+    assert done.total == 1  # what "Member Deleted" announces: its events, not its count items
     assert not [i for i in table_items() if i["PK"]["S"] == f"100#M#{member}"]
     assert count(kept) == 1
 
@@ -215,3 +225,68 @@ def test_the_local_stack_adds_the_index_to_a_table_kept_from_an_earlier_release(
     indexes = dynamodb.describe_table(TableName="kept-before-counts")["Table"]["GlobalSecondaryIndexes"]
     assert sorted(i["IndexName"] for i in indexes) == ["ByMemberType", "ByType"]
     assert "ops.count_events --table kept-before-counts" in capsys.readouterr().out
+
+
+def test_a_count_that_meets_a_settlement_of_a_removed_types_counts_reads_again(dynamodb: Any) -> None:
+    """The cascade moves a removed type's counts off the member's totals while a count is between its reads: the
+    count sees the member's marker change and reads again, instead of subtracting what is gone already."""
+    from emma_events.cascade_store import CascadeStore
+    from emma_events.domain import Parent
+    from emma_events.stores import Stores
+
+    member = new_member()
+    kept, doomed = create_type(100, "kept"), create_type(100, "doomed")
+    at = emma(BASE)
+    events = [{"member_id": member, "event_type_id": t, "event_timestamp": at} for t in [kept] * 3 + [doomed] * 5]
+    assert post_events(100, events).status == 200
+    assert delete_type(100, doomed).status == 200
+    settled: list[bool] = []
+
+    def settle_once(**_: Any) -> None:
+        if not settled:
+            cascades = CascadeStore(os.environ["TABLE_NAME"], dynamodb)
+            settled.append(cascades.settle_counts(Parent("event_type", 100, doomed), {f"100#M#{member}"}, lambda: True))
+
+    Stores.of_this_container().client.meta.events.register("after-call.dynamodb.BatchGetItem", settle_once)
+    assert count(member, BASE - timedelta(days=1), BASE + timedelta(days=1)) == 3
+    assert settled == [True]
+    assert count(member) == 3
+
+
+def test_a_type_cascade_out_of_time_while_settling_counts_reads_the_page_again(dynamodb: Any) -> None:
+    from emma_events.cascade import Cascade
+    from emma_events.cascade_store import CascadeStore
+    from emma_events.domain import Parent
+    from emma_events.stores import Stores
+
+    members = [new_member(100, f"m{n}@example.com") for n in range(3)]
+    kept, doomed = create_type(100, "kept"), create_type(100, "doomed")
+    events = [{"member_id": m, "event_type_id": t} for m in members for t in (kept, doomed)]
+    assert post_events(100, events).status == 200
+    assert delete_type(100, doomed).status == 200
+
+    class RunsOut:
+        """Time enough for the wait and one member's counts, then none."""
+
+        calls = 0
+
+        def get_remaining_time_in_millis(self) -> int:
+            self.calls += 1
+            return 60_000 if self.calls <= 2 else 0
+
+    cascade = Cascade(Stores.of_this_container().cascades, time_margin_ms=1000)
+    first = cascade.start(Parent("event_type", 100, doomed), RunsOut())
+    assert (first.deleted, first.done) == (0, False)  # settled one member, deleted nothing: the page comes again
+    cursor = dynamodb.get_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key=Stores.of_this_container().cascades._cascade_key(Parent("event_type", 100, doomed)),
+    )["Item"]
+    done = cascade.step(CascadeStore.cascade_of(cursor), LambdaContext(deadline=time.time() + 60))
+    while not done.done:
+        cursor = dynamodb.get_item(
+            TableName=os.environ["TABLE_NAME"],
+            Key=Stores.of_this_container().cascades._cascade_key(Parent("event_type", 100, doomed)),
+        )["Item"]
+        done = cascade.step(CascadeStore.cascade_of(cursor), LambdaContext(deadline=time.time() + 60))
+    assert done.total == 3
+    assert [count(m) for m in members] == [1, 1, 1]

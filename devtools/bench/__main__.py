@@ -8,10 +8,13 @@ figures written as JSON (bench-results.json).
 4. The cascade delete of 10,000 events against a plain loop of deletes, over HTTP to the embedded DynamoDB.
 5. Attribute schemas: the validator's import, checking 10 events of 32 KB, and the search for the dearest schema
    the API accepts (schemas.py, schema_search.py).
+6. A member's timeline at 10, 100,000 and (modelled) 10,000,000 events on DynamoDB Local: every page and count
+   against its budget (scale.py).
 
 Exits 1 when a budget or a target is missed.
 
     python -m devtools.bench [--runs 5] [--warm-calls 1000] [--cascade-events 10000] [--schema-examples 300]
+                             [--scale-events 100000]
                              [--json bench-results.json]
 """
 
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cascade-events", type=int, default=10_000, help="0 skips the cascade benchmark")
     parser.add_argument("--skip-cold-starts", action="store_true", help="no sam build, no cold starts")
     parser.add_argument("--schema-examples", type=int, default=300, help="schemas the search generates (phase 5)")
+    parser.add_argument("--scale-events", type=int, default=100_000, help="the big member's events (0 skips phase 6)")
     args = parser.parse_args(argv)
     _environment()
     import time
@@ -172,6 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         if not reference and cascade["ratio"] > cascade["ratio_goal"]:
             print("  over the goal on moto only: its Query costs ~1 ms per item it returns (not the service's cost)")
     phases["cascade"] = time.monotonic() - started - sum(phases.values())
+
+    if args.scale_events:
+        from devtools.bench.scale import report, scale_benchmark
+
+        results["scale"] = scale_benchmark(args.scale_events)
+        report(results["scale"])
+        failed += results["scale"]["failed"]
+        phases["scale"] = time.monotonic() - started - sum(phases.values())
 
     from devtools.bench import schemas
 

@@ -7,7 +7,8 @@ themselves, by DynamoDB's published rules (on-demand request units = capacity un
 - item size: attribute names plus values (strings in UTF-8, numbers ~1 byte per 2 digits + 1, maps and lists
   3 bytes + 1 per element), as DynamoDB sizes items;
 - reads: 1 unit per 4 KB, half for eventually consistent reads, rounded up per item (GetItem, BatchGetItem) or
-  over the whole page (Query); twice for TransactGetItems; a read that finds nothing still costs the minimum;
+  over the whole page (Query: every item it read, ``ScannedCount``, those its filter left out at the mean size
+  of those it returned); twice for TransactGetItems; a read that finds nothing still costs the minimum;
 - writes: 1 unit per 1 KB of the item, rounded up, plus 1 per global secondary index entry written; twice in
   TransactWriteItems; a ConditionCheck costs a transactional read of the checked item: 2 units per 4 KB, counted
   as 2 since the item is not in the request (every item this API checks is under 4 KB).
@@ -78,8 +79,12 @@ def units_of(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> 
         return _reads(item_size(parsed.get("Item") or {}), consistent), 0.0, False
     if operation == "Query":
         items = parsed.get("Items") or []
-        lower = params.get("Select") == "COUNT"  # the counted items are not returned: the minimum
-        return _reads(sum(item_size(i) for i in items), consistent), 0.0, lower
+        size = sum(item_size(i) for i in items)
+        # DynamoDB charges what it read, before the filter: those it left out at the returned ones' mean size
+        left_out = max(parsed.get("ScannedCount", len(items)) - len(items), 0)
+        size += left_out * size // len(items) if items else 0
+        lower = params.get("Select") == "COUNT" or (left_out > 0 and not items)  # sizes unknown: the minimum
+        return _reads(size, consistent), 0.0, lower
     if operation == "BatchGetItem":
         reads = 0.0
         for table, request in params.get("RequestItems", {}).items():

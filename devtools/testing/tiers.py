@@ -4,9 +4,10 @@
 - the reference tier: every test that touches a store, again on AWS's DynamoDB Local (tests/conftest.py).
 
 They run as pytest processes at once, each writing to its own log, printed whole when it ends, so the output reads
-as plain pytest runs. Each tier runs as two processes (the handler-level tests; the rest), so that the machine's
-cores stay busy to the end: the reference tier spends most of its time waiting on DynamoDB Local's answers
-(~10 ms each), and each of its processes has its own DynamoDB Local.
+as plain pytest runs. Each tier runs as two processes (the handler-level tests, the cascade's, the timeline's and
+the hostile input's; the rest), so that the machine's cores stay busy to the end: the reference tier spends most
+of its time waiting on DynamoDB Local's answers (~10 ms each), and each of its processes has its own DynamoDB
+Local.
 Without DynamoDB Local (not installed, or no Java 17+) the reference tier is skipped with one line saying why,
 except in CI (``CI=true``), where that is a failure. Extra arguments go to every pytest run.
 
@@ -26,20 +27,26 @@ from devtools.local_stack.store import dynamodb_local_unavailable
 
 #: The test modules of each tier's first process; the second runs every other one.
 HANDLER_LEVEL = ("test_event_types", "test_members", "test_member_events")
+#: Each tier's first process runs these too, so that its two processes take about as long.
+FIRST_PROCESS = (*HANDLER_LEVEL, "test_cascade", "test_member_timeline", "test_hostile_input")
 
 
 def main(argv: list[str]) -> int:
     handler_level = [f"tests/{name}.py" for name in HANDLER_LEVEL]
     if argv[:1] == ["--fast"]:  # make test-fast: the inner loop, the handler-level tests on moto in this process
         return subprocess.call([sys.executable, "-m", "pytest", "--store=moto", *handler_level, *argv[1:]], cwd=ROOT)  # noqa: S603
-    ignored = [f"--ignore={path}" for path in handler_level]
+    first = [f"tests/{name}.py" for name in FIRST_PROCESS]
+    ignored = [f"--ignore={path}" for path in first]
     tiers = {
-        "fast tier (moto), handler-level tests": ["--store=moto", *handler_level],
+        "fast tier (moto), handler-level tests, cascade, timeline, hostile input": ["--store=moto", *first],
         "fast tier (moto), the rest": ["--store=moto", *ignored],
     }
     unavailable = dynamodb_local_unavailable()
     if unavailable is None:
-        tiers["reference tier (DynamoDB Local), handler-level tests"] = ["--store=dynamodb-local", *handler_level]
+        tiers["reference tier (DynamoDB Local), handler-level tests, cascade, timeline, hostile input"] = [
+            "--store=dynamodb-local",
+            *first,
+        ]
         tiers["reference tier (DynamoDB Local), the rest"] = ["--store=dynamodb-local", *ignored]
     elif os.environ.get("CI") == "true":
         print(f"reference tier cannot run: {unavailable}", flush=True)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from emma_events import keys
+from emma_events import counts, keys
 from emma_events.cascade_store import CascadeStore
 from emma_events.domain import CascadeState, Parent
 from emma_events.dynamo import Item
@@ -69,6 +69,8 @@ class Cascade:
         """The first step. The removal happened before it, so the index has settled ``index_lag_s`` after it
         started (the stream record's ``ApproximateCreationDateTime`` is too coarse for this: whole seconds on
         DynamoDB, whole minutes on DynamoDB Local)."""
+        if parent.kind == "event_type":  # no count is settled sooner after the removal (counts.SETTLE_AFTER_S)
+            self._wait_until(time.time() + counts.SETTLE_AFTER_S, context)
         settled_at = time.time() + self.index_lag_s
         return self.step(CascadeState(parent, None, 0, 0, 0, settled_at), context)
 
@@ -77,10 +79,15 @@ class Cascade:
         parent, position, pass_deleted, deleted = state.parent, state.position, state.pass_deleted, 0
         pass_started_at = state.pass_started_at if position is not None else time.time()
         while True:  # at least one page per step, so that every step makes progress
+            read_from = position
             found, position = self.store.parent_event_keys(parent, position, self.page_size)
             if parent.kind == "event_type":  # before the deletes: a retried step finds these members again
-                self.store.settle_counts(parent, {key[keys.PK]["S"] for key in found})
-            deleted += self.store.delete_keys(found)
+                members = {key[keys.PK]["S"] for key in found}
+                if not self.store.settle_counts(parent, members, lambda: self._time_left(context)):
+                    position = read_from  # out of time: this page again, in the next step
+                    break
+            self.store.delete_keys(found)
+            deleted += sum(key[keys.SK]["S"].startswith(keys.EVENT_PREFIX) for key in found)  # not count items
             pass_deleted += len(found)
             if position is None:  # the end of a pass
                 if pass_deleted == 0 and pass_started_at >= state.settled_at:
@@ -91,7 +98,7 @@ class Cascade:
                     continue
                 pass_deleted = 0  # verify with a fresh pass, in the next step
                 break
-            if context.get_remaining_time_in_millis() <= self.time_margin_ms:
+            if not self._time_left(context):
                 break
         self.store.save_cascade(
             CascadeState(
@@ -105,6 +112,9 @@ class Cascade:
             )
         )
         return self._result(state, deleted, False, started)
+
+    def _time_left(self, context: Context) -> bool:
+        return context.get_remaining_time_in_millis() > self.time_margin_ms
 
     def _wait_until(self, moment: float, context: Context) -> bool:
         """Sleep until ``moment`` (epoch seconds) if the invocation has the time for it; whether it did."""

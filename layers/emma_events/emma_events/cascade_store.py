@@ -4,6 +4,7 @@ stream record starts the next step, and the account's removals item (``cascade.p
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,7 +12,7 @@ from botocore.exceptions import ClientError
 from emma_events import counts, keys, layout
 from emma_events.dates import to_storage, utc_now
 from emma_events.domain import CascadeState, Parent
-from emma_events.dynamo import Item, Table, attr_n, attr_s
+from emma_events.dynamo import TRANSACTION_TRIES, Item, Table, attr_n, attr_s
 from emma_events.errors import ServiceUnavailable
 
 
@@ -49,36 +50,35 @@ class CascadeStore(Table):
         found = [{keys.PK: item[keys.PK], keys.SK: item[keys.SK]} for item in page["Items"]]
         return found, page.get("LastEvaluatedKey")
 
-    def settle_counts(self, parent: Parent, member_pks: set[str]) -> None:
+    def settle_counts(self, parent: Parent, member_pks: set[str], time_left: Callable[[], bool]) -> bool:
         """Take a removed type's counts off each member's: each of its count items is deleted and its values
-        subtracted from the all-types item of the same period, both in one transaction, so that the member's
-        counts are exact at every moment (while the type is being removed, a count subtracts its items). The
-        delete's condition makes it exactly once, however often a step is retried: per member, 1 x Query (keys
-        and values, strongly consistent) and 1 x TransactWriteItems per 50 items."""
+        subtracted from the all-types item of the same period, both in one transaction that also adds 1 to the
+        member's ``SETTLED`` marker (a count that read meanwhile sees it and reads again), so that the member's
+        counts are exact at every moment. The delete's condition makes it exactly once, however often a step is
+        retried: per member, 1 x Query (strongly consistent) and 1 x TransactWriteItems per 49 items. Stops when
+        ``time_left()`` turns false (whether it finished: the rest is settled when the page is read again)."""
         prefix = counts.count_sk(counts.scope_of(parent.parent_id), "")
         for pk in sorted(member_pks):
-            attempt = 0
-            while True:
+            for attempt in range(TRANSACTION_TRIES):
+                if not time_left():
+                    return False
                 page = self.client.query(
                     TableName=self.table_name,
                     KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
                     ExpressionAttributeValues={":pk": attr_s(pk), ":prefix": attr_s(prefix)},
                     ConsistentRead=True,
-                    Limit=50,
+                    Limit=49,
                 )
                 if not page["Items"]:
                     break
-                parts: list[dict[str, Any]] = []
+                parts: list[dict[str, Any]] = [
+                    {"Update": counts.update(self.table_name, (pk, counts.SETTLED_SK), {"n": 1})}
+                ]
                 for item in page["Items"]:
                     period = item[keys.SK]["S"].removeprefix(prefix)
                     values = {name: -int(v["N"]) for name, v in item.items() if name not in (keys.PK, keys.SK)}
-                    parts.append(
-                        {
-                            "Delete": self._delete(
-                                {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}, "attribute_exists(PK)"
-                            )
-                        }
-                    )
+                    key = {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}
+                    parts.append({"Delete": self._delete(key, "attribute_exists(PK)")})
                     parts.append(
                         {"Update": counts.update(self.table_name, (pk, counts.count_sk(counts.ALL, period)), values)}
                     )
@@ -88,7 +88,9 @@ class CascadeStore(Table):
                     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                         raise
                     self._sleep(attempt)
-                    attempt += 1
+            else:
+                raise ServiceUnavailable(f"the counts of {pk} kept conflicting; the step is retried")
+        return True
 
     def delete_keys(self, items: list[Item], max_attempts: int = 8) -> int:
         """Delete items by key: BatchWriteItem in chunks of 25 (the service's limit), retrying

@@ -19,6 +19,12 @@ from emma_events import keys
 from emma_events.domain import MemberEvent
 
 ALL = "*"
+#: A member's item whose ``n`` every settling transaction of a removed type's counts adds 1 to: a count that read
+#: while one committed sees it change, and reads again.
+SETTLED_SK = "C#SETTLED"
+#: A type's cascade settles no count before this long after it started (after the removal): a count whose reads
+#: took less, and that saw no type being removed, cannot have met a settlement; one that took longer reads again.
+SETTLE_AFTER_S = 0.5
 HOUR = timedelta(hours=1)
 #: The earliest and latest times an event can carry (dates.parse_timestamp: from 1970, at most a year ahead).
 FIRST = datetime(1970, 1, 1, tzinfo=UTC)

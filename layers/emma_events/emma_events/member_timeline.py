@@ -8,13 +8,14 @@ only the events of the at most two hours the range covers in part.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from emma_events import counts, keys, layout
 from emma_events.dates import to_storage
 from emma_events.domain import EventFilter, EventPage
-from emma_events.dynamo import QUERY_PAGE_ITEMS, Item, Table, attr_n, attr_s, translate_errors
-from emma_events.errors import NotFound, invalid_cursor
+from emma_events.dynamo import QUERY_PAGE_ITEMS, TRANSACTION_TRIES, Item, Table, attr_n, attr_s, translate_errors
+from emma_events.errors import NotFound, ServiceUnavailable, invalid_cursor
 
 #: How many Queries one cursor page may make while leaving out the events of types being removed finds too few
 #: (each reads at most 1 MB).
@@ -78,36 +79,64 @@ class MemberTimeline(Table):
     def count_member_events(self, account_id: int, member_id: int, filters: EventFilter) -> int:
         """How many of the member's events the filters keep, exactly, strongly consistent.
 
-        1 x BatchGetItem (the member, the types being removed, and the count items of the range's ends: at most
-        six) + 1 x Query of the whole years' count items (when the range spans more than two years) + 1 x Query
-        ``Select=COUNT`` of the events of each hour the range covers in part (at most two). For each type being
-        removed, its count items too (they are subtracted), unless the filter names another type.
+        1 x BatchGetItem (the member, the types being removed, the member's ``SETTLED`` marker and the count
+        items of the range's ends: at most six) + 1 x Query of the whole years' count items (when the range spans
+        more than two years) + 1 x Query ``Select=COUNT`` of the events of each hour the range covers in part (at
+        most two). While a type is being removed: its count items too (subtracted), then 1 x BatchGetItem that
+        the removals and the marker have not changed meanwhile (a settlement moved counts: all is read again);
+        the same when the reads took longer than a settlement may come after a removal.
         """
+        for _ in range(TRANSACTION_TRIES):
+            started = time.monotonic()
+            total, seen = self._count_once(account_id, member_id, filters)
+            if not seen[0] and time.monotonic() - started < counts.SETTLE_AFTER_S:
+                return total
+            if self._marks(account_id, member_id) == seen:
+                return total
+        raise ServiceUnavailable("The member's counts kept changing while they were read; retry the request.")
+
+    def _marks(self, account_id: int, member_id: int) -> tuple[tuple[int, ...], int]:
+        """The types being removed and the member's settlement marker (1 x BatchGetItem)."""
+        removals, marker = layout.removals_key(account_id), self._marker(account_id, member_id)
+        found = self._batch_get([removals, marker])
+        return _seen(found, removals, marker)
+
+    @staticmethod
+    def _marker(account_id: int, member_id: int) -> Item:
+        return {keys.PK: attr_s(keys.member_pk(account_id, member_id)), keys.SK: attr_s(counts.SETTLED_SK)}
+
+    def _count_once(
+        self, account_id: int, member_id: int, filters: EventFilter
+    ) -> tuple[int, tuple[tuple[int, ...], int]]:
+        """The count, and what it saw of the removals and the marker."""
         plan = counts.plan(filters.since, filters.until)
         scope = counts.scope_of(filters.event_type_id)
         member, removals = layout.member_key(account_id, member_id), layout.removals_key(account_id)
+        marker = self._marker(account_id, member_id)
         pk = keys.member_pk(account_id, member_id)
         ends = [{keys.PK: attr_s(pk), keys.SK: attr_s(counts.count_sk(scope, period))} for period in plan.items]
-        found = self._batch_get([member, removals, *ends])
+        found = self._batch_get([member, removals, marker, *ends])
         if (member[keys.PK]["S"], member[keys.SK]["S"]) not in found:
             raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
-        removing = _removing(found.get((removals[keys.PK]["S"], removals[keys.SK]["S"]), {}))
+        seen = _seen(found, removals, marker)
+        removing = list(seen[0])
         if filters.event_type_id in removing:
-            return 0
+            return 0, seen
         total = self._counted(plan, pk, scope, found)
         if filters.event_type_id is None and removing:
             scopes = [counts.scope_of(t) for t in removing]
-            ends = [
-                {keys.PK: attr_s(pk), keys.SK: attr_s(counts.count_sk(s, period))}
-                for s in scopes
-                for period in plan.items
-            ]
-            theirs = self._batch_get(ends)
+            theirs = self._batch_get(
+                [
+                    {keys.PK: attr_s(pk), keys.SK: attr_s(counts.count_sk(s, period))}
+                    for s in scopes
+                    for period in plan.items
+                ]
+            )
             total -= sum(self._counted(plan, pk, s, theirs) for s in scopes)
         for low, high in plan.edges:
             part = EventFilter(filters.event_type_id, low, high)
             total += self._count(self._events_query(account_id, member_id, part, removing, base=True))
-        return total
+        return total, seen
 
     def _counted(self, plan: counts.Plan, pk: str, scope: str, found: dict[tuple[str, str], Item]) -> int:
         """The events of one scope that the plan's count items hold: the ends' items (read), the whole years'
@@ -190,3 +219,10 @@ class MemberTimeline(Table):
 
 def _removing(item: Item) -> list[int]:
     return sorted(int(n) for n in item.get("type_ids", {}).get("NS", []))
+
+
+def _seen(found: dict[tuple[str, str], Item], removals: Item, marker: Item) -> tuple[tuple[int, ...], int]:
+    def get(key: Item) -> Item:
+        return found.get((key[keys.PK]["S"], key[keys.SK]["S"]), {})
+
+    return tuple(_removing(get(removals))), int(get(marker).get("n", {}).get("N", 0))

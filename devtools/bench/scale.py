@@ -1,0 +1,166 @@
+"""Phase 6 of ``make bench``: a member's timeline at 10, 100,000 and 10,000,000 events.
+
+Members of 10 and of 100,000 events are seeded on DynamoDB Local (straight into the table, in the API's own item
+layout and counts), each with 10 events of a rare type after the rest, and every read of their timeline is run
+through the store: pages (unfiltered, filtered by the common and by the rare type, newest first, a cursor page, a
+page at ``start=500``) and counts (all, of a type, over a range that ends in the middle of two hours). Each is
+metered: round trips, read units (the larger of what DynamoDB Local reports and the model of capacity.py, which
+counts only what a call returns) and items read (``ScannedCount``, filtered-out items included).
+
+The 10,000,000-event member is modelled from the same calls: which calls a read makes depends on the range's
+shape, never on how many events there are (member_timeline.py), and what they read depends on the page's size
+and on the density of events in the range's part-hours, the same for both big members: the 100,000 are seeded at
+the density of 10,000,000 over three years (380 an hour). So its figures are the 100,000-event member's.
+
+Fails when a page passes ``PAGE_BUDGET`` or a count ``COUNT_BUDGET``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+#: (round trips, read units) of any page, and of any count.
+PAGE_BUDGET = (3, 50.0)
+COUNT_BUDGET = (4, 100.0)
+MODELLED = 10_000_000
+#: Ten million events over three years: one every 9.47 s.
+SPACING = timedelta(days=3 * 365) / MODELLED
+FIRST = datetime(2026, 1, 1, tzinfo=UTC)
+TABLE = "scale-bench"
+
+
+def _seed(stores: Any, member: int, common: int, rare: int, size: int) -> datetime:
+    """``size`` events of ``common`` from FIRST at SPACING, then 10 of ``rare``; the counts as the API keeps them.
+    Returns the time of the last common event."""
+    from emma_events import counts, layout
+    from emma_events.domain import MemberEvent
+
+    def event(n: int, type_id: int, at: datetime) -> MemberEvent:
+        return MemberEvent(100, member * 10_000_000 + n, member, type_id, at, at, 1.5, None, {"sku": "ABC-1"})
+
+    events = [event(n, common, FIRST + n * SPACING) for n in range(size)]
+    last = events[-1].event_timestamp
+    events += [event(size + n, rare, last + timedelta(minutes=n + 1)) for n in range(10)]
+    for start in range(0, len(events), 25):
+        batch = [{"PutRequest": {"Item": layout.event_item(e)}} for e in events[start : start + 25]]
+        pending = {TABLE: batch}
+        while pending:
+            pending = stores.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    for key, added in counts.increments(events).items():
+        stores.client.update_item(**counts.update(TABLE, key, added))
+    return last
+
+
+def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
+    """Every read of a member's timeline at 10 and ``big`` events, metered; ``MODELLED`` from them."""
+    import logging
+
+    from devtools.bench.capacity import CapacityMeter
+    from devtools.local_stack.store import EmbeddedDynamoDB
+    from devtools.local_stack.template import create_table_kwargs
+    from emma_events.domain import EventFilter
+    from emma_events.stores import Stores
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    embedded = EmbeddedDynamoDB(port=0, store="dynamodb-local")
+    embedded.start()
+    try:
+        client = embedded.client()
+        client.create_table(**create_table_kwargs(TABLE))
+        stores = Stores(TABLE, client)
+        common = stores.event_types.create_event_type(100, "common", "Common").event_type_id
+        rare = stores.event_types.create_event_type(100, "rare", "Rare").event_type_id
+        members = {}
+        started = time.monotonic()
+        for size, email in ((10, "small@example.com"), (big, "big@example.com")):
+            member = stores.members.add_member(100, email, {})[0].member_id
+            members[size] = (member, _seed(stores, member, common, rare, size))
+        seeded = time.monotonic() - started
+        meter = CapacityMeter(client)
+        scanned = [0]
+        client.meta.events.register(
+            "after-call.dynamodb.*",
+            lambda parsed, **_: scanned.__setitem__(0, scanned[0] + parsed.get("ScannedCount", 0)),
+        )
+        timeline = stores.member_events
+
+        def reads(size: int) -> list[tuple[str, str, Any]]:
+            member, last = members[size]
+
+            def page(filters: EventFilter, offset: int = 0, after: str | None = None) -> Any:
+                return lambda: timeline.member_events_page(100, member, filters, offset=offset, limit=500, after=after)
+
+            def count(filters: EventFilter) -> Any:
+                return lambda: timeline.count_member_events(100, member, filters)
+
+            first = timeline.member_events_page(100, member, EventFilter(), offset=0, limit=500, after=None)
+            middle = FIRST + (last - FIRST) / 2
+            since = middle.replace(minute=17, second=3)
+            until = last.replace(minute=41, second=9) - timedelta(hours=1)
+            return [
+                ("page", "first page (500)", page(EventFilter())),
+                ("page", "first page, newest first", page(EventFilter(descending=True))),
+                ("page", "cursor page (after 500)", page(EventFilter(), after=first.next_after)),
+                ("page", "page at start=500", page(EventFilter(), offset=500)),
+                ("page", "first page of the common type", page(EventFilter(common))),
+                ("page", "first page of the rare type", page(EventFilter(rare))),
+                ("count", "count", count(EventFilter())),
+                ("count", "count of the rare type", count(EventFilter(rare))),
+                ("count", "count, since/until inside two hours", count(EventFilter(None, since, until))),
+                ("count", "count of a type, since/until inside two hours", count(EventFilter(common, since, until))),
+            ]
+
+        rows: dict[str, dict[str, Any]] = {}
+        for size in members:
+            for kind, name, action in reads(size):
+                meter.reset()
+                scanned[0] = 0
+                action()
+                row = rows.setdefault(name, {"operation": name, "kind": kind, "sizes": {}})
+                row["sizes"][str(size)] = {
+                    "round_trips": sum(meter.calls.values()),
+                    "calls": dict(sorted(meter.calls.items())),
+                    "read_units": round(max(meter.reads, meter.reported), 1),
+                    "items_read": scanned[0],
+                }
+    finally:
+        embedded.stop()
+    failed = []
+    for row in rows.values():
+        row["sizes"][str(MODELLED)] = dict(row["sizes"][str(big)], modelled=True)
+        budget = PAGE_BUDGET if row["kind"] == "page" else COUNT_BUDGET
+        row["budget"] = {"round_trips": budget[0], "read_units": budget[1]}
+        for figures in row["sizes"].values():
+            if figures["round_trips"] > budget[0] or figures["read_units"] > budget[1]:
+                failed.append(f"{row['operation']} over its budget")
+                break
+    return {
+        "sizes": [10, big, MODELLED],
+        "density_per_hour": round(timedelta(hours=1) / SPACING),
+        "seed_seconds": round(seeded, 1),
+        "operations": list(rows.values()),
+        "failed": sorted(set(failed)),
+    }
+
+
+def report(scale: dict[str, Any]) -> None:
+    sizes = scale["sizes"]
+    print(
+        f"\n6. A member's timeline at {', '.join(f'{s:,}' for s in sizes)} events (DynamoDB Local; the last "
+        f"modelled from the same calls at {scale['density_per_hour']} events an hour; seeded in "
+        f"{scale['seed_seconds']} s)"
+    )
+    width = max(len(r["operation"]) for r in scale["operations"])
+    head = "  ".join(f"{f'{s:,}':>20}" for s in sizes)
+    print(f"{'operation':<{width}}  budget     {head}   (round trips / read units / items read)")
+    for row in scale["operations"]:
+        budget = f"{row['budget']['round_trips']}/{row['budget']['read_units']:.0f}"
+        cells = "  ".join(
+            f"{f['round_trips']:>4} / {f['read_units']:>5.1f} / {f['items_read']:>5}"
+            for f in (row["sizes"][str(s)] for s in sizes)
+        )
+        print(f"{row['operation']:<{width}}  {budget:<9}  {cells}")
+    for failure in scale["failed"]:
+        print(f"  FAILED: {failure}")
