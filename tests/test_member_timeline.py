@@ -130,7 +130,7 @@ def meter(dynamodb: Any) -> CapacityMeter:
 def test_a_page_of_a_type_the_member_rarely_has_reads_only_what_it_returns(meter: CapacityMeter) -> None:
     member = new_member()
     common, rare = create_type(100, "common"), create_type(100, "rare")
-    seed_events(member, common, 1100, at=BASE)
+    seed_events(member, common, 100, at=BASE)
     seed_events(member, rare, 10, at=BASE + timedelta(days=1), first_id=5_000_000)
     for query in ({}, {"order": "desc"}):
         meter.reset()
@@ -145,14 +145,14 @@ def test_a_page_of_a_type_the_member_rarely_has_reads_only_what_it_returns(meter
 def test_a_count_costs_the_same_whatever_the_member_has(meter: CapacityMeter) -> None:
     member = new_member()
     kind = create_type(100, "common")
-    seed_events(member, kind, 1100, at=BASE)
+    seed_events(member, kind, 100, at=BASE)
     since, until = BASE - timedelta(days=800, minutes=7), BASE + timedelta(hours=2)  # the events: a whole hour
     for type_id in (None, kind):
         meter.reset()
         meter.scanned = 0  # type: ignore[attr-defined]
-        assert count(member, since, until, type_id) == 1100
+        assert count(member, since, until, type_id) == 100
         assert sum(meter.calls.values()) <= 4, meter.calls
-        assert meter.scanned <= 60, meter.scanned  # type: ignore[attr-defined]  # count items, no event
+        assert meter.scanned <= 5, meter.scanned  # type: ignore[attr-defined]  # year items, no event
 
 
 @pytest.mark.parametrize(("start", "status"), [("500", 200), ("501", 400), (str(2**53 - 1), 400)])

@@ -25,29 +25,35 @@ import time
 from devtools import ROOT
 from devtools.local_stack.store import dynamodb_local_unavailable
 
-#: The test modules of each tier's first process; the second runs every other one.
+#: The handler-level tests: make test-fast runs them alone.
 HANDLER_LEVEL = ("test_event_types", "test_members", "test_member_events")
-#: Each tier's first process runs these too, so that its two processes take about as long.
-FIRST_PROCESS = (*HANDLER_LEVEL, "test_cascade", "test_member_timeline", "test_hostile_input")
+#: Each tier's first process runs these too, so that its two processes take about as long (measured: the
+#: hostile-input tests weigh most on moto, where they run in the test's own process).
+FIRST_PROCESS = {
+    "moto": (*HANDLER_LEVEL, "test_cascade", "test_member_timeline", "test_hostile_input"),
+    "dynamodb-local": (*HANDLER_LEVEL, "test_cascade", "test_member_timeline"),
+}
+NAMES = {"moto": "fast tier (moto)", "dynamodb-local": "reference tier (DynamoDB Local)"}
+
+
+def _split(store: str) -> dict[str, list[str]]:
+    """A tier's two processes: its first (FIRST_PROCESS) and the rest."""
+    first = [f"tests/{name}.py" for name in FIRST_PROCESS[store]]
+    label = ", ".join(name.removeprefix("test_").replace("_", " ") for name in FIRST_PROCESS[store])
+    return {
+        f"{NAMES[store]}, {label}": [f"--store={store}", *first],
+        f"{NAMES[store]}, the rest": [f"--store={store}", *(f"--ignore={path}" for path in first)],
+    }
 
 
 def main(argv: list[str]) -> int:
     handler_level = [f"tests/{name}.py" for name in HANDLER_LEVEL]
     if argv[:1] == ["--fast"]:  # make test-fast: the inner loop, the handler-level tests on moto in this process
         return subprocess.call([sys.executable, "-m", "pytest", "--store=moto", *handler_level, *argv[1:]], cwd=ROOT)  # noqa: S603
-    first = [f"tests/{name}.py" for name in FIRST_PROCESS]
-    ignored = [f"--ignore={path}" for path in first]
-    tiers = {
-        "fast tier (moto), handler-level tests, cascade, timeline, hostile input": ["--store=moto", *first],
-        "fast tier (moto), the rest": ["--store=moto", *ignored],
-    }
+    tiers = _split("moto")
     unavailable = dynamodb_local_unavailable()
     if unavailable is None:
-        tiers["reference tier (DynamoDB Local), handler-level tests, cascade, timeline, hostile input"] = [
-            "--store=dynamodb-local",
-            *first,
-        ]
-        tiers["reference tier (DynamoDB Local), the rest"] = ["--store=dynamodb-local", *ignored]
+        tiers |= _split("dynamodb-local")
     elif os.environ.get("CI") == "true":
         print(f"reference tier cannot run: {unavailable}", flush=True)
         return 1
