@@ -81,7 +81,7 @@ test-deployed: install ## The end-to-end tier: make test-deployed ENV=dev API_KE
 test-reference: install dynamodb-local ## The reference tier only: every test that touches a store, on DynamoDB Local
 	$(PY) -m pytest --store=dynamodb-local
 
-bench: install ## DynamoDB round trips per operation against their budgets (writes bench-results.json)
+bench: install dynamodb-local ## DynamoDB round trips per operation against their budgets (writes bench-results.json)
 	$(PY) -m devtools.bench
 
 soak: install dynamodb-local ## 2,000 POSTs of 10 events through the local stack on each store: memory and p99 bounds
