@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from emma_events import clients, keys, retry
 from emma_events.errors import ServiceUnavailable
+from emma_events.ids import IdBlocks
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -134,6 +135,7 @@ class Table:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self.client: DynamoDBClient = client or new_client()
+        self._ids = IdBlocks(table_name)
 
     def _item(self, key: Item) -> Item | None:
         """The item at ``key``, or None. 1 x GetItem, strongly consistent."""
@@ -249,22 +251,8 @@ class Table:
         retry.pause(attempt, _BACKOFF_BASE_S, _BACKOFF_CAP_S)
 
     def next_id(self, account_id: int, sequence: str, count: int = 1) -> int:
-        """Allocate ``count`` ids of a per-account sequence; returns the last. 1 x UpdateItem (ADD, atomic).
-
-        Ids are never reused: an id taken by a request that later fails is simply skipped.
-        """
-        result = self.client.update_item(
-            TableName=self.table_name,
-            Key={keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.SEQUENCE_SK)},
-            UpdateExpression="ADD #seq :one",
-            ExpressionAttributeNames={"#seq": sequence},
-            ExpressionAttributeValues={":one": attr_n(count)},
-            ReturnValues="UPDATED_NEW",
-        )
-        last = int(result["Attributes"][sequence]["N"])
-        if last > keys.MAX_ID:
-            raise ServiceUnavailable(f"The account has used every id of {sequence}.")
-        return last
+        """Take ``count`` consecutive ids of a per-account sequence; returns the last (ids.IdBlocks)."""
+        return self._ids.take(self.client, account_id, sequence, count)
 
     def delete_what_was_read(
         self, key: Item, read: Callable[[], T], transaction: Callable[[T], list[dict[str, Any]]], what: str
