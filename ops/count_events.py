@@ -16,7 +16,6 @@ from the usual AWS environment.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from emma_events import counts, keys, layout
+from ops import table_tool
 
 
 def uncounted(client: Any, table: str) -> Iterator[dict[str, Any]]:
@@ -76,15 +76,7 @@ def count(client: Any, table: str, item: dict[str, Any]) -> bool:
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:
     """``client``: a DynamoDB client (tests give theirs); else boto3's, at ``--endpoint-url``."""
     out = out or sys.stdout
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--table", required=True, help="the stack's TableName output")
-    parser.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:8000 for the local stack")
-    parser.add_argument("--dry-run", action="store_true", help="print how many events to count; change nothing")
-    args = parser.parse_args(argv)
-    if client is None:
-        import boto3
-
-        client = boto3.client("dynamodb", endpoint_url=args.endpoint_url)
+    args, client = table_tool(__doc__, argv, client, "print how many events to count")
     done = refused = 0
     for item in uncounted(client, args.table):
         if args.dry_run or count(client, args.table, item):

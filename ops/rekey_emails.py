@@ -16,12 +16,12 @@ again: moved members are skipped. Credentials and region come from the usual AWS
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from emma_events import keys
+from ops import table_tool
 
 
 def members(client: Any, table: str) -> Iterator[tuple[int, int, str]]:
@@ -73,15 +73,7 @@ def rekey(client: Any, table: str, account: int, member: int, email: str, dry_ru
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:
     """``client``: a DynamoDB client (tests give theirs); else boto3's, at ``--endpoint-url``."""
     out = out or sys.stdout
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--table", required=True, help="the stack's TableName output")
-    parser.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:8000 for the local stack")
-    parser.add_argument("--dry-run", action="store_true", help="print the members to move; change nothing")
-    args = parser.parse_args(argv)
-    if client is None:
-        import boto3
-
-        client = boto3.client("dynamodb", endpoint_url=args.endpoint_url)
+    args, client = table_tool(__doc__, argv, client, "print the members to move")
     counts = {"moved": 0, "done": 0, "held": 0}
     for account, member, email in members(client, args.table):
         if keys.email_pk(account, email) == keys.legacy_email_pk(account, email):
