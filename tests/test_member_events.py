@@ -435,13 +435,32 @@ def test_an_expired_key_writes_again(world: dict[str, int], dynamodb: Any, table
     first = post_events(100, events, {"Idempotency-Key": "k-5"})
     dynamodb.update_item(
         TableName=os.environ["TABLE_NAME"],
-        Key={"PK": {"S": "100#IK"}, "SK": {"S": "k-5"}},
+        Key={"PK": {"S": "100#IK#k-5"}, "SK": {"S": "IK"}},
         UpdateExpression="SET expires_at = :past",
         ExpressionAttributeValues={":past": {"N": "1000"}},
     )
     again = post_events(100, events, {"Idempotency-Key": "k-5"})
     assert again.status == 200
     assert again.body[0]["event_id"] != first.body[0]["event_id"]
+
+
+def test_a_retry_of_a_post_recorded_where_releases_before_kept_records_is_answered_from_it(
+    world: dict[str, int], dynamodb: Any, table_items: Any
+) -> None:
+    """Records now have partitions of their own; one written before the upgrade (the account's one ``#IK``
+    partition) still answers its retries until it expires, and nothing is written twice."""
+    import os
+
+    events = [{"member_id": world["ada"], "event_type_id": world["click"]}] * 2
+    first = post_events(100, events, {"Idempotency-Key": "k-old"})
+    table = os.environ["TABLE_NAME"]
+    record = dynamodb.get_item(TableName=table, Key={"PK": {"S": "100#IK#k-old"}, "SK": {"S": "IK"}})["Item"]
+    dynamodb.delete_item(TableName=table, Key={"PK": {"S": "100#IK#k-old"}, "SK": {"S": "IK"}})
+    dynamodb.put_item(TableName=table, Item=record | {"PK": {"S": "100#IK"}, "SK": {"S": "k-old"}})
+    stored = len(stored_events(table_items))
+    again = post_events(100, events, {"Idempotency-Key": "k-old"})
+    assert (again.status, again.body) == (200, first.body)
+    assert len(stored_events(table_items)) == stored
 
 
 @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "naïve"])

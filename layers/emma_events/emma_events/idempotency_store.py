@@ -15,8 +15,35 @@ from emma_events.dynamo import Item, Table, attr_n, attr_s
 from emma_events.errors import IdempotencyKeyReused
 
 
+def _key(account_id: int, idempotency: Idempotency) -> Item:
+    return {
+        keys.PK: attr_s(keys.idempotency_pk(account_id, idempotency.key)),
+        keys.SK: attr_s(keys.IDEMPOTENCY_SK),
+    }
+
+
+def _legacy_key(account_id: int, idempotency: Idempotency) -> Item:
+    return {keys.PK: attr_s(keys.legacy_idempotency_pk(account_id)), keys.SK: attr_s(idempotency.key)}
+
+
+#: A record that has not expired (or is not there): the condition of writing one, and of the legacy check.
+UNUSED = "attribute_not_exists(PK) OR expires_at < :now"
+
+
 class IdempotencyRecords(Table):
-    """An account's idempotency records (``<account>#IK`` partition, one item per key)."""
+    """An account's idempotency records, each in a partition of its own (``<account>#IK#<key>``), so that no item
+    or partition is shared by every POST of an account; until the last record an earlier release kept in the
+    account's one ``<account>#IK`` partition expires (24 hours after the upgrade), that one is checked too."""
+
+    def legacy_check(self, account_id: int, idempotency: Idempotency, now: datetime) -> dict[str, Any]:
+        """A ``ConditionCheck`` that no unexpired record of the key is where releases before kept it: a retry of
+        a POST recorded before the upgrade fails it and is answered from that record (``replay``)."""
+        return {
+            "TableName": self.table_name,
+            "Key": _legacy_key(account_id, idempotency),
+            "ConditionExpression": UNUSED,
+            "ExpressionAttributeValues": {":now": attr_n(int(now.timestamp()))},
+        }
 
     def put(self, account_id: int, idempotency: Idempotency, items: list[Item], now: datetime) -> dict[str, Any]:
         # The created events as a list of maps, each the event's own item: ``attributes`` stays the one JSON string
@@ -25,21 +52,21 @@ class IdempotencyRecords(Table):
         # plus ~0.3 KB per event: ~330 KB.
         stored = [{"M": item} for item in items]
         return self._put(
-            {
-                keys.PK: attr_s(keys.idempotency_pk(account_id)),
-                keys.SK: attr_s(idempotency.key),
+            _key(account_id, idempotency)
+            | {
                 "entity": attr_s("idempotency"),
                 "request_hash": attr_s(idempotency.request_hash),
                 "events": {"L": stored},
                 "expires_at": attr_n(int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS),
             },
-            condition="attribute_not_exists(PK) OR expires_at < :now",
+            condition=UNUSED,
             values={":now": attr_n(int(now.timestamp()))},
         )
 
     def replay(self, account_id: int, idempotency: Idempotency, now: datetime) -> list[MemberEvent] | None:
-        """The events recorded under this key, or None when its record has expired."""
-        item = self._item({keys.PK: attr_s(keys.idempotency_pk(account_id)), keys.SK: attr_s(idempotency.key)})
+        """The events recorded under this key, or None when its record has expired: 1 x GetItem (+1 of where
+        releases before kept it, when the record is not found)."""
+        item = self._item(_key(account_id, idempotency)) or self._item(_legacy_key(account_id, idempotency))
         if item is None or int(item["expires_at"]["N"]) < int(now.timestamp()):
             return None
         if item["request_hash"]["S"] != idempotency.request_hash:

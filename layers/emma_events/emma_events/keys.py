@@ -117,7 +117,16 @@ def type_index_sk(member_id: int, event_id: int) -> str:
 # ---- idempotency records of POST /events/members --------------------------------------------------------------
 
 
-def idempotency_pk(account_id: int) -> str:
+def idempotency_pk(account_id: int, key: str) -> str:
+    """A record's own partition: an account's POSTs with keys spread over as many partitions as keys."""
+    return f"{account_id}#IK#{key}"
+
+
+IDEMPOTENCY_SK = "IK"
+
+
+def legacy_idempotency_pk(account_id: int) -> str:
+    """Where releases before kept every record of an account (sort key: the key); read until they expire."""
     return f"{account_id}#IK"
 
 

@@ -56,7 +56,7 @@ class MemberEventStore(MemberTimeline):
         nor against a schema changed since (the type is read again and the batch validated anew); and, with an
         ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
         from the record (+1 x GetItem). And an ``Update`` adding to each count item of the events' members
-        (hour, day and month; of the type and of all types): at most 6 per event, so at most 91 items in all.
+        (hour, day and month; of the type and of all types): at most 6 per event, so at most 92 items in all.
         """
         first = 0
         for attempt in range(TRANSACTION_TRIES):
@@ -92,6 +92,9 @@ class MemberEventStore(MemberTimeline):
             parts += [Part("count", 0, {"Update": counts.update(self.table_name, k, a)}) for k, a in added]
             if idempotency:
                 parts.append(Part("record", 0, {"Put": self.records.put(account_id, idempotency, items, now)}))
+                parts.append(
+                    Part("record", 0, {"ConditionCheck": self.records.legacy_check(account_id, idempotency, now)})
+                )
             try:
                 self.client.transact_write_items(TransactItems=[part.item for part in parts])
                 return created, True
