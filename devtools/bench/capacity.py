@@ -127,6 +127,8 @@ class CapacityMeter:
         self.writes = 0.0
         self.lower_bound = False
         self.reported = 0.0
+        #: Items the Queries read, those their filters left out included (``ScannedCount``).
+        self.items_read = 0
         self._params: dict[str, Any] = {}
         events = client.meta.events
         events.register("provide-client-params.dynamodb.*", self._ask_for_capacity)
@@ -136,6 +138,7 @@ class CapacityMeter:
     def reset(self) -> None:
         self.calls.clear()
         self.reads = self.writes = self.reported = 0.0
+        self.items_read = 0
         self.lower_bound = False
 
     def _ask_for_capacity(self, params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -152,6 +155,7 @@ class CapacityMeter:
             self.reported += float(entry.get("CapacityUnits", 0))
         if "Error" in parsed:
             return
+        self.items_read += parsed.get("ScannedCount", 0)
         reads, writes, lower = units_of(model.name, self._params, parsed)
         self.reads += reads
         self.writes += writes

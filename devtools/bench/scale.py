@@ -79,11 +79,6 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
             members[size] = (member, _seed(stores, member, common, rare, size))
         seeded = time.monotonic() - started
         meter = CapacityMeter(client)
-        scanned = [0]
-        client.meta.events.register(
-            "after-call.dynamodb.*",
-            lambda parsed, **_: scanned.__setitem__(0, scanned[0] + parsed.get("ScannedCount", 0)),
-        )
         timeline = stores.member_events
 
         def reads(size: int) -> list[tuple[str, str, Any]]:
@@ -116,14 +111,13 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
         for size in members:
             for kind, name, action in reads(size):
                 meter.reset()
-                scanned[0] = 0
                 action()
                 row = rows.setdefault(name, {"operation": name, "kind": kind, "sizes": {}})
                 row["sizes"][str(size)] = {
                     "round_trips": sum(meter.calls.values()),
                     "calls": dict(sorted(meter.calls.items())),
                     "read_units": round(max(meter.reads, meter.reported), 1),
-                    "items_read": scanned[0],
+                    "items_read": meter.items_read,
                 }
     finally:
         embedded.stop()

@@ -39,7 +39,7 @@ class MemberTimeline(Table):
         are read and left out: reads go on until enough events are kept, at most ``QUERY_PAGES_PER_CALL``
         Queries for a cursor page, which may then be short and link on from where the reads stopped.
         """
-        removing = self._member_and_removals(account_id, member_id)
+        removing, _ = self._member_and_removals(account_id, member_id)
         if filters.event_type_id in removing:
             return EventPage([], None)
         query = self._events_query(account_id, member_id, filters, removing)
@@ -99,7 +99,7 @@ class MemberTimeline(Table):
         """The types being removed and the member's settlement marker (1 x BatchGetItem)."""
         removals, marker = layout.removals_key(account_id), self._marker(account_id, member_id)
         found = self._batch_get([removals, marker])
-        return _seen(found, removals, marker)
+        return tuple(_removing(found.get(_at(removals), {}))), _marker_count(found, marker)
 
     @staticmethod
     def _marker(account_id: int, member_id: int) -> Item:
@@ -111,15 +111,11 @@ class MemberTimeline(Table):
         """The count, and what it saw of the removals and the marker."""
         plan = counts.plan(filters.since, filters.until)
         scope = counts.scope_of(filters.event_type_id)
-        member, removals = layout.member_key(account_id, member_id), layout.removals_key(account_id)
         marker = self._marker(account_id, member_id)
         pk = keys.member_pk(account_id, member_id)
         ends = [{keys.PK: attr_s(pk), keys.SK: attr_s(counts.count_sk(scope, period))} for period in plan.items]
-        found = self._batch_get([member, removals, marker, *ends])
-        if (member[keys.PK]["S"], member[keys.SK]["S"]) not in found:
-            raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
-        seen = _seen(found, removals, marker)
-        removing = list(seen[0])
+        removing, found = self._member_and_removals(account_id, member_id, marker, *ends)
+        seen = tuple(removing), _marker_count(found, marker)
         if filters.event_type_id in removing:
             return 0, seen
         total = self._counted(plan, pk, scope, found)
@@ -207,22 +203,26 @@ class MemberTimeline(Table):
             query["FilterExpression"] = " AND ".join(conditions)
         return query
 
-    def _member_and_removals(self, account_id: int, member_id: int) -> list[int]:
-        """The ids of the account's types being removed, checking the member exists (else ``NotFound``), in one
-        round trip: 1 x BatchGetItem, strongly consistent."""
+    def _member_and_removals(
+        self, account_id: int, member_id: int, *more: Item
+    ) -> tuple[list[int], dict[tuple[str, str], Item]]:
+        """The ids of the account's types being removed, checking the member exists (else ``NotFound``), and the
+        ``more`` items found, in one round trip: 1 x BatchGetItem, strongly consistent."""
         member, removals = layout.member_key(account_id, member_id), layout.removals_key(account_id)
-        found = self._batch_get([member, removals])
-        if (member[keys.PK]["S"], member[keys.SK]["S"]) not in found:
+        found = self._batch_get([member, removals, *more])
+        if _at(member) not in found:
             raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
-        return _removing(found.get((removals[keys.PK]["S"], removals[keys.SK]["S"]), {}))
+        return _removing(found.get(_at(removals), {})), found
+
+
+def _at(key: Item) -> tuple[str, str]:
+    """Where ``Table._batch_get`` answers an item: by (PK, SK)."""
+    return key[keys.PK]["S"], key[keys.SK]["S"]
 
 
 def _removing(item: Item) -> list[int]:
     return sorted(int(n) for n in item.get("type_ids", {}).get("NS", []))
 
 
-def _seen(found: dict[tuple[str, str], Item], removals: Item, marker: Item) -> tuple[tuple[int, ...], int]:
-    def get(key: Item) -> Item:
-        return found.get((key[keys.PK]["S"], key[keys.SK]["S"]), {})
-
-    return tuple(_removing(get(removals))), int(get(marker).get("n", {}).get("N", 0))
+def _marker_count(found: dict[tuple[str, str], Item], marker: Item) -> int:
+    return int(found.get(_at(marker), {}).get("n", {}).get("N", 0))
