@@ -38,6 +38,7 @@ os.environ.update(
     POWERTOOLS_METRICS_NAMESPACE="EmmaEvents",
     CASCADE_TIME_MARGIN_MS="1000",
     CASCADE_INDEX_LAG_SECONDS="0",  # no index lags here, but in the test that injects a lag
+    TYPE_CACHE_SECONDS="0.3",  # a type's delete or change waits this long: the mechanism, at a third of the time
     POWERTOOLS_LOG_LEVEL="WARNING",
     # Never the developer's running `make run`: an invoke would find its state file and use its data.
     LOCAL_STACK_STATE=os.path.join(tempfile.mkdtemp(prefix="emma-events-tests-"), "no-local-stack.json"),

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 from typing import Any
 
 import pytest
-from helpers import create_type, delete_type, entities, events_of, new_member, post_events, seed_events
+from helpers import (
+    create_type,
+    delete_type,
+    entities,
+    events_of,
+    list_events,
+    new_member,
+    post_events,
+    seed_events,
+)
 from streams import BudgetContext, CascadeDriver
 
 from devtools.testing.events import api_event, load_event
@@ -359,3 +369,85 @@ def test_a_cascade_outwaits_an_index_that_lags(
     driver.drain()
 
     assert_cascaded(table_items, doomed)
+
+
+def test_a_post_that_read_its_type_before_the_delete_is_undone_by_the_final_pass(
+    dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A POST's transaction holds no item of the type (every POST of the type would share it): a POST that checked
+    its events against the type before the type's delete may write them after it. Such events are never listed,
+    never counted, and the cascade's final pass, which starts once any such POST has ended, deletes them."""
+    from emma_events import stores
+    from emma_events.config import settings
+
+    monkeypatch.setenv("CASCADE_INDEX_LAG_SECONDS", "3")
+    settings.cache_clear()
+    member, doomed, kept = new_member(), create_type(100, "doomed"), create_type(100, "kept")
+    assert post_events(100, [{"member_id": member, "event_type_id": kept}]).status == 200
+    client = stores.client()
+    original, checked, release = client.transact_write_items, threading.Event(), threading.Event()
+
+    def late(**kwargs: Any) -> Any:
+        checked.set()
+        release.wait(10)
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "transact_write_items", late)
+    outcome: list[Any] = []
+    poster = threading.Thread(
+        target=lambda: outcome.append(post_events(100, [{"member_id": member, "event_type_id": doomed}] * 2))
+    )
+    poster.start()
+    assert checked.wait(10)
+    monkeypatch.setattr(client, "transact_write_items", original)
+    driver = CascadeDriver()
+    assert delete_type(100, doomed).status == 200
+    threading.Timer(1.0, release.set).start()  # written while the cascade waits for its final pass
+    driver.drain()
+    poster.join()
+
+    assert outcome[0].status == 200  # it came before the delete
+    assert_cascaded(table_items, doomed)
+    assert count_of(member) == 1
+    assert [e["event_type_id"] for e in list_events(100, member).body] == [kept]
+    assert not [i for i in table_items() if i["SK"]["S"].startswith(f"C#{doomed:016d}")]
+
+
+def count_of(member: int) -> int:
+    result = list_events(100, member, {"count": "true"})
+    assert result.status == 200, result.body
+    return int(result.body)
+
+
+def test_a_member_with_years_of_a_type_s_counts_is_settled_in_one_step(dynamodb: Any, table_items: Any) -> None:
+    """Its type's count items are settled 49 at a time, as many transactions as they take (a day a year for more
+    than a year: 400 day items and their months and years), none of them a failure."""
+    from datetime import UTC, datetime, timedelta
+
+    from emma_events import counts
+    from emma_events.domain import MemberEvent
+    from emma_events.layout import event_item
+
+    member, doomed, kept = new_member(), create_type(100, "doomed"), create_type(100, "kept")
+    first = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    days = [first + timedelta(days=day) for day in range(400)]
+    events = [MemberEvent(100, 1_000_000 + n, member, doomed, at, at, None, None, None) for n, at in enumerate(days)]
+    items = [event_item(event) for event in events]  # and their counts as the API keeps them, written at once
+    items += [
+        {"PK": {"S": pk}, "SK": {"S": sk}} | {name: {"N": str(n)} for name, n in added.items()}
+        for (pk, sk), added in counts.increments(events).items()
+    ]
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        dynamodb.batch_write_item(RequestItems={os.environ["TABLE_NAME"]: batch})
+    seed_events(member, kept, 2, at=first, first_id=2_000_000)
+    driver = CascadeDriver()
+
+    assert delete_type(100, doomed).status == 200
+    driver.drain()
+
+    assert_cascaded(table_items, doomed)
+    assert count_of(member) == 2
+    assert not [i for i in table_items() if i["SK"]["S"].startswith(f"C#{doomed:016d}")]
+    delivered = [record["eventID"] for record in driver.delivered]
+    assert len(delivered) == len(set(delivered))  # no record delivered twice: no step failed

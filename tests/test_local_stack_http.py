@@ -304,7 +304,8 @@ def test_a_finished_cascade_is_announced_on_eventbridge(stack: RunningStack, acc
     assert stack.request("DELETE", f"/{account}/events/{doomed}").status == 200
     assert stack.request("DELETE", f"/{account}/members/{ada}").status == 200
 
-    types = wait_for(lambda: published(stack, account, "Event Type Deleted"))
+    # a type's cascade ends at least CASCADE_INDEX_LAG_SECONDS (20) after the delete: no POST can write after it
+    types = wait_for(lambda: published(stack, account, "Event Type Deleted"), seconds=60)
     members = wait_for(lambda: published(stack, account, "Member Deleted"))
     assert [e["Detail"] for e in types] == [{"account_id": account, "event_type_id": doomed, "events_deleted": 3}]
     assert [e["Detail"]["member_id"] for e in members] == [ada]

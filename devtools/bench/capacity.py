@@ -9,7 +9,8 @@ themselves, by DynamoDB's published rules (on-demand request units = capacity un
 - reads: 1 unit per 4 KB, half for eventually consistent reads, rounded up per item (GetItem, BatchGetItem) or
   over the whole page (Query: every item it read, ``ScannedCount``, those its filter left out at the mean size
   of those it returned); twice for TransactGetItems; a read that finds nothing still costs the minimum;
-- writes: 1 unit per 1 KB of the item, rounded up, plus 1 per global secondary index entry written; twice in
+- writes: 1 unit per 1 KB of the item, rounded up, plus 1 per keys-only index entry written and as many again for
+  an entry of an index that projects the whole item; twice in
   TransactWriteItems; a ConditionCheck costs a transactional read of the checked item: 2 units per 4 KB, counted
   as 2 since the item is not in the request (every item this API checks is under 4 KB).
 
@@ -31,6 +32,7 @@ from typing import Any
 READ_UNIT = 4096
 WRITE_UNIT = 1024
 INDEX_KEYS = ("GSI1PK", "GSI1SK")
+WHOLE_INDEX_KEY = "GSI2PK"
 
 
 def attribute_size(value: dict[str, Any]) -> int:
@@ -68,7 +70,9 @@ def _writes(item: dict[str, Any] | None, transactional: bool = False) -> tuple[f
         return (2.0 if transactional else 1.0), True
     units = max(1, math.ceil(item_size(item) / WRITE_UNIT))
     if all(key in item for key in INDEX_KEYS):
-        units += 1  # the KEYS_ONLY index entry
+        units += 1  # the KEYS_ONLY index entry (ByType)
+    if WHOLE_INDEX_KEY in item:
+        units += max(1, math.ceil(item_size(item) / WRITE_UNIT))  # the ALL index entry (ByMemberType)
     return float(units * (2 if transactional else 1)), False
 
 
@@ -129,7 +133,6 @@ class CapacityMeter:
         self.reported = 0.0
         #: Items the Queries read, those their filters left out included (``ScannedCount``).
         self.items_read = 0
-        self._params: dict[str, Any] = {}
         events = client.meta.events
         events.register("provide-client-params.dynamodb.*", self._ask_for_capacity)
         events.register("before-call.dynamodb.*", self._before)
@@ -141,22 +144,22 @@ class CapacityMeter:
         self.items_read = 0
         self.lower_bound = False
 
-    def _ask_for_capacity(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def _ask_for_capacity(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if "ReturnConsumedCapacity" in model.input_shape.members:
             params.setdefault("ReturnConsumedCapacity", "INDEXES")
-        self._params = params
+        context["metered_params"] = params  # the call's own (the cascade calls from several threads)
 
     def _before(self, model: Any, **_: Any) -> None:
         self.calls[model.name] += 1  # once per attempt: retries are round trips too
 
-    def _after(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         reported = parsed.get("ConsumedCapacity")
         for entry in reported if isinstance(reported, list) else [reported] if reported else []:
             self.reported += float(entry.get("CapacityUnits", 0))
         if "Error" in parsed:
             return
         self.items_read += parsed.get("ScannedCount", 0)
-        reads, writes, lower = units_of(model.name, self._params, parsed)
+        reads, writes, lower = units_of(model.name, context.get("metered_params", {}), parsed)
         self.reads += reads
         self.writes += writes
         self.lower_bound = self.lower_bound or lower

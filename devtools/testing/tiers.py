@@ -5,7 +5,8 @@
 
 They run as pytest processes at once, each writing to its own log, printed whole when it ends, so the output reads
 as plain pytest runs. Each tier runs as two processes (the handler-level tests, the cascade's, the timeline's and
-the hostile input's; the rest), so that the machine's cores stay busy to the end: the reference tier spends most
+the hostile input's; the rest), the fast tier three (the local stacks' and the benchmark's too), so that the
+machine's cores stay busy to the end: the reference tier spends most
 of its time waiting on DynamoDB Local's answers (~10 ms each), and each of its processes has its own DynamoDB
 Local.
 Without DynamoDB Local (not installed, or no Java 17+) the reference tier is skipped with one line saying why,
@@ -33,17 +34,21 @@ FIRST_PROCESS = {
     "moto": (*HANDLER_LEVEL, "test_cascade", "test_member_timeline", "test_hostile_input"),
     "dynamodb-local": (*HANDLER_LEVEL, "test_cascade", "test_member_timeline"),
 }
+#: The moto tier's third process: the tests of whole local stacks and the benchmark, which mostly wait on other
+#: processes (a stack's functions, DynamoDB Local, a cascade's 20 s), so a process of their own shortens the run.
+STACKS = ("test_bench", "test_local_stack_http", "test_local_stack_runtime", "test_local_stack_start_stop")
 NAMES = {"moto": "fast tier (moto)", "dynamodb-local": "reference tier (DynamoDB Local)"}
 
 
 def _split(store: str) -> dict[str, list[str]]:
-    """A tier's two processes: its first (FIRST_PROCESS) and the rest."""
-    first = [f"tests/{name}.py" for name in FIRST_PROCESS[store]]
-    label = ", ".join(name.removeprefix("test_").replace("_", " ") for name in FIRST_PROCESS[store])
-    return {
-        f"{NAMES[store]}, {label}": [f"--store={store}", *first],
-        f"{NAMES[store]}, the rest": [f"--store={store}", *(f"--ignore={path}" for path in first)],
-    }
+    """A tier's processes: its first (FIRST_PROCESS), on moto the stacks' (STACKS), and the rest."""
+    groups = [FIRST_PROCESS[store], *([STACKS] if store == "moto" else [])]
+    split = {}
+    for group in groups:
+        label = ", ".join(name.removeprefix("test_").replace("_", " ") for name in group)
+        split[f"{NAMES[store]}, {label}"] = [f"--store={store}", *(f"tests/{name}.py" for name in group)]
+    ignored = [f"--ignore=tests/{name}.py" for group in groups for name in group]
+    return split | {f"{NAMES[store]}, the rest": [f"--store={store}", *ignored]}
 
 
 def main(argv: list[str]) -> int:

@@ -15,24 +15,38 @@ from emma_events.domain import CascadeState, Parent
 from emma_events.dynamo import TRANSACTION_TRIES, Item, Table, attr_n, attr_s
 from emma_events.errors import ServiceUnavailable
 
+#: The range of a parent's events that is not a ``ByType`` shard (``CascadeStore.ranges``).
+LEGACY = "*"
+
 
 class CascadeStore(Table):
     """The cascade's reads and writes of the table."""
 
+    @staticmethod
+    def ranges(parent: Parent) -> list[str]:
+        """The parts of a parent's events that steps read and delete in parallel: a type's ``ByType`` keys (one per
+        shard, and ``*``: the one key of releases before), a member's partition (``*``)."""
+        if parent.kind == "event_type":
+            return [*map(str, range(keys.TYPE_INDEX_SHARDS)), LEGACY]
+        return [LEGACY]
+
     def parent_event_keys(
-        self, parent: Parent, position: dict[str, Any] | None, limit: int
+        self, parent: Parent, part: str, position: dict[str, Any] | None, limit: int
     ) -> tuple[list[Item], dict[str, Any] | None]:
-        """Up to ``limit`` keys of the parent's events after ``position``, and where the next read starts.
+        """Up to ``limit`` keys of the parent's events in one of its ``ranges`` after ``position``, and where the
+        next read starts.
 
         1 x Query, keys only: a type's events through the keys-only ``ByType`` index; a member's events and
         counts in the member's own partition (strongly consistent, ``ProjectionExpression`` of the keys).
         """
         if parent.kind == "event_type":
+            shard = None if part == LEGACY else int(part)
+            pk = keys.type_index_pk(parent.account_id, parent.parent_id, shard)  # shard n: member ids n mod 16
             query: dict[str, Any] = {
                 "TableName": self.table_name,
                 "IndexName": keys.TYPE_INDEX,
                 "KeyConditionExpression": "GSI1PK = :pk",
-                "ExpressionAttributeValues": {":pk": attr_s(keys.type_index_pk(parent.account_id, parent.parent_id))},
+                "ExpressionAttributeValues": {":pk": attr_s(pk)},
                 "ProjectionExpression": "PK, SK",  # only the table keys: half the payload of the index entry
             }
         else:
@@ -59,7 +73,8 @@ class CascadeStore(Table):
         ``time_left()`` turns false (whether it finished: the rest is settled when the page is read again)."""
         prefix = counts.count_sk(counts.scope_of(parent.parent_id), "")
         for pk in sorted(member_pks):
-            for attempt in range(TRANSACTION_TRIES):
+            failures = 0  # a member may need many transactions: only failed ones count against the tries
+            while True:
                 if not time_left():
                     return False
                 page = self.client.query(
@@ -87,9 +102,13 @@ class CascadeStore(Table):
                 except ClientError as error:  # a concurrent step settled some of them, or a conflict: read again
                     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                         raise
-                    self._sleep(attempt)
-            else:
-                raise ServiceUnavailable(f"the counts of {pk} kept conflicting; the step is retried")
+                    failures += 1
+                    if failures == TRANSACTION_TRIES:
+                        raise ServiceUnavailable(f"the counts of {pk} kept conflicting; the step is retried") from error
+                    self._sleep(failures)
+                    continue
+                if "LastEvaluatedKey" not in page:
+                    break  # all of them settled (a later write's new items: its events are met again)
         return True
 
     def delete_keys(self, items: list[Item], max_attempts: int = 8) -> int:

@@ -13,7 +13,8 @@ class Settings(NamedTuple):
     cascade_time_margin_ms: int
     #: Keys read per Query by the cascade, then deleted 25 at a time.
     cascade_page_size: int
-    #: The bound on the ByType index's lag behind the table that the cascade waits out before its final pass.
+    #: How long after a removal the cascade's final pass starts: the last write of a POST that read the type
+    #: before its removal, and the ByType index's lag behind the table, come before it.
     cascade_index_lag_s: float
 
     @classmethod
@@ -23,7 +24,7 @@ class Settings(NamedTuple):
                 table_name=os.environ["TABLE_NAME"],
                 cascade_time_margin_ms=int(os.environ.get("CASCADE_TIME_MARGIN_MS", "60000")),
                 cascade_page_size=int(os.environ.get("CASCADE_PAGE_SIZE", "1000")),
-                cascade_index_lag_s=float(os.environ.get("CASCADE_INDEX_LAG_SECONDS", "3")),
+                cascade_index_lag_s=float(os.environ.get("CASCADE_INDEX_LAG_SECONDS", "20")),
             )
         except KeyError as missing:
             raise RuntimeError(f"environment variable {missing} is not set (template.yaml sets it)") from None

@@ -72,7 +72,7 @@ class CascadeState(NamedTuple):
     """Where a cascade stands: carried by its cursor item from one step (invocation) to the next."""
 
     parent: Parent
-    position: dict[str, Any] | None  # the ExclusiveStartKey of the next read; None: from the start
+    position: dict[str, Any] | None  # each range's next ExclusiveStartKey, or "end" (cascade.py); None: the start
     deleted: int  # events deleted so far, all passes
     pass_deleted: int  # events deleted in the current pass
     steps: int

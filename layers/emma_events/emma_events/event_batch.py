@@ -9,6 +9,8 @@ its types' attribute schemas, and ``schema_faults`` the events that do not match
 
 from __future__ import annotations
 
+import os
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -21,16 +23,25 @@ from emma_events.errors import EventProblem, InvalidEvents
 Found = dict[tuple[str, str], Item]
 
 
-def lookups(account_id: int, events: list[NewMemberEvent]) -> tuple[list[Item], bool]:
-    """The keys to read before the batch's transaction, and whether they include the ids' own items. Without
-    lookups by email or name nothing is read: the transaction's ConditionChecks report unknown ids."""
+def lookups(account_id: int, events: list[NewMemberEvent], names: dict[str, int]) -> tuple[list[Item], bool]:
+    """The keys to read before the batch's transaction (but the type ``names`` known), and whether they include the
+    ids' own items. Without lookups by email or name nothing is read: the transaction's ConditionChecks report
+    unknown members, and the types not known are read by id."""
     wanted = [layout.email_key(account_id, e.email) for e in events if e.email]
-    wanted += [layout.name_guard(account_id, e.event_type) for e in events if e.event_type]
+    wanted += [
+        layout.name_guard(account_id, e.event_type) for e in events if e.event_type and e.event_type not in names
+    ]
     if not wanted:
         return [], False
     wanted += [layout.member_key(account_id, e.member_id) for e in events if e.member_id]
     wanted += [layout.type_key(account_id, e.event_type_id) for e in events if e.event_type_id]
     return wanted, True
+
+
+def name_guards(account_id: int, names: dict[str, int]) -> Found:
+    """The name guards of the type ``names`` known, as a read would have found them."""
+    guards = (layout.name_guard(account_id, name) | {"event_type_id": attr_n(i)} for name, i in names.items())
+    return {(guard[keys.PK]["S"], guard[keys.SK]["S"]): guard for guard in guards}
 
 
 def resolve(account_id: int, events: list[NewMemberEvent], found: Found, check_ids: bool) -> list[tuple[int, int]]:
@@ -105,49 +116,61 @@ def gone(
     return InvalidEvents(errors, len(events))
 
 
+#: How long a container trusts a type's schema (and that the type exists) after reading it, from the read's start.
+#: A schema change or a type's delete answers only this long after its write (``EventTypeStore``), so a POST that
+#: starts after that answer never uses what was read before: the POST's transaction need not include the type's
+#: item, which every POST of the type would share (docs/decisions.md, "No item shared by a type's POSTs").
+FRESH_FOR_S = float(os.environ.get("TYPE_CACHE_SECONDS", "1"))  # template.yaml: the same for every function
+
+
 class KnownSchemas:
-    """The attribute schema (its stored text, or None) and version of the types this container has read, the
-    last ``BOUND`` of them: a type's schema costs one read per container and version. A batch's transaction checks
-    the version it validated against (``condition``), so a schema changed since makes it fail and read again."""
+    """The attribute schema (its stored text, or None) and version of the types this container has read in the
+    last ``FRESH_FOR_S``, and the types of the names it has read, the last ``BOUND`` of each: a type's schema, or
+    its name, costs one read per container and second."""
 
     BOUND = 1024
 
     def __init__(self) -> None:
-        self._known: OrderedDict[tuple[int, int], tuple[int, str | None]] = OrderedDict()
+        self._known: OrderedDict[tuple[int, int], tuple[int, str | None, float]] = OrderedDict()
+        self._names: OrderedDict[tuple[int, str], tuple[int, float]] = OrderedDict()
 
-    def unknown(self, account_id: int, type_ids: list[int]) -> list[int]:
-        return [t for t in type_ids if (account_id, t) not in self._known]
-
-    def learn(self, items: Iterable[Item]) -> set[int]:
-        """Remember the schema of each event type item among ``items`` (fresh, strongly consistent reads); the
-        ids of those types."""
-        learned = set()
+    def learn(self, items: Iterable[Item], read_at: float) -> dict[int, tuple[int, str | None]]:
+        """Remember the schema of each event type item among ``items`` (strongly consistent reads that started at
+        ``read_at``, ``time.monotonic()``), and each name guard's type; the version and schema of those types."""
+        learned = {}
         for item in items:
+            if item[keys.SK]["S"].startswith(keys.EVENT_TYPE_NAME_PREFIX):  # a name guard: the name's type
+                named = (int(item[keys.PK]["S"]), item[keys.SK]["S"].removeprefix(keys.EVENT_TYPE_NAME_PREFIX))
+                self._names[named] = (int(item["event_type_id"]["N"]), read_at)
+                self._names.move_to_end(named)
             if item.get("entity", {}).get("S") == "event_type":
                 known = (int(item["account_id"]["N"]), int(item["event_type_id"]["N"]))
-                self._known[known] = (layout.schema_version_of(item), item.get("attributes_schema", {}).get("S"))
+                schema = item.get("attributes_schema", {}).get("S")
+                self._known[known] = (layout.schema_version_of(item), schema, read_at)
                 self._known.move_to_end(known)
-                learned.add(known[1])
+                learned[known[1]] = (layout.schema_version_of(item), schema)
         while len(self._known) > self.BOUND:
             self._known.popitem(last=False)
+        while len(self._names) > self.BOUND:
+            self._names.popitem(last=False)
         return learned
+
+    def names(self, account_id: int, wanted: set[str]) -> dict[str, int]:
+        """The type id of each of the ``wanted`` names known and fresh now."""
+        oldest = time.monotonic() - FRESH_FOR_S
+        found = {name: self._names.get((account_id, name)) for name in wanted}
+        return {name: known[0] for name, known in found.items() if known is not None and known[1] > oldest}
 
     def forget(self, account_id: int, type_ids: set[int]) -> None:
         for type_id in type_ids:
             self._known.pop((account_id, type_id), None)
 
     def snapshot(self, account_id: int, type_ids: list[int]) -> dict[int, tuple[int, str | None]]:
-        """The version and schema of each type known now (one batch validates, and its transaction checks, these
-        very ones, whatever a concurrent invocation learns or forgets meanwhile); a type not known is left out."""
+        """The version and schema of each type known and fresh now (one batch validates against these very ones,
+        whatever a concurrent invocation learns or forgets meanwhile); a type not known is left out."""
+        oldest = time.monotonic() - FRESH_FOR_S
         found = {t: self._known.get((account_id, t)) for t in type_ids}
-        return {t: known for t, known in found.items() if known is not None}
-
-
-def condition(version: int) -> tuple[str, Item]:
-    """A type's ConditionCheck's expression and values: the type exists, at the version validated against."""
-    if not version:
-        return "attribute_exists(PK) AND attribute_not_exists(schema_version)", {}
-    return "attribute_exists(PK) AND schema_version = :version", {":version": attr_n(version)}
+        return {t: (known[0], known[1]) for t, known in found.items() if known is not None and known[2] > oldest}
 
 
 def schema_faults(

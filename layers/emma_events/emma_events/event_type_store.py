@@ -7,11 +7,12 @@ Each method documents the DynamoDB calls it makes; conditional-check failures be
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from emma_events import keys, layout
+from emma_events import event_batch, keys, layout
 from emma_events.dates import utc_now
 from emma_events.domain import EventType
 from emma_events.dynamo import TRANSACTION_TRIES, Table, attr_n, attr_s, translate_errors
@@ -99,8 +100,18 @@ class EventTypeStore(Table):
         1 x GetItem (the current type), then either 1 x UpdateItem (same name) or 1 x TransactWriteItems (update
         the type, delete the old name guard, put the new one on condition nobody holds it). The update holds on
         condition that the name and schema version are still those read: a concurrent change makes the read
-        stale, the condition fails and the whole sequence is tried again.
+        stale, the condition fails and the whole sequence is tried again. It answers only ``FRESH_FOR_S`` after
+        its write: no POST that starts after the answer finds the type by its old name or checks events against
+        its old schema (``event_batch.KnownSchemas``; also when this is the resend of a write whose answer was
+        lost, which finds nothing left to change).
         """
+        updated = self._update_event_type(account_id, event_type_id, event_type, display_name, attributes_schema)
+        time.sleep(event_batch.FRESH_FOR_S)
+        return updated
+
+    def _update_event_type(
+        self, account_id: int, event_type_id: int, event_type: str, display_name: str, attributes_schema: Any
+    ) -> EventType:
         for attempt in range(TRANSACTION_TRIES):
             current = self.get_event_type(account_id, event_type_id)
             schema = current.attributes_schema if attributes_schema is KEEP else attributes_schema
@@ -182,7 +193,8 @@ class EventTypeStore(Table):
         The type's events are deleted afterwards by the stream-triggered cascade, not in this request; until it
         ends, the removals item keeps them out of every listing and count. A condition that fails because the
         type is gone since this request read it (a concurrent delete, or the resend of this request's own write
-        whose answer was lost) is a success: the type is deleted, as asked.
+        whose answer was lost) is a success: the type is deleted, as asked. It answers only ``FRESH_FOR_S`` after
+        its write: no POST that starts after the answer takes the type for one that exists.
         """
         key = layout.type_key(account_id, event_type_id)
 
@@ -212,6 +224,7 @@ class EventTypeStore(Table):
         self.delete_what_was_read(
             key, lambda: self.get_event_type(account_id, event_type_id), transaction, "event type"
         )
+        time.sleep(event_batch.FRESH_FOR_S)
 
 
 def _name_taken(event_type: str) -> str:

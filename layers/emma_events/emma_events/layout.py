@@ -104,7 +104,7 @@ def event_key(event: MemberEvent) -> Item:
 
 def event_item(event: MemberEvent) -> Item:
     item: Item = event_key(event) | {
-        keys.TYPE_INDEX_PK: attr_s(keys.type_index_pk(event.account_id, event.event_type_id)),
+        keys.TYPE_INDEX_PK: attr_s(keys.type_index_pk(event.account_id, event.event_type_id, event.member_id)),
         keys.TYPE_INDEX_SK: attr_s(keys.type_index_sk(event.member_id, event.event_id)),
         keys.MEMBER_TYPE_INDEX_PK: attr_s(keys.member_type_pk(event.account_id, event.member_id, event.event_type_id)),
         "entity": attr_s("member_event"),

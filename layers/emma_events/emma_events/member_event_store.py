@@ -7,6 +7,7 @@ the idempotency records are ``idempotency_store``'s.
 
 from __future__ import annotations
 
+import time
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
@@ -14,10 +15,13 @@ from botocore.exceptions import ClientError
 from emma_events import counts, event_batch, keys, layout
 from emma_events.dates import utc_now
 from emma_events.domain import Idempotency, MemberEvent, NewMemberEvent
-from emma_events.dynamo import TRANSACTION_TRIES, DynamoDBClient, Item, translate_errors
+from emma_events.dynamo import TRANSACTION_TRIES, DynamoDBClient, translate_errors
 from emma_events.errors import ServiceUnavailable
 from emma_events.idempotency_store import IdempotencyRecords
 from emma_events.member_timeline import MemberTimeline
+
+#: The version and schema (its text, or None) of each type, by id.
+Known = dict[int, tuple[int, str | None]]
 
 
 def _types(resolved: list[tuple[int, int]]) -> list[int]:
@@ -27,8 +31,8 @@ def _types(resolved: list[tuple[int, int]]) -> list[int]:
 class Part(NamedTuple):
     """One item of a batch's transaction, and what it is about: its cancellation reason is read by it."""
 
-    kind: str  # "member", "type" (a ConditionCheck that it exists), "event" (a Put), "count" (an Update), "record"
-    ident: int  # the member, type or event id (0 for the record)
+    kind: str  # "member" (a ConditionCheck that it exists), "event" (a Put), "count" (an Update), "record"
+    ident: int  # the member or event id (0 for the others)
     item: dict[str, Any]
 
 
@@ -48,22 +52,28 @@ class MemberEventStore(MemberTimeline):
         """Record up to 10 events, all or none; and whether this call recorded them (False: a retry answered from
         its idempotency record).
 
-        By ids: 1 x UpdateItem (event ids) + 1 x TransactWriteItems. By email or type name: + 1 x BatchGetItem
-        (the email and name guards) first. A type this container has not read yet (``KnownSchemas``): + 1 x
-        BatchGetItem of the types, before each event's attributes are checked against its type's schema. The
-        transaction holds a ``ConditionCheck`` that each member and type still exists, each type at the schema
-        version validated against, so an event is never stored for a member or type deleted at the same moment,
-        nor against a schema changed since (the type is read again and the batch validated anew); and, with an
+        By ids: 1 x TransactWriteItems (+ 1 x UpdateItem per 1,000 event ids). By email or by a type name this
+        container has not read in the last second: + 1 x BatchGetItem (the email and name guards) first. A type
+        whose schema this container has not read in the last second (``KnownSchemas``): + 1 x BatchGetItem of the
+        types, before each event's attributes are checked against its type's schema. The transaction holds a
+        ``ConditionCheck`` that each member still exists, so an event is never stored for a member deleted at the
+        same moment; no item of the type (every POST of the type would share it: a type's delete, rename or schema
+        change answers only once no container trusts what it read before, and the cascade's last pass comes after
+        any POST that read the type before its delete). With an
         ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
         from the record (+1 x GetItem). And an ``Update`` adding to each count item of the events' members
-        (hour, day and month; of the type and of all types): at most 6 per event, so at most 92 items in all.
+        (hour, day and month; of the type and of all types): at most 6 per event, so at most 82 items in all.
         """
         first = 0
         for attempt in range(TRANSACTION_TRIES):
-            wanted, check_ids = event_batch.lookups(account_id, events)
+            names = self.schemas.names(account_id, {e.event_type for e in events if e.event_type})
+            wanted, check_ids = event_batch.lookups(account_id, events, names)
+            read_at = time.monotonic()
             found = self._batch_get(wanted)
+            fresh = self.schemas.learn(found.values(), read_at)
+            found |= event_batch.name_guards(account_id, names)
             resolved = event_batch.resolve(account_id, events, found, check_ids)
-            versions, replay = self._check_schemas(account_id, events, resolved, found, idempotency)
+            replay = self._check_schemas(account_id, events, resolved, fresh, idempotency)
             if replay is not None:
                 return replay, False
             if not first:  # one range of ids, kept across retries: a cancelled transaction wrote none of them
@@ -85,7 +95,6 @@ class MemberEventStore(MemberTimeline):
             ]
             member_ids = sorted({m for m, _ in resolved})
             parts = [Part("member", m, self._exists_check(layout.member_key(account_id, m))) for m in member_ids]
-            parts += [Part("type", t, self._type_check(account_id, t, versions[t])) for t in _types(resolved)]
             items = [layout.event_item(e) for e in created]  # each written twice with a key: made once
             parts += [Part("event", e.event_id, {"Put": self._put(i)}) for e, i in zip(created, items, strict=True)]
             added = counts.increments(created).items()
@@ -102,15 +111,11 @@ class MemberEventStore(MemberTimeline):
                 codes = self._cancelled(error, len(parts))
                 failed = [part for part, code in zip(parts, codes, strict=True) if code == "ConditionalCheckFailed"]
                 failure = error
-            # A member or type that is gone answers as a fresh request would, also for a retry whose record
-            # exists: a replay never hands back the events of a member or type deleted since (erased is erased).
+            # A member that is gone answers as a fresh request would, also for a retry whose record exists: a
+            # replay never hands back the events of a member deleted since (erased is erased).
             failed_members = {part.ident for part in failed if part.kind == "member"}
-            failed_types = {part.ident for part in failed if part.kind == "type"}
-            self.schemas.forget(account_id, failed_types)  # gone, or at another schema version: read again
             if failed_members:
-                raise event_batch.gone(account_id, events, resolved, failed_members, failed_types)
-            if failed_types:
-                continue
+                raise event_batch.gone(account_id, events, resolved, failed_members, set())
             if idempotency and any(part.kind == "record" for part in failed):
                 replay = self.records.replay(account_id, idempotency, now)
                 if replay is not None:
@@ -126,66 +131,59 @@ class MemberEventStore(MemberTimeline):
         account_id: int,
         events: list[NewMemberEvent],
         resolved: list[tuple[int, int]],
-        found: dict[tuple[str, str], Item],
+        fresh: Known,
         idempotency: Idempotency | None,
-    ) -> tuple[dict[int, int], list[MemberEvent] | None]:
+    ) -> list[MemberEvent] | None:
         """Check each event's attributes against its type's schema: ``InvalidEvents`` names every failure. Types
-        this container has not read yet are read first; a rejection by a schema known from an earlier request
-        is confirmed on a fresh read (+1 x BatchGetItem). The version of each type validated against (for the
-        transaction's checks), and, for a retry of a batch recorded before its type's schema changed, the
-        recorded events (never turned into an error)."""
+        this container has not read in the last second are read first; a rejection by a schema known from an
+        earlier request (not one of the ``fresh`` types just read) is confirmed on a fresh read (+1 x BatchGetItem).
+        For a retry of a batch recorded before its type's schema changed, the recorded events (never turned into an
+        error)."""
         type_ids = _types(resolved)
-        fresh = self.schemas.learn(found.values())
-        known, read = self._known(account_id, events, resolved, type_ids)
+        known = self._known(account_id, events, resolved, type_ids, fresh)
         fault = event_batch.schema_faults(events, resolved, known)
-        stale = set(type_ids) - fresh - read
+        stale = set(type_ids) - set(fresh)
         if fault is not None and stale:
-            self.schemas.forget(account_id, stale)
-            known, _ = self._known(account_id, events, resolved, type_ids)
+            known = self._known(account_id, events, resolved, type_ids, fresh, again=stale)
             fault = event_batch.schema_faults(events, resolved, known)
-        versions = {t: version for t, (version, _) in known.items()}
         if fault is None:
-            return versions, None
+            return None
         replay = self.records.replay(account_id, idempotency, utc_now()) if idempotency else None
         if replay is None:
             raise fault
-        return versions, replay
+        return replay
 
     def _known(
-        self, account_id: int, events: list[NewMemberEvent], resolved: list[tuple[int, int]], type_ids: list[int]
-    ) -> tuple[dict[int, tuple[int, str | None]], set[int]]:
-        """The version and schema of each type, read first if this container does not know it (or a concurrent
-        invocation forgot it meanwhile: read again); and the types read."""
-        read: set[int] = set()
-        for _ in range(TRANSACTION_TRIES):
-            known = self.schemas.snapshot(account_id, type_ids)
-            missing = [t for t in type_ids if t not in known]
-            if not missing:
-                return known, read
-            read |= self._read_types(account_id, events, resolved, missing)
-        raise ServiceUnavailable("The event types changed while the events were checked; retry the request.")
+        self,
+        account_id: int,
+        events: list[NewMemberEvent],
+        resolved: list[tuple[int, int]],
+        type_ids: list[int],
+        fresh: Known,
+        again: set[int] | frozenset[int] = frozenset(),
+    ) -> Known:
+        """The version and schema of each type: those just read (``fresh``), else those this container read in the
+        last second, else (and those read ``again``) read now, which then count as fresh for this request, however
+        long the read took (``fresh`` is updated)."""
+        known = self.schemas.snapshot(account_id, [t for t in type_ids if t not in again]) | fresh
+        missing = [t for t in type_ids if t not in known or (t in again and t not in fresh)]
+        fresh |= self._read_types(account_id, events, resolved, missing)
+        return known | fresh
 
     def _read_types(
         self, account_id: int, events: list[NewMemberEvent], resolved: list[tuple[int, int]], type_ids: list[int]
-    ) -> set[int]:
-        """Learn the schemas of types not known yet (and return their ids): 1 x BatchGetItem, with the batch's
-        members, so that one 400 names every member and type that does not exist (no read for no type)."""
+    ) -> Known:
+        """Learn the schemas of types not known yet (and return them): 1 x BatchGetItem, with the batch's members,
+        so that one 400 names every member and type that does not exist (no read for no type)."""
         if not type_ids:
-            return set()
+            return {}
         member_keys = {m: layout.member_key(account_id, m) for m, _ in resolved}
         type_keys = [layout.type_key(account_id, t) for t in type_ids]
+        read_at = time.monotonic()
         found = self._batch_get([*member_keys.values(), *type_keys])
-        learned = self.schemas.learn(found.values())
-        missing_types = set(self.schemas.unknown(account_id, type_ids))
+        learned = self.schemas.learn(found.values(), read_at)
+        missing_types = set(type_ids) - set(learned)
         missing_members = {m for m, key in member_keys.items() if (key[keys.PK]["S"], key[keys.SK]["S"]) not in found}
         if missing_types or missing_members:
             raise event_batch.gone(account_id, events, resolved, missing_members, missing_types)
         return learned
-
-    def _type_check(self, account_id: int, type_id: int, version: int) -> dict[str, Any]:
-        expression, values = event_batch.condition(version)
-        check = self._exists_check(layout.type_key(account_id, type_id))
-        check["ConditionCheck"]["ConditionExpression"] = expression
-        if values:
-            check["ConditionCheck"]["ExpressionAttributeValues"] = values
-        return check
