@@ -451,3 +451,30 @@ def test_a_member_with_years_of_a_type_s_counts_is_settled_in_one_step(dynamodb:
     assert not [i for i in table_items() if i["SK"]["S"].startswith(f"C#{doomed:016d}")]
     delivered = [record["eventID"] for record in driver.delivered]
     assert len(delivered) == len(set(delivered))  # no record delivered twice: no step failed
+
+
+def test_a_range_that_fails_stops_the_others_at_their_next_page(
+    dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ranges run side by side; when one fails, the step fails (the stream retries it) and the other ranges stop
+    at their next page instead of running on to the invocation's margin for work that is not saved."""
+    from emma_events.cascade import Cascade
+    from emma_events.domain import CascadeState, Parent
+    from emma_events.stores import Stores
+
+    member, doomed = new_member(), create_type(100, "doomed")  # the member's events: one ByType range
+    seed_events(member, doomed, 200)
+    store = Stores.of_this_container().cascades
+    read = store.parent_event_keys
+
+    def failing(parent: Any, part: str, *args: Any) -> Any:
+        if part == "0":
+            time.sleep(0.05)  # after the member's range has begun
+            raise RuntimeError("a range fails")
+        return read(parent, part, *args)
+
+    monkeypatch.setattr(store, "parent_event_keys", failing)
+    cascade = Cascade(store, time_margin_ms=1000, page_size=10)
+    with pytest.raises(RuntimeError):
+        cascade.step(CascadeState(Parent("event_type", 100, doomed), None, 0, 0, 0), LambdaContext())
+    assert len(events_of(table_items, event_type_id=doomed)) >= 100

@@ -733,8 +733,7 @@ def test_a_type_forgotten_by_a_concurrent_invocation_between_check_and_write_is_
 
 
 def test_a_post_after_a_rename_or_delete_answered_never_uses_the_old_name(world: dict[str, int]) -> None:
-    """A container keeps a name's type for a second (event_batch.KnownSchemas): a rename and a delete answer only
-    once that has passed, so a POST by the old name after their answer is refused, whatever this container read."""
+    """A POST by the old name after a rename or a delete answered is refused, whatever this container read."""
     by_name = [{"member_id": world["ada"], "event_type": "purchase"}]
     assert post_events(100, by_name).status == 200  # "purchase" known to this container now
     renamed = update_type(100, world["purchase"], {"event_type": "order"})

@@ -97,6 +97,10 @@ def ceilings() -> dict[str, Any]:
             "figure": f"{type_reads:,} containers posting the type",
             "key": "N / ET#N",
         },
+        "type: its name's guard, read by each POST by name (1 unit)": {
+            "figure": f"{READ_LIMIT:,.0f} POSTs/s by that name (x10 events in full batches)",
+            "key": "N / ETNAME#name",
+        },
         "account: its removals item, one strongly consistent read per listing or count": {
             "figure": f"{READ_LIMIT:,.0f} listings and counts/s (reads, not events)",
             "key": "N / REMOVING",

@@ -1,19 +1,20 @@
 """The cascade delete of a parent's events (an event type's or a member's), one bounded step per invocation.
 
 A step deletes pages of the parent's events, its ranges in parallel (a type's 16 ``ByType`` keys, each written by
-its own members: ``CascadeStore.ranges``), until the invocation's remaining time falls under a margin, then
-checkpoints each range's position in the parent's cursor item; that item's stream record invokes the next step.
-A cascade ends after a whole pass over the parent's events finds none left; for a type, that pass started no
-earlier than ``index_lag_s`` after the cascade's first step (which follows the removal): a POST that checked its
-events against the type before the removal may write them up to its function's timeout later, and a global
-secondary index is eventually consistent, so they may show up in the index later still. Until then, a pass that
-finds nothing waits (within the invocation's time) and passes again. After a pass that deleted events, one more
-pass from the start verifies. Every step is idempotent: a retried or
-duplicated record deletes what is left and nothing else.
+its own members, and the one key of releases before: ``CascadeStore.ranges``), until the invocation's remaining
+time falls under a margin, then checkpoints each range's position in the parent's cursor item; that item's stream
+record invokes the next step. A cascade ends after a whole pass over the parent's events finds none left; for a
+type, that pass started no earlier than ``index_lag_s`` after the cascade's first step (which follows the
+removal): a POST that checked its events against the type before the removal may write them up to its function's
+timeout later, and a global secondary index is eventually consistent, so they may show up in the index later
+still. Until then, a pass that finds nothing waits (within the invocation's time) and passes again. After a pass
+that deleted events, one more pass from the start verifies. Every step is idempotent: a retried or duplicated
+record deletes what is left and nothing else.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class Cascade:
     ) -> None:
         self.store = store
         self.parallel = parallel  # False: one range after another (the benchmark's reference)
+        self._failed = threading.Event()  # a range failed: the others stop
         self.time_margin_ms = time_margin_ms
         self.page_size = page_size
         self.index_lag_s = index_lag_s
@@ -138,7 +140,17 @@ class Cascade:
     ) -> tuple[dict[str, Any] | str, int, int]:
         """Delete one range's pages from ``position`` until its end (``END``) or the invocation's time runs out
         (at least one page, so that every step makes progress): where it stopped, the events deleted and every
-        key deleted (count items too)."""
+        key deleted (count items too). A range that fails stops the others at their next page (the step fails
+        and is retried: what was deleted stays deleted)."""
+        try:
+            return self._drain_range(parent, part, position, context)
+        except BaseException:
+            self._failed.set()
+            raise
+
+    def _drain_range(
+        self, parent: Parent, part: str, position: dict[str, Any] | None, context: Context
+    ) -> tuple[dict[str, Any] | str, int, int]:
         events = found_keys = 0
         while True:
             read_from = position
@@ -156,7 +168,7 @@ class Cascade:
                 return position, events, found_keys
 
     def _time_left(self, context: Context) -> bool:
-        return context.get_remaining_time_in_millis() > self.time_margin_ms
+        return not self._failed.is_set() and context.get_remaining_time_in_millis() > self.time_margin_ms
 
     def _wait_until(self, moment: float, context: Context) -> bool:
         """Sleep until ``moment`` (epoch seconds) if the invocation has the time for it; whether it did."""

@@ -17,31 +17,23 @@ from typing import Any
 
 from emma_events import keys, layout
 from emma_events.domain import NewMemberEvent
-from emma_events.dynamo import Item, attr_n
+from emma_events.dynamo import Item
 from emma_events.errors import EventProblem, InvalidEvents
 
 Found = dict[tuple[str, str], Item]
 
 
-def lookups(account_id: int, events: list[NewMemberEvent], names: dict[str, int]) -> tuple[list[Item], bool]:
-    """The keys to read before the batch's transaction (but the type ``names`` known), and whether they include the
-    ids' own items. Without lookups by email or name nothing is read: the transaction's ConditionChecks report
-    unknown members, and the types not known are read by id."""
+def lookups(account_id: int, events: list[NewMemberEvent]) -> tuple[list[Item], bool]:
+    """The keys to read before the batch's transaction, and whether they include the ids' own items. Without
+    lookups by email or name nothing is read: the transaction's ConditionChecks report unknown members, and the
+    types not known are read by id."""
     wanted = [layout.email_key(account_id, e.email) for e in events if e.email]
-    wanted += [
-        layout.name_guard(account_id, e.event_type) for e in events if e.event_type and e.event_type not in names
-    ]
+    wanted += [layout.name_guard(account_id, e.event_type) for e in events if e.event_type]
     if not wanted:
         return [], False
     wanted += [layout.member_key(account_id, e.member_id) for e in events if e.member_id]
     wanted += [layout.type_key(account_id, e.event_type_id) for e in events if e.event_type_id]
     return wanted, True
-
-
-def name_guards(account_id: int, names: dict[str, int]) -> Found:
-    """The name guards of the type ``names`` known, as a read would have found them."""
-    guards = (layout.name_guard(account_id, name) | {"event_type_id": attr_n(i)} for name, i in names.items())
-    return {(guard[keys.PK]["S"], guard[keys.SK]["S"]): guard for guard in guards}
 
 
 def resolve(account_id: int, events: list[NewMemberEvent], found: Found, check_ids: bool) -> list[tuple[int, int]]:
@@ -125,24 +117,20 @@ FRESH_FOR_S = float(os.environ.get("TYPE_CACHE_SECONDS", "1"))  # template.yaml:
 
 class KnownSchemas:
     """The attribute schema (its stored text, or None) and version of the types this container has read in the
-    last ``FRESH_FOR_S``, and the types of the names it has read, the last ``BOUND`` of each: a type's schema, or
-    its name, costs one read per container and second."""
+    last ``FRESH_FOR_S``, the last ``BOUND`` of them: a type's schema costs one read per container and second.
+    Not names: a name a delete freed may name a new type at once (its create does not wait), so it is read in
+    every POST that uses it."""
 
     BOUND = 1024
 
     def __init__(self) -> None:
         self._known: OrderedDict[tuple[int, int], tuple[int, str | None, float]] = OrderedDict()
-        self._names: OrderedDict[tuple[int, str], tuple[int, float]] = OrderedDict()
 
     def learn(self, items: Iterable[Item], read_at: float) -> dict[int, tuple[int, str | None]]:
         """Remember the schema of each event type item among ``items`` (strongly consistent reads that started at
-        ``read_at``, ``time.monotonic()``), and each name guard's type; the version and schema of those types."""
+        ``read_at``, ``time.monotonic()``); the version and schema of those types."""
         learned = {}
         for item in items:
-            if item[keys.SK]["S"].startswith(keys.EVENT_TYPE_NAME_PREFIX):  # a name guard: the name's type
-                named = (int(item[keys.PK]["S"]), item[keys.SK]["S"].removeprefix(keys.EVENT_TYPE_NAME_PREFIX))
-                self._names[named] = (int(item["event_type_id"]["N"]), read_at)
-                self._names.move_to_end(named)
             if item.get("entity", {}).get("S") == "event_type":
                 known = (int(item["account_id"]["N"]), int(item["event_type_id"]["N"]))
                 schema = item.get("attributes_schema", {}).get("S")
@@ -151,15 +139,7 @@ class KnownSchemas:
                 learned[known[1]] = (layout.schema_version_of(item), schema)
         while len(self._known) > self.BOUND:
             self._known.popitem(last=False)
-        while len(self._names) > self.BOUND:
-            self._names.popitem(last=False)
         return learned
-
-    def names(self, account_id: int, wanted: set[str]) -> dict[str, int]:
-        """The type id of each of the ``wanted`` names known and fresh now."""
-        oldest = time.monotonic() - FRESH_FOR_S
-        found = {name: self._names.get((account_id, name)) for name in wanted}
-        return {name: known[0] for name, known in found.items() if known is not None and known[1] > oldest}
 
     def forget(self, account_id: int, type_ids: set[int]) -> None:
         for type_id in type_ids:

@@ -101,9 +101,9 @@ class EventTypeStore(Table):
         the type, delete the old name guard, put the new one on condition nobody holds it). The update holds on
         condition that the name and schema version are still those read: a concurrent change makes the read
         stale, the condition fails and the whole sequence is tried again. It answers only ``FRESH_FOR_S`` after
-        its write: no POST that starts after the answer finds the type by its old name or checks events against
-        its old schema (``event_batch.KnownSchemas``; also when this is the resend of a write whose answer was
-        lost, which finds nothing left to change).
+        its write: no POST that starts after the answer checks events against its old schema
+        (``event_batch.KnownSchemas``; also when this is the resend of a write whose answer was lost, which finds
+        nothing left to change).
         """
         updated = self._update_event_type(account_id, event_type_id, event_type, display_name, attributes_schema)
         time.sleep(event_batch.FRESH_FOR_S)

@@ -52,13 +52,14 @@ class MemberEventStore(MemberTimeline):
         """Record up to 10 events, all or none; and whether this call recorded them (False: a retry answered from
         its idempotency record).
 
-        By ids: 1 x TransactWriteItems (+ 1 x UpdateItem per 1,000 event ids). By email or by a type name this
-        container has not read in the last second: + 1 x BatchGetItem (the email and name guards) first. A type
+        By ids: 1 x TransactWriteItems (+ 1 x UpdateItem per 1,000 event ids). By email or type name: + 1 x
+        BatchGetItem (the email and name guards: a name is read each time, as a name freed by a delete may be
+        taken by a new type at once) first. A type
         whose schema this container has not read in the last second (``KnownSchemas``): + 1 x BatchGetItem of the
         types, before each event's attributes are checked against its type's schema. The transaction holds a
         ``ConditionCheck`` that each member still exists, so an event is never stored for a member deleted at the
-        same moment; no item of the type (every POST of the type would share it: a type's delete, rename or schema
-        change answers only once no container trusts what it read before, and the cascade's last pass comes after
+        same moment; no item of the type (every POST of the type would share it: a type's delete or schema change
+        answers only once no container trusts what it read before, and the cascade's last pass comes after
         any POST that read the type before its delete). With an
         ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
         from the record (+1 x GetItem). And an ``Update`` adding to each count item of the events' members
@@ -66,12 +67,10 @@ class MemberEventStore(MemberTimeline):
         """
         first = 0
         for attempt in range(TRANSACTION_TRIES):
-            names = self.schemas.names(account_id, {e.event_type for e in events if e.event_type})
-            wanted, check_ids = event_batch.lookups(account_id, events, names)
+            wanted, check_ids = event_batch.lookups(account_id, events)
             read_at = time.monotonic()
             found = self._batch_get(wanted)
             fresh = self.schemas.learn(found.values(), read_at)
-            found |= event_batch.name_guards(account_id, names)
             resolved = event_batch.resolve(account_id, events, found, check_ids)
             replay = self._check_schemas(account_id, events, resolved, fresh, idempotency)
             if replay is not None:
