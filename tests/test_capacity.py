@@ -49,6 +49,8 @@ def test_writes_count_1_kb_units_index_entries_and_double_in_transactions() -> N
         ]
     }
     assert units_of("TransactWriteItems", transaction, {}) == (2.0, 4.0, True)
+    indexed_in_one = {"TransactItems": [{"Put": {"Item": indexed}}]}
+    assert units_of("TransactWriteItems", indexed_in_one, {}) == (0.0, 5.0, False)  # 2 x 2, the entry once
     batch = {"RequestItems": {"t": [{"PutRequest": {"Item": _item(900)}}, {"DeleteRequest": {"Key": {}}}]}}
     assert units_of("BatchWriteItem", batch, {}) == (0.0, 2.0, True)
 

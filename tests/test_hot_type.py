@@ -55,8 +55,6 @@ def one_type_index_key(monkeypatch: pytest.MonkeyPatch, type_id: int) -> None:
     [None, *(pytest.param(f, marks=pytest.mark.moto_only) for f in (check_the_type_in_each_post, one_type_index_key))],
 )
 def test_posters_of_one_type_share_no_item(dynamodb: Any, monkeypatch: pytest.MonkeyPatch, before: Any) -> None:
-    import os
-
     from emma_events import stores
 
     type_id = create_type(100, "page_view")
@@ -64,7 +62,7 @@ def test_posters_of_one_type_share_no_item(dynamodb: Any, monkeypatch: pytest.Mo
     if before:
         before(monkeypatch, type_id)
     load = OfferedLoad(events_per_s=4000)
-    faults = TableFaults(stores.client(), os.environ["TABLE_NAME"], load)
+    faults = TableFaults(stores.client(), load)
     statuses: list[int] = []
     start = threading.Barrier(POSTERS)
 

@@ -709,29 +709,6 @@ def test_posts_racing_the_deletion_of_their_type_never_store_an_event_after_it(
     assert len(indexed) == len(stored)
 
 
-def test_a_type_forgotten_by_a_concurrent_invocation_between_check_and_write_is_no_error(
-    world: dict[str, int], dynamodb: Any, monkeypatch: pytest.MonkeyPatch, table_items: Any
-) -> None:
-    """Invocations sharing a container's known schemas (the local stack's threads, the tests') may forget a type
-    while another checks its batch: the batch's transaction checks the version it validated against, read once."""
-    from emma_events import event_batch
-    from emma_events.stores import member_events
-
-    checked = event_batch.schema_faults
-
-    def forgotten_meanwhile(*args: Any) -> Any:
-        fault = checked(*args)
-        member_events().schemas.forget(100, {world["purchase"]})  # another invocation's failed transaction
-        return fault
-
-    monkeypatch.setattr(event_batch, "schema_faults", forgotten_meanwhile)
-    result = post_events(100, [{"member_id": world["ada"], "event_type": "purchase"}])
-    assert result.status == 200, result.body
-    assert [e["event_id"] for e in result.body] == [
-        int(i["event_id"]["N"]) for i in table_items() if i.get("entity", {}).get("S") == "member_event"
-    ]
-
-
 def test_a_post_after_a_rename_or_delete_answered_never_uses_the_old_name(world: dict[str, int]) -> None:
     """A POST by the old name after a rename or a delete answered is refused, whatever this container read."""
     by_name = [{"member_id": world["ada"], "event_type": "purchase"}]

@@ -10,7 +10,7 @@ themselves, by DynamoDB's published rules (on-demand request units = capacity un
   over the whole page (Query: every item it read, ``ScannedCount``, those its filter left out at the mean size
   of those it returned); twice for TransactGetItems; a read that finds nothing still costs the minimum;
 - writes: 1 unit per 1 KB of the item, rounded up, plus 1 per keys-only index entry written and as many again for
-  an entry of an index that projects the whole item; twice in
+  an entry of an index that projects the whole item; the item's (not its index entries') twice in
   TransactWriteItems; a ConditionCheck costs a transactional read of the checked item: 2 units per 4 KB, counted
   as 2 since the item is not in the request (every item this API checks is under 4 KB).
 
@@ -64,16 +64,25 @@ def _reads(size: int, consistent: bool = False, transactional: bool = False) -> 
     return units * (2 if transactional else 1) * (1 if consistent or transactional else 0.5)
 
 
-def _writes(item: dict[str, Any] | None, transactional: bool = False) -> tuple[float, bool]:
-    """Units of writing ``item`` (None: an item the request does not show, so the minimum; a lower bound)."""
+def write_units(item: dict[str, Any] | None, transactional: bool = False) -> dict[str, float]:
+    """Units of writing ``item``, by the key that takes them: ``PK`` (the table's) and the partition key attribute
+    of each index entry written (None: an item the request does not show, so the table's minimum). A transaction
+    doubles the table's write (prepare and commit); its index entries are written after it commits, once
+    (DynamoDB developer guide, "Amazon DynamoDB Transactions: How it works")."""
     if item is None:
-        return (2.0 if transactional else 1.0), True
-    units = max(1, math.ceil(item_size(item) / WRITE_UNIT))
+        return {"PK": 2.0 if transactional else 1.0}
+    size = max(1, math.ceil(item_size(item) / WRITE_UNIT))
+    units = {"PK": float(size * (2 if transactional else 1))}
     if all(key in item for key in INDEX_KEYS):
-        units += 1  # the KEYS_ONLY index entry (ByType)
+        units[INDEX_KEYS[0]] = 1.0  # the KEYS_ONLY index entry (ByType)
     if WHOLE_INDEX_KEY in item:
-        units += max(1, math.ceil(item_size(item) / WRITE_UNIT))  # the ALL index entry (ByMemberType)
-    return float(units * (2 if transactional else 1)), False
+        units[WHOLE_INDEX_KEY] = float(size)  # the ALL index entry (ByMemberType): the whole item
+    return units
+
+
+def _writes(item: dict[str, Any] | None, transactional: bool = False) -> tuple[float, bool]:
+    """Units of writing ``item`` (None: a lower bound, the minimum)."""
+    return sum(write_units(item, transactional).values()), item is None
 
 
 def units_of(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> tuple[float, float, bool]:

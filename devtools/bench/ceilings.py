@@ -53,7 +53,7 @@ def _shape(batch: int) -> dict[str, Any]:
     type_id = created.body["event_type_id"]
     members = [call("add_member", body={"email": f"m{n}@example.com"}).body["member_id"] for n in range(MEMBERS)]
     assert len({m % keys.TYPE_INDEX_SHARDS for m in members}) == MEMBERS  # one member per shard
-    faults = TableFaults(stores.client(), table, OfferedLoad(1e9), latency_s=0)
+    faults = TableFaults(stores.client(), OfferedLoad(1e9), latency_s=0)
     for member in members * POSTS_PER_MEMBER:
         call("create_member_events", body={"events": [{"member_id": member, "event_type_id": type_id}] * batch})
     per_key_events = POSTS_PER_MEMBER * batch  # each key above holds the events of one member

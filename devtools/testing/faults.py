@@ -8,7 +8,7 @@ transaction conflicts and per-key throttling, by AWS's documented rules.
   overlaps would be rare without it).
 - **Throttling** ("Best practices for designing and using partition keys effectively"): one partition key value,
   of the table or of an index, takes at most 1,000 write units and 3,000 read units a second. Units follow
-  ``devtools.bench.capacity`` (twice for transactions; an index entry costs its projected size). Seconds are those
+  ``devtools.bench.capacity.write_units`` (an item's twice in a transaction, its index entries once). Seconds are those
   of a ``clock``: the test's own, advanced by the events it offers, so that a run models a rate (say 2,000 events
   a second) whatever this machine's speed.
 
@@ -18,14 +18,13 @@ injected: ``conflicts`` and ``throttles``, and per key the hottest second (``hot
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
-from devtools.bench.capacity import READ_UNIT, WRITE_UNIT, item_size
+from devtools.bench.capacity import READ_UNIT, item_size, write_units
 
 WRITE_LIMIT = 1000.0
 READ_LIMIT = 3000.0
@@ -52,16 +51,8 @@ class _Response:
 
 
 class TableFaults:
-    def __init__(self, client: Any, table_name: str, clock: Callable[[], float], latency_s: float = 0.02) -> None:
-        self.table_name, self.clock, self.latency_s = table_name, clock, latency_s
-        table = client.describe_table(TableName=table_name)["Table"]
-        self.indexes = {  # index partition key attribute -> projects the whole item?
-            next(k["AttributeName"] for k in index["KeySchema"] if k["KeyType"] == "HASH"): index["Projection"][
-                "ProjectionType"
-            ]
-            == "ALL"
-            for index in table.get("GlobalSecondaryIndexes", [])
-        }
+    def __init__(self, client: Any, clock: Callable[[], float], latency_s: float = 0.02) -> None:
+        self.clock, self.latency_s = clock, latency_s
         self.conflicts = self.throttles = 0
         self._lock = threading.Lock()
         self._ongoing: dict[tuple[str, str], int] = {}  # item -> the call holding it
@@ -89,7 +80,7 @@ class TableFaults:
                     reasons = [{"Code": "TransactionConflict" if c else "None"} for c in conflicts]
                     return _error("TransactionCanceledException", "Transaction cancelled", reasons)
                 pairs = zip(actions, items, strict=True)
-                units = [u for (kind, body), item in pairs for u in self._write_units(kind, body, item, 2)]
+                units = [u for (kind, body), item in pairs for u in self._write_units(kind, body, item, True)]
                 if self._over(units, WRITE_LIMIT):
                     self.throttles += 1
                     reasons = [{"Code": "ThrottlingError"} for _ in actions]
@@ -106,7 +97,7 @@ class TableFaults:
                 if _key(item) in self._ongoing:
                     self.conflicts += 1
                     return _error("TransactionConflictException", "Transaction is ongoing for the item")
-                units = list(self._write_units(kind, params, item, 1))
+                units = list(self._write_units(kind, params, item, False))
                 if self._over(units, WRITE_LIMIT):
                     self.throttles += 1
                     return _error("ProvisionedThroughputExceededException", "Throughput exceeds the key's limit")
@@ -139,16 +130,12 @@ class TableFaults:
                 self._spend(spent)
 
     # ---- units per key ------------------------------------------------------------------------------------
-    def _write_units(self, kind: str, body: dict[str, Any], item: dict[str, Any], factor: int) -> Any:
+    def _write_units(self, kind: str, body: dict[str, Any], item: dict[str, Any], transactional: bool) -> Any:
         if kind == "ConditionCheck":
             yield ("read", "PK", item["PK"]["S"]), 2.0  # a transactional read of the checked item
             return
-        size = item_size(body["Item"]) if kind == "Put" else WRITE_UNIT  # updates and deletes: the minimum
-        yield ("write", "PK", item["PK"]["S"]), float(math.ceil(size / WRITE_UNIT) * factor)
-        for attribute, whole in self.indexes.items():
-            if kind == "Put" and attribute in body["Item"]:
-                indexed = size if whole else 100
-                yield ("write", attribute, body["Item"][attribute]["S"]), float(math.ceil(indexed / WRITE_UNIT))
+        for attribute, units in write_units(body["Item"] if kind == "Put" else None, transactional).items():
+            yield ("write", attribute, item[attribute]["S"]), units
 
     def _over(self, units: list[tuple[tuple[str, str, str], float]], limit: float) -> bool:
         now = self.clock()

@@ -81,7 +81,7 @@ class Cascade:
     ) -> None:
         self.store = store
         self.parallel = parallel  # False: one range after another (the benchmark's reference)
-        self._failed = threading.Event()  # a range failed: the others stop
+        self._failed = threading.Event()  # a range of this step failed: the others stop
         self.time_margin_ms = time_margin_ms
         self.page_size = page_size
         self.index_lag_s = index_lag_s
@@ -98,6 +98,7 @@ class Cascade:
 
     def step(self, state: CascadeState, context: Context) -> StepResult:
         started = time.monotonic()
+        self._failed.clear()  # a step after a failed one (the stream's retry) starts afresh
         parent, positions, pass_deleted, deleted = state.parent, _positions(state), state.pass_deleted, 0
         pass_started_at = state.pass_started_at if positions else time.time()
         ranges = self.store.ranges(parent)

@@ -141,10 +141,6 @@ class KnownSchemas:
             self._known.popitem(last=False)
         return learned
 
-    def forget(self, account_id: int, type_ids: set[int]) -> None:
-        for type_id in type_ids:
-            self._known.pop((account_id, type_id), None)
-
     def snapshot(self, account_id: int, type_ids: list[int]) -> dict[int, tuple[int, str | None]]:
         """The version and schema of each type known and fresh now (one batch validates against these very ones,
         whatever a concurrent invocation learns or forgets meanwhile); a type not known is left out."""

@@ -165,7 +165,7 @@ class MemberEventStore(MemberTimeline):
         last second, else (and those read ``again``) read now, which then count as fresh for this request, however
         long the read took (``fresh`` is updated)."""
         known = self.schemas.snapshot(account_id, [t for t in type_ids if t not in again]) | fresh
-        missing = [t for t in type_ids if t not in known or (t in again and t not in fresh)]
+        missing = [t for t in type_ids if t not in known]
         fresh |= self._read_types(account_id, events, resolved, missing)
         return known | fresh
 
