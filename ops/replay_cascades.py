@@ -3,7 +3,7 @@
 When a stream batch of the cascade function exhausts its retries, Lambda sends a message describing it (not the
 records) to the on-failure queue: the stream, shard and sequence-number range. This tool reads those records
 back from the stream (kept 24 hours), finds the parents they were about (a removed type or member, or a
-cascade's cursor) and writes a fresh cursor item for each: its stream record starts the cascade again, from the
+cascade's cursor) and begins each one's cascade again: its ranges' fresh cursor items start them from the
 beginning, which is safe since every step is idempotent. Messages are deleted once their parents are restarted.
 
     python -m ops.replay_cascades --table TABLE --queue-url URL [--dry-run]
@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from emma_events.cascade import cursor_state, removed_parent
 from emma_events.cascade_store import CascadeStore
-from emma_events.domain import CascadeState, Parent
+from emma_events.domain import Parent
 
 
 def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
@@ -52,8 +53,9 @@ def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
 
 
 def restart(store: CascadeStore, parent: Parent) -> None:
-    """A fresh cursor for the parent: its stream record starts the cascade from the beginning."""
-    store.save_cascade(CascadeState(parent, None, 0, 0, 0))
+    """The parent's cascade begun again: fresh cursors for its ranges, whose stream records start them from the
+    beginning (the steps of the failed run stop at their next checkpoint)."""
+    store.begin(parent, settled_at=time.time(), again=True)
 
 
 def replay_queue(store: CascadeStore, sqs: Any, streams: Any, queue_url: str, dry_run: bool = False) -> list[Parent]:

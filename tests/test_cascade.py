@@ -22,10 +22,12 @@ from helpers import (
 )
 from streams import BudgetContext, CascadeDriver
 
+from devtools.testing.cascades import run_to_end
 from devtools.testing.events import api_event, load_event
 from devtools.testing.in_process import LambdaContext, invoke, load_function
 
-pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
+# On moto, then again on DynamoDB Local; moto's requests made atomic, as AWS's are: a batch's ranges run side by side.
+pytestmark = [pytest.mark.stores, pytest.mark.usefixtures("atomic_dynamodb")]
 
 
 def doomed_type(events: int) -> int:
@@ -42,7 +44,8 @@ def assert_cascaded(table_items: Any, event_type_id: int) -> None:
 
 
 def cursors(table_items: Any) -> list[Any]:
-    return entities(table_items, "cascade")
+    """The cascades' items and their ranges' cursors."""
+    return entities(table_items, "cascade") + entities(table_items, "cascade_ranges")
 
 
 @pytest.fixture
@@ -181,6 +184,7 @@ def test_the_same_record_delivered_twice_is_harmless(dynamodb: Any, table_items:
     for _ in range(2):
         result = load_function_result({"Records": [removal]})
         assert result == {"batchItemFailures": []}
+    driver.drain()  # the ranges of the cascade the first delivery started again (there is nothing left to delete)
 
     assert events_of(table_items, event_type_id=doomed) == []
     assert len(events_of(table_items, event_type_id=kept)) == 2
@@ -208,7 +212,6 @@ def test_a_type_recreated_with_the_same_name_keeps_its_new_events(dynamodb: Any,
     assert len(events_of(table_items, event_type_id=new)) == 4
 
 
-@pytest.mark.usefixtures("atomic_dynamodb")
 def test_posts_racing_the_deletion_of_their_type_leave_no_orphans(dynamodb: Any, table_items: Any) -> None:
     member = new_member()
     doomed = create_type(100, "doomed")
@@ -282,14 +285,15 @@ def test_a_failed_batch_in_the_dead_letter_queue_is_replayed(
     monkeypatch.setattr(CascadeStore, "delete_keys", broken)
     delete_type(100, doomed)
     driver.drain()  # MaximumRetryAttempts, then the batch is discarded: its events are still there
-    failed = [batch for batch in driver.invocations if batch[0]["eventName"] == "REMOVE"]
-    assert len(failed) == driver.subscription.maximum_retry_attempts + 1
+    steps = [r for batch in driver.invocations for r in batch if r["eventName"] != "REMOVE"]  # the ranges' first
+    record = steps[0]
+    # (a batch split in two on an error is not a retry: AWS counts only retries against the attempts)
+    assert sum(r["eventID"] == record["eventID"] for r in steps) >= driver.subscription.maximum_retry_attempts + 1
     assert len(events_of(table_items, event_type_id=doomed)) == 30
 
     # What Lambda sends to the on-failure destination for a stream batch.
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName="cascade-dlq")["QueueUrl"]
-    record = failed[0][0]
     message = {
         "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 6},
         "DDBStreamBatchInfo": {
@@ -419,6 +423,41 @@ def count_of(member: int) -> int:
     return int(result.body)
 
 
+def test_a_late_event_counted_between_a_settlement_s_read_and_write_is_settled_too(
+    dynamodb: Any, table_items: Any
+) -> None:
+    """A POST that checked its type before the delete writes its event and counts while the cascade settles that
+    member: the settlement, which read the type's count items before, finds them changed, reads them again and
+    takes the late event off the member's totals too."""
+    from emma_events import counts
+    from emma_events.cascade import Cascade
+    from emma_events.dates import utc_now
+    from emma_events.domain import MemberEvent, Parent
+    from emma_events.layout import event_item
+    from emma_events.stores import Stores
+
+    member, doomed, kept = new_member(), create_type(100, "doomed"), create_type(100, "kept")
+    now = utc_now().replace(microsecond=0)
+    seed_events(member, doomed, 3, at=now)
+    seed_events(member, kept, 2, at=now, first_id=2_000_000)
+    assert delete_type(100, doomed).status == 200
+    late = MemberEvent(100, 3_000_000, member, doomed, now, now, None, None, None)
+    stores = Stores.of_this_container()
+
+    def late_post(**_: Any) -> None:  # once, right after the settlement's first read
+        stores.client.meta.events.unregister("after-call.dynamodb.BatchGetItem", late_post)
+        dynamodb.put_item(TableName=stores.table_name, Item=event_item(late))
+        for key, added in counts.increments([late]).items():
+            dynamodb.update_item(**counts.update(stores.table_name, key, added))
+
+    stores.client.meta.events.register("after-call.dynamodb.BatchGetItem", late_post)
+    run_to_end(Cascade(stores.cascades, time_margin_ms=1000), Parent("event_type", 100, doomed))
+
+    assert_cascaded(table_items, doomed)
+    assert count_of(member) == 2
+    assert not [i for i in table_items() if i["SK"]["S"].startswith(f"C#{doomed:016d}")]
+
+
 def test_a_member_with_years_of_a_type_s_counts_is_settled_in_one_step(dynamodb: Any, table_items: Any) -> None:
     """Its type's count items are settled 49 at a time, as many transactions as they take (a day a year for more
     than a year: 400 day items and their months and years), none of them a failure."""
@@ -453,28 +492,57 @@ def test_a_member_with_years_of_a_type_s_counts_is_settled_in_one_step(dynamodb:
     assert len(delivered) == len(set(delivered))  # no record delivered twice: no step failed
 
 
-def test_a_range_that_fails_stops_the_others_at_their_next_page(
+def test_the_ranges_of_a_batch_are_deleted_side_by_side(
     dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The ranges run side by side; when one fails, the step fails (the stream retries it) and the other ranges stop
-    at their next page instead of running on to the invocation's margin for work that is not saved."""
+    """A batch's records are ranges of a cascade: each is stepped in a thread of its own (one after another, the
+    first range's read would wait for the others in vain)."""
+    from emma_events.cascade_store import CascadeStore
+
+    member, doomed = new_member(), create_type(100, "doomed")
+    seed_events(member, doomed, 30)
+    batch = 10  # the mapping's BatchSize: the first batch of the cascade's 17 cursors
+    together = threading.Barrier(batch, timeout=10)
+    reads = iter(range(10**6))
+    read = CascadeStore.parent_event_keys
+
+    def meeting(self: CascadeStore, *args: Any) -> Any:
+        if next(reads) < batch:
+            together.wait()  # every range of the batch has begun its first read
+        return read(self, *args)
+
+    monkeypatch.setattr(CascadeStore, "parent_event_keys", meeting)
+    driver = CascadeDriver()
+    delete_type(100, doomed)
+    driver.drain()
+
+    assert not together.broken
+    assert max(len(records) for records in driver.invocations) == batch
+    assert_cascaded(table_items, doomed)
+
+
+def test_a_step_delivered_again_leaves_its_range_s_chain_as_it_is(dynamodb: Any, table_items: Any) -> None:
+    """A range's record delivered twice (the stream retries from the first failure of a batch, successes after it
+    too): the second step deletes what is left and writes no checkpoint over the first's, so that the range goes
+    on as one chain of steps."""
     from emma_events.cascade import Cascade
-    from emma_events.domain import CascadeState, Parent
+    from emma_events.cascade_store import CascadeStore
+    from emma_events.domain import Parent
     from emma_events.stores import Stores
 
-    member, doomed = new_member(), create_type(100, "doomed")  # the member's events: one ByType range
-    seed_events(member, doomed, 200)
+    member, doomed = new_member(), create_type(100, "doomed")
+    seed_events(member, doomed, 40)
     store = Stores.of_this_container().cascades
-    read = store.parent_event_keys
-
-    def failing(parent: Any, part: str, *args: Any) -> Any:
-        if part == "0":
-            time.sleep(0.05)  # after the member's range has begun
-            raise RuntimeError("a range fails")
-        return read(parent, part, *args)
-
-    monkeypatch.setattr(store, "parent_event_keys", failing)
+    parent, part = Parent("event_type", 100, doomed), str(member % 16)
+    store.begin(parent, settled_at=0)
+    cursor_key = store._cursor_key(parent, part)
+    first = CascadeStore.cascade_of(dynamodb.get_item(TableName=store.table_name, Key=cursor_key)["Item"])
     cascade = Cascade(store, time_margin_ms=1000, page_size=10)
-    with pytest.raises(RuntimeError):
-        cascade.step(CascadeState(Parent("event_type", 100, doomed), None, 0, 0, 0), LambdaContext())
-    assert len(events_of(table_items, event_type_id=doomed)) >= 100
+
+    cascade.step(first, BudgetContext(checks=1))  # one page, then a checkpoint
+    saved = dynamodb.get_item(TableName=store.table_name, Key=cursor_key)["Item"]
+    cascade.step(first, BudgetContext(checks=1))  # the same record again: the next page (the first is gone)
+
+    assert dynamodb.get_item(TableName=store.table_name, Key=cursor_key)["Item"] == saved
+    assert int(saved["steps"]["N"]) == 1
+    assert len(events_of(table_items, event_type_id=doomed)) == 20  # what either step read is deleted

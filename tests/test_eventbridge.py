@@ -50,6 +50,23 @@ def test_a_call_stays_under_256_kb_of_entries() -> None:
     assert entry_size(entries[0]) == len("emma-events") + len("Member Event Recorded") + len(entries[0]["Detail"])
 
 
+def test_a_batch_of_100_goes_out_in_ten_calls_side_by_side() -> None:
+    """A stream batch of 100 records (the mapping's BatchSize) costs one call's latency, not ten."""
+    import threading
+
+    together = threading.Barrier(publisher.CALLS_IN_FLIGHT, timeout=10)
+
+    class Concurrent(FakeEventBridge):
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            together.wait()  # every call has started before any is answered
+            return super().put_events(Entries)
+
+    client = Concurrent()
+    assert Publisher(client, retry_delay_s=0).publish(numbered(100)) == 10
+    sent = sorted(json.loads(e["Detail"])["event_id"] for call in client.calls for e in call)
+    assert sent == list(range(100))
+
+
 def test_refused_entries_are_sent_again_alone_and_in_order() -> None:
     client = FakeEventBridge(refuse=lambda call, item: call == 1 and json.loads(item["Detail"])["event_id"] in (1, 3))
     calls = Publisher(client, retry_delay_s=0).publish(numbered(5))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from helpers import create_type, delete_type, list_events, new_member, post_even
 from streams import CascadeDriver
 
 from devtools.bench.capacity import CapacityMeter
+from devtools.testing.cascades import run_to_end, step_range
 from devtools.testing.events import api_event
 from devtools.testing.in_process import LambdaContext, invoke
 
@@ -90,19 +90,6 @@ def test_counts_are_exact_for_any_range_and_type_through_writes_replays_deletes_
     assert not [i for i in table_items() if i["SK"]["S"].startswith(scope)], "the type's count items are gone"
 
 
-def to_the_end(cascade: Any, result: Any) -> Any:
-    """Step a cascade until it is done, as its cursor item's stream records would chain the steps; the last
-    step's result."""
-    from emma_events.cascade_store import CascadeStore
-
-    store = cascade.store
-    while not result.done:
-        key = store._cascade_key(result.parent)
-        cursor = store.client.get_item(TableName=store.table_name, Key=key, ConsistentRead=True)["Item"]
-        result = cascade.step(CascadeStore.cascade_of(cursor), LambdaContext(deadline=time.time() + 60))
-    return result
-
-
 def test_a_members_cascade_deletes_its_counts_too(dynamodb: Any, table_items: Any) -> None:
     from emma_events.cascade import Cascade
     from emma_events.domain import Parent
@@ -115,7 +102,7 @@ def test_a_members_cascade_deletes_its_counts_too(dynamodb: Any, table_items: An
     assert invoke("delete_member", delete).status == 200
     cascade = Cascade(Stores.of_this_container().cascades, time_margin_ms=1000)
     parent = Parent("member", 100, member)
-    done = to_the_end(cascade, cascade.start(parent, LambdaContext(deadline=time.time() + 60)))
+    done = run_to_end(cascade, parent)
     assert done.total == 1  # what "Member Deleted" announces: its events, not its count items
     assert not [i for i in table_items() if i["PK"]["S"] == f"100#M#{member}"]
     assert count(kept) == 1
@@ -245,7 +232,8 @@ def test_a_count_that_meets_a_settlement_of_a_removed_types_counts_reads_again(d
     def settle_once(**_: Any) -> None:
         if not settled:
             cascades = CascadeStore(os.environ["TABLE_NAME"], dynamodb)
-            settled.append(cascades.settle_counts(Parent("event_type", 100, doomed), {f"100#M#{member}"}, lambda: True))
+            page, _ = cascades.parent_event_keys(Parent("event_type", 100, doomed), str(member % 16), None, 10)
+            settled.append(cascades.settle_counts(Parent("event_type", 100, doomed), page, lambda: True))
 
     Stores.of_this_container().client.meta.events.register("after-call.dynamodb.BatchGetItem", settle_once)
     assert count(member, BASE - timedelta(days=1), BASE + timedelta(days=1)) == 3
@@ -265,17 +253,18 @@ def test_a_type_cascade_out_of_time_while_settling_counts_reads_the_page_again(d
     assert delete_type(100, doomed).status == 200
 
     class RunsOut:
-        """Time enough for the wait and one member's counts, then none."""
-
-        calls = 0
+        """No time left: the step reads a page, and has no time to settle its members' counts."""
 
         def get_remaining_time_in_millis(self) -> int:
-            self.calls += 1
-            return 60_000 if self.calls <= 2 else 0
+            return 0
 
-    cascade = Cascade(Stores.of_this_container().cascades, time_margin_ms=1000, parallel=False)  # in order
-    first = cascade.start(Parent("event_type", 100, doomed), RunsOut())
-    assert (first.deleted, first.done) == (1, False)  # one member settled and deleted: the next page comes again
-    done = to_the_end(cascade, first)
+    cascade = Cascade(Stores.of_this_container().cascades, time_margin_ms=1000)
+    parent = Parent("event_type", 100, doomed)
+    cascade.start(parent, LambdaContext())
+    first = step_range(cascade, parent, str(members[0] % 16), RunsOut())
+    assert first is not None
+    assert (first.deleted, first.done) == (0, False)  # the page comes again, in the next step
+    assert [count(m) for m in members] == [1, 1, 1]
+    done = run_to_end(cascade, parent, started=True)
     assert done.total == 3
     assert [count(m) for m in members] == [1, 1, 1]

@@ -120,16 +120,62 @@ def ceilings() -> dict[str, Any]:
         "set_by": "the id counter (SEQ): one write per 1,000 event ids",
         "key": "N / SEQ",
     }
-    return {"shapes": shapes, "modelled": modelled, "ceilings": scopes, "target_events_per_s": TARGET}
+    return {
+        "shapes": shapes,
+        "modelled": modelled,
+        "ceilings": scopes,
+        "publisher": publisher_sizing(shapes),
+        "target_events_per_s": TARGET,
+    }
+
+
+#: EventBridge's PutEvents quota, transactions a second per AWS account and Region (adjustable): 10,000 in
+#: us-east-1, 2,400 in us-east-2, less in smaller Regions (EventBridge user guide, "Amazon EventBridge quotas").
+PUT_EVENTS_PER_S = {"us-east-1": 10_000, "us-east-2": 2_400}
+#: The model's latencies on AWS: a PutEvents call, and an invocation's own overhead (rounded up).
+PUT_EVENTS_S = 0.05
+INVOCATION_S = 0.02
+
+
+def publisher_sizing(shapes: dict[str, Any]) -> dict[str, Any]:
+    """Whether one lane of the publisher's mapping keeps up with the busiest shard of the table's stream: a shard
+    follows a table partition, which takes at most as many events a second as a member's partition does (its 1,000
+    write units, at the fewest units an event costs there); a lane publishes a batch of ``BatchSize`` records in
+    PutEvents calls of 10 side by side. And what the account's PutEvents quota lets through."""
+    from devtools.local_stack.template import stream_subscriptions
+    from emma_events.publisher import CALLS_IN_FLIGHT, MAX_ENTRIES_PER_CALL
+
+    (mapping,) = [p for name, p, _ in stream_subscriptions() if name == "PublishEventsFunction"]
+    batch = int(mapping["BatchSize"])
+    shard = max(
+        row["events_per_s"]
+        for rows in shapes.values()
+        for kind, row in rows.items()
+        if kind.startswith("member: its partition, write")
+    )
+    rounds = -(-batch // MAX_ENTRIES_PER_CALL) / CALLS_IN_FLIGHT
+    lane = round(batch / (INVOCATION_S + -(-rounds // 1) * PUT_EVENTS_S))
+    return {
+        "batch_size": batch,
+        "parallelization_factor": int(mapping.get("ParallelizationFactor", 1)),
+        "busiest_shard_events_per_s": shard,
+        "lane_events_per_s": lane,
+        "headroom": round(lane / shard, 1),
+        "account_events_per_s": {region: tps * MAX_ENTRIES_PER_CALL for region, tps in PUT_EVENTS_PER_S.items()},
+    }
 
 
 def below_target(result: dict[str, Any]) -> list[str]:
-    """The scopes whose ceiling is under the target (a type's and an account's must reach it)."""
-    return [
+    """The scopes whose ceiling is under the target (a type's and an account's must reach it), and a publisher
+    that would not keep up with a shard twice over."""
+    failed = [
         f"{scope} ceiling {result['ceilings'][scope]['events_per_s']:,} events/s < {TARGET:,}"
         for scope in ("type", "account")
         if result["ceilings"][scope]["events_per_s"] < TARGET
     ]
+    if result["publisher"]["headroom"] < 2:
+        failed.append(f"publisher headroom {result['publisher']['headroom']} < 2")
+    return failed
 
 
 def print_ceilings(result: dict[str, Any]) -> None:
@@ -142,3 +188,11 @@ def print_ceilings(result: dict[str, Any]) -> None:
     for scope, row in result["ceilings"].items():
         print(f"  ceiling per {scope:<8} {row['events_per_s']:>10,.0f} events/s  set by {row['set_by']} ({row['key']})")
     print(f"  target per type and per account: {result['target_events_per_s']:,} events/s")
+    pub = result["publisher"]
+    quota = ", ".join(f"{region} {n:,}/s" for region, n in pub["account_events_per_s"].items())
+    print(
+        f"  publisher: a lane takes {pub['batch_size']} records in PutEvents calls side by side, ~"
+        f"{pub['lane_events_per_s']:,} events/s; the busiest shard carries <= {pub['busiest_shard_events_per_s']:,}/s "
+        f"(headroom {pub['headroom']}x, goal >= 2; ParallelizationFactor {pub['parallelization_factor']}); "
+        f"the AWS account's PutEvents quota lets through {quota} (x10 entries a call)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,10 +18,15 @@ from emma_events.errors import ServiceUnavailable
 
 #: The range of a parent's events that is not a ``ByType`` shard (``CascadeStore.ranges``).
 LEGACY = "*"
+#: Calls of a page in flight at once per container (its deletes in chunks of 25, its members' settlements), over
+#: all the ranges it runs: a page of 1,000 keys is 40 BatchWriteItem calls, ~10 ms each on AWS.
+WORKERS = 16
 
 
 class CascadeStore(Table):
     """The cascade's reads and writes of the table."""
+
+    _workers: ThreadPoolExecutor | None = None
 
     @staticmethod
     def ranges(parent: Parent) -> list[str]:
@@ -64,68 +70,64 @@ class CascadeStore(Table):
         found = [{keys.PK: item[keys.PK], keys.SK: item[keys.SK]} for item in page["Items"]]
         return found, page.get("LastEvaluatedKey")
 
-    def settle_counts(self, parent: Parent, member_pks: set[str], time_left: Callable[[], bool]) -> bool:
-        """Take a removed type's counts off each member's: each of its count items is deleted and its values
-        subtracted from the all-types item of the same period, both in one transaction that also adds 1 to the
-        member's ``SETTLED`` marker (a count that read meanwhile sees it and reads again), so that the member's
-        counts are exact at every moment. The delete's condition makes it exactly once, however often a step is
-        retried: per member, 1 x Query (strongly consistent) and 1 x TransactWriteItems per 49 items. Stops when
+    def settle_counts(self, parent: Parent, found: list[Item], time_left: Callable[[], bool]) -> bool:
+        """Take a removed type's counts off the members of a page of its events: the type's count items that count
+        them (``counts.items_of``: their keys follow from the events' times), read in BatchGetItem calls, are each
+        deleted as read (its ``TOTAL`` unchanged) and their values subtracted from the all-types item of the same
+        period; per member, in one transaction that also adds 1 to the member's ``SETTLED`` marker (a count that
+        read meanwhile sees it and reads again), so that its counts are exact at every moment; members packed
+        into transactions of up to 100 items, side by side. The deletes' conditions make it exactly once, however
+        often a step is retried (an item another page of the type's already settled is gone). A transaction
+        cancelled (a POST of a late event changed an item, or a conflict) is read and tried again. Stops when
         ``time_left()`` turns false (whether it finished: the rest is settled when the page is read again)."""
-        prefix = counts.count_sk(counts.scope_of(parent.parent_id), "")
-        for pk in sorted(member_pks):
-            failures = 0  # a member may need many transactions: only failed ones count against the tries
-            while True:
-                if not time_left():
-                    return False
-                page = self.client.query(
-                    TableName=self.table_name,
-                    KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-                    ExpressionAttributeValues={":pk": attr_s(pk), ":prefix": attr_s(prefix)},
-                    ConsistentRead=True,
-                    Limit=49,
-                )
-                if not page["Items"]:
-                    break
-                parts: list[dict[str, Any]] = [
-                    {"Update": counts.update(self.table_name, (pk, counts.SETTLED_SK), {"n": 1})}
-                ]
-                for item in page["Items"]:
-                    period = item[keys.SK]["S"].removeprefix(prefix)
-                    values = {name: -int(v["N"]) for name, v in item.items() if name not in (keys.PK, keys.SK)}
-                    key = {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}
-                    parts.append({"Delete": self._delete(key, "attribute_exists(PK)")})
-                    parts.append(
-                        {"Update": counts.update(self.table_name, (pk, counts.count_sk(counts.ALL, period)), values)}
-                    )
-                try:
-                    self.client.transact_write_items(TransactItems=parts)
-                except ClientError as error:  # a concurrent step settled some of them, or a conflict: read again
-                    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                        raise
-                    failures += 1
-                    if failures == TRANSACTION_TRIES:
-                        raise ServiceUnavailable(f"the counts of {pk} kept conflicting; the step is retried") from error
-                    self._sleep(failures)
-                    continue
-                if "LastEvaluatedKey" not in page:
-                    break  # all of them settled (a later write's new items: its events are met again)
-        return True
+        scope = counts.scope_of(parent.parent_id)
+        wanted = counts.items_of(found, scope)
+        for failures in range(TRANSACTION_TRIES):
+            if not time_left():
+                return False
+            read = self._batch_get({keys.PK: attr_s(pk), keys.SK: attr_s(sk)} for pk, sk in sorted(wanted))
+            cancelled = self._pool().map(self._settle, _transactions(self.table_name, list(read.values()), scope))
+            again = {member for members in cancelled for member in members}
+            if not again:
+                return True
+            wanted = {(pk, sk) for pk, sk in wanted if pk in again}
+            self._sleep(failures)
+        raise ServiceUnavailable(f"the counts of {len(wanted)} items kept conflicting; the step is retried")
+
+    def _settle(self, transaction: tuple[set[str], list[dict[str, Any]]]) -> set[str]:
+        """1 x TransactWriteItems; the members to read again when it is cancelled."""
+        members, parts = transaction
+        try:
+            self.client.transact_write_items(TransactItems=parts)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            return members
+        return set()
 
     def delete_keys(self, items: list[Item], max_attempts: int = 8) -> int:
-        """Delete items by key: BatchWriteItem in chunks of 25 (the service's limit), retrying
+        """Delete items by key: BatchWriteItem in chunks of 25 (the service's limit), side by side, retrying
         ``UnprocessedItems`` with exponential backoff. Returns how many were deleted (absent ones count: a
         delete is idempotent). Raises ``ServiceUnavailable`` when items stay unprocessed after the retries."""
-        for start in range(0, len(items), 25):
-            pending = [{"DeleteRequest": {"Key": key}} for key in items[start : start + 25]]
-            for attempt in range(max_attempts):
-                result = self.client.batch_write_item(RequestItems={self.table_name: pending})
-                pending = result.get("UnprocessedItems", {}).get(self.table_name, [])
-                if not pending:
-                    break
-                self._sleep(attempt)
-            else:
-                raise ServiceUnavailable(f"{len(pending)} deletes stayed unprocessed after {max_attempts} attempts")
+        chunks = [items[start : start + 25] for start in range(0, len(items), 25)]
+        list(self._pool().map(lambda chunk: self._delete_chunk(chunk, max_attempts), chunks))
         return len(items)
+
+    def _delete_chunk(self, chunk: list[Item], max_attempts: int) -> None:
+        pending = [{"DeleteRequest": {"Key": key}} for key in chunk]
+        for attempt in range(max_attempts):
+            result = self.client.batch_write_item(RequestItems={self.table_name: pending})
+            pending = result.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not pending:
+                return
+            self._sleep(attempt)
+        raise ServiceUnavailable(f"{len(pending)} deletes stayed unprocessed after {max_attempts} attempts")
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """The container's threads for the calls of a page (``WORKERS``), shared by the ranges it runs."""
+        if self._workers is None:
+            self._workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="cascade")
+        return self._workers
 
     def _cascade_key(self, parent: Parent) -> Item:
         return {
@@ -133,17 +135,20 @@ class CascadeStore(Table):
             keys.SK: attr_s(keys.cascade_sk(parent.kind, parent.parent_id)),
         }
 
-    def save_cascade(self, state: CascadeState) -> None:
-        """Checkpoint a cascade: 1 x PutItem of its cursor item. The item's stream record starts the next step.
+    @staticmethod
+    def _cursor_key(parent: Parent, part: str) -> Item:
+        pk = keys.cascade_range_pk(parent.account_id, parent.kind, parent.parent_id, part)
+        return {keys.PK: attr_s(pk), keys.SK: attr_s(keys.CASCADE_RANGE_SK)}
 
-        A PutItem (not an UpdateItem) so that each checkpoint is exactly one stream record.
-        """
+    def _cursor(self, state: CascadeState) -> Item:
         parent = state.parent
-        item = self._cascade_key(parent) | {
+        assert state.part is not None
+        item = self._cursor_key(parent, state.part) | {
             "entity": attr_s("cascade"),
             "kind": attr_s(parent.kind),
             "account_id": attr_n(parent.account_id),
             "parent_id": attr_n(parent.parent_id),
+            "part": attr_s(state.part),
             "deleted": attr_n(state.deleted),
             "pass_deleted": attr_n(state.pass_deleted),
             "steps": attr_n(state.steps),
@@ -153,12 +158,87 @@ class CascadeStore(Table):
         }
         if state.position is not None:
             item["position"] = attr_s(json.dumps(state.position, sort_keys=True))
-        self.client.put_item(TableName=self.table_name, Item=item)
+        return item
 
-    def finish_cascade(self, parent: Parent) -> None:
-        """1 x DeleteItem of the cursor item (its REMOVE record matches no filter); for a type, then 1 x UpdateItem
-        taking it off the account's removals item (its events are all gone: nothing is left to hide)."""
-        self.client.delete_item(TableName=self.table_name, Key=self._cascade_key(parent))
+    def begin(self, parent: Parent, settled_at: float, *, again: bool = False) -> bool:
+        """Start a cascade: 1 x TransactWriteItems of the parent's cascade item (its ranges, none finished) and one
+        cursor item per range, whose stream records start the ranges' first steps. Whether it started: a cascade
+        already under way is left as it is (a removal's record delivered twice), unless ``again`` (a replay from
+        the dead-letter queue: every range from its start; the old chains stop at their next checkpoint). The
+        cursor item of a release before (one cursor for all ranges, no ``ranges``) is replaced."""
+        ranges = self.ranges(parent)
+        cascade = self._cascade_key(parent) | {
+            "entity": attr_s("cascade_ranges"),  # no stream filter matches it: it starts nothing
+            "ranges": {"SS": ranges},
+            "deleted": {"M": {}},
+            "updated_at": attr_s(to_storage(utc_now())),
+        }
+        put = self._put(cascade, "attribute_not_exists(#ranges)")
+        put["ExpressionAttributeNames"] = {"#ranges": "ranges"}
+        if again:
+            put.pop("ConditionExpression"), put.pop("ExpressionAttributeNames")
+        cursors = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._cursor(CascadeState(parent, None, 0, 0, 0, settled_at, 0.0, part)),
+                }
+            }
+            for part in ranges
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=[{"Put": put}, *cursors])
+        except ClientError as error:
+            if self._cancelled(error, 1)[0] != "ConditionalCheckFailed":
+                raise
+            return False
+        return True
+
+    def save_cascade(self, state: CascadeState, read_steps: int) -> bool:
+        """Checkpoint a range: 1 x PutItem of its cursor item, whose stream record starts the range's next step,
+        written only over the checkpoint its step started from (``steps`` = ``read_steps``). Whether it was: a step
+        of a record delivered again finds a later checkpoint (or none: the range has finished) and its chain ends
+        there, so that a range has one chain of steps at a time.
+
+        A PutItem (not an UpdateItem) so that each checkpoint is exactly one stream record.
+        """
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=self._cursor(state),
+                ConditionExpression="steps = :read",
+                ExpressionAttributeValues={":read": attr_n(read_steps)},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def finish_range(self, state: CascadeState) -> int | None:
+        """A range has no event left: 1 x UpdateItem adding it to its cascade's finished ranges (with the events it
+        deleted), 1 x DeleteItem of its cursor. When that finishes the cascade, the events it deleted in all (and,
+        for a type, 1 x UpdateItem taking it off the account's removals: nothing is left to hide); else None. A
+        step delivered again after the cascade's item is gone (``close``) finds nothing to finish."""
+        assert state.part is not None
+        try:
+            cascade = self.client.update_item(
+                TableName=self.table_name,
+                Key=self._cascade_key(state.parent),
+                UpdateExpression="ADD finished :part SET deleted.#part = :deleted",
+                ConditionExpression="attribute_exists(#ranges)",
+                ExpressionAttributeNames={"#part": state.part, "#ranges": "ranges"},
+                ExpressionAttributeValues={":part": {"SS": [state.part]}, ":deleted": attr_n(state.deleted)},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            cascade = None
+        self.client.delete_item(TableName=self.table_name, Key=self._cursor_key(state.parent, state.part))
+        if cascade is None or not set(cascade["ranges"]["SS"]) <= set(cascade["finished"]["SS"]):
+            return None
+        parent = state.parent
         if parent.kind == "event_type":
             self.client.update_item(
                 TableName=self.table_name,
@@ -166,6 +246,11 @@ class CascadeStore(Table):
                 UpdateExpression="DELETE type_ids :ids",
                 ExpressionAttributeValues={":ids": {"NS": [str(parent.parent_id)]}},
             )
+        return sum(int(n["N"]) for n in cascade["deleted"]["M"].values())
+
+    def close(self, parent: Parent) -> None:
+        """1 x DeleteItem of a finished cascade's item, once its end is announced."""
+        self.client.delete_item(TableName=self.table_name, Key=self._cascade_key(parent))
 
     @staticmethod
     def cascade_of(image: Item) -> CascadeState:
@@ -180,4 +265,48 @@ class CascadeStore(Table):
             int(image["steps"]["N"]),
             float(image["settled_at"]["N"]),
             float(image["pass_started_at"]["N"]),
+            image["part"]["S"] if "part" in image else None,
         )
+
+
+#: Items of one transaction (DynamoDB's limit).
+TRANSACTION_ITEMS = 100
+
+
+def _transactions(table_name: str, items: list[Item], scope: str) -> list[tuple[set[str], list[dict[str, Any]]]]:
+    """The settling transactions of a removed type's count items: per member, its ``SETTLED`` marker's increment
+    and, per item, its delete (conditioned on its ``TOTAL`` as read) and the subtraction of its values from the
+    all-types item of its period; members packed into transactions of up to ``TRANSACTION_ITEMS`` items (a
+    member with more items than one holds: as many as it takes, each with the marker)."""
+    prefix = counts.count_sk(scope, "")
+    by_member: dict[str, list[Item]] = {}
+    for item in items:
+        by_member.setdefault(item[keys.PK]["S"], []).append(item)
+    found: list[tuple[set[str], list[dict[str, Any]]]] = []
+    members: set[str] = set()
+    parts: list[dict[str, Any]] = []
+    for pk, owned in sorted(by_member.items()):
+        for start in range(0, len(owned), (TRANSACTION_ITEMS - 1) // 2):
+            chunk = owned[start : start + (TRANSACTION_ITEMS - 1) // 2]
+            if len(parts) + 1 + 2 * len(chunk) > TRANSACTION_ITEMS:
+                found.append((members, parts))
+                members, parts = set(), []
+            members.add(pk)
+            parts.append({"Update": counts.update(table_name, (pk, counts.SETTLED_SK), {counts.TOTAL: 1})})
+            for item in chunk:
+                period = item[keys.SK]["S"].removeprefix(prefix)
+                values = {name: -int(v["N"]) for name, v in item.items() if name not in (keys.PK, keys.SK)}
+                total = item.get(counts.TOTAL)
+                delete: dict[str, Any] = {
+                    "TableName": table_name,
+                    "Key": {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+                    "ConditionExpression": "#n = :n" if total else "attribute_exists(PK) AND attribute_not_exists(#n)",
+                    "ExpressionAttributeNames": {"#n": counts.TOTAL},
+                }
+                if total:
+                    delete["ExpressionAttributeValues"] = {":n": total}
+                parts.append({"Delete": delete})
+                parts.append({"Update": counts.update(table_name, (pk, counts.count_sk(counts.ALL, period)), values)})
+    if parts:
+        found.append((members, parts))
+    return found

@@ -16,6 +16,9 @@ class Settings(NamedTuple):
     #: How long after a removal the cascade's final pass starts: the last write of a POST that read the type
     #: before its removal, and the ByType index's lag behind the table, come before it.
     cascade_index_lag_s: float
+    #: At most this many keys deleted a second per range of a cascade (0: no limit): a range's keys share one
+    #: ``ByType`` key, whose index partition takes 1,000 writes a second on AWS.
+    cascade_key_writes_per_s: float
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -25,6 +28,7 @@ class Settings(NamedTuple):
                 cascade_time_margin_ms=int(os.environ.get("CASCADE_TIME_MARGIN_MS", "60000")),
                 cascade_page_size=int(os.environ.get("CASCADE_PAGE_SIZE", "1000")),
                 cascade_index_lag_s=float(os.environ.get("CASCADE_INDEX_LAG_SECONDS", "20")),
+                cascade_key_writes_per_s=float(os.environ.get("CASCADE_KEY_WRITES_PER_SECOND", "0")),
             )
         except KeyError as missing:
             raise RuntimeError(f"environment variable {missing} is not set (template.yaml sets it)") from None

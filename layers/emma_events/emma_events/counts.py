@@ -19,6 +19,8 @@ from emma_events import keys
 from emma_events.domain import MemberEvent
 
 ALL = "*"
+#: Every count item's total of the events it counts.
+TOTAL = "n"
 #: A member's item whose ``n`` every settling transaction of a removed type's counts adds 1 to: a count that read
 #: while one committed sees it change, and reads again.
 SETTLED_SK = "C#SETTLED"
@@ -80,20 +82,42 @@ def count_sk(scope: str, period: str) -> str:
     return f"{keys.COUNT_PREFIX}{scope}#{period}"
 
 
+def _counted_in(hour: datetime) -> tuple[tuple[str, datetime], ...]:
+    """The units an event of ``hour`` is counted in: its hour (in its day's item), day (month's), month (year's)."""
+    return ("hour", hour), ("day", hour.replace(hour=0)), ("month", hour.replace(day=1, hour=0))
+
+
 def increments(events: Iterable[MemberEvent]) -> dict[tuple[str, str], dict[str, int]]:
     """What a batch adds to its members' count items, by item key (PK, SK): per attribute (``h09``: the hour
-    from 09:00), the number of events, for the events' types and for all types. No sums of monetary values: one
-    of 1e-130 and one of 1e3 in an hour would need 134 digits, and DynamoDB keeps 38 (the ADD, and with it the
-    batch, would be refused)."""
+    from 09:00), the number of events, for the events' types and for all types; and to each item's ``TOTAL``
+    (every change of an item changes it: a settlement deletes an item only as it read it). No sums of monetary
+    values: one of 1e-130 and one of 1e3 in an hour would need 134 digits, and DynamoDB keeps 38 (the ADD, and
+    with it the batch, would be refused)."""
     added: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for event in events:
         pk = keys.member_pk(event.account_id, event.member_id)
         hour = event.event_timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         for scope in (ALL, scope_of(event.event_type_id)):
-            for level, unit in (("hour", hour), ("day", hour.replace(hour=0)), ("month", hour.replace(day=1, hour=0))):
+            for level, unit in _counted_in(hour):
                 period, attribute = _where(level, unit)
-                added[(pk, count_sk(scope, period))][attribute] += 1
+                item = added[(pk, count_sk(scope, period))]
+                item[attribute] += 1
+                item[TOTAL] += 1
     return added
+
+
+def items_of(event_keys: Iterable[dict[str, Any]], scope: str) -> set[tuple[str, str]]:
+    """The keys of the count items of ``scope`` that count the events of ``event_keys`` (their sort keys hold
+    their times: ``keys.event_sk``)."""
+    found = set()
+    for key in event_keys:
+        sk = key[keys.SK]["S"]
+        if not sk.startswith(keys.EVENT_PREFIX):
+            continue
+        hour = datetime.strptime(sk[len(keys.EVENT_PREFIX) : len(keys.EVENT_PREFIX) + 13], "%Y-%m-%dT%H")
+        for level, unit in _counted_in(hour):
+            found.add((key[keys.PK]["S"], count_sk(scope, _where(level, unit)[0])))
+    return found
 
 
 @dataclass

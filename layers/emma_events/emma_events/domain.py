@@ -69,18 +69,21 @@ class Parent(NamedTuple):
 
 
 class CascadeState(NamedTuple):
-    """Where a cascade stands: carried by its cursor item from one step (invocation) to the next."""
+    """Where one range of a cascade stands: carried by the range's cursor item from one step (invocation) to the
+    next."""
 
     parent: Parent
-    position: dict[str, Any] | None  # each range's next ExclusiveStartKey, or "end" (cascade.py); None: the start
-    deleted: int  # events deleted so far, all passes
-    pass_deleted: int  # events deleted in the current pass
-    steps: int
-    #: Epoch seconds before which a pass that finds nothing does not end the cascade: the first step's start plus
-    #: the bound on the index's lag (0: no wait).
+    position: dict[str, Any] | None  # the range's next ExclusiveStartKey; None: the start of a pass
+    deleted: int  # events of the range deleted so far, all passes
+    pass_deleted: int  # keys of the range deleted in the current pass
+    steps: int  # steps taken: a checkpoint is written only over the one its step started from
+    #: Epoch seconds before which a pass that finds nothing does not end the range: the cascade's start plus the
+    #: bound on the index's lag (0: no wait).
     settled_at: float = 0.0
     #: Epoch seconds at which the current pass started (0: unknown, the pass is not a final one).
     pass_started_at: float = 0.0
+    #: The range (``CascadeStore.ranges``); None: the one cursor of a release before, which restarts the cascade.
+    part: str | None = None
 
 
 class Idempotency(NamedTuple):

@@ -139,16 +139,26 @@ def legacy_idempotency_pk(account_id: int) -> str:
     return f"{account_id}#IK"
 
 
-# ---- cascade cursors: one per parent whose events are being deleted ---------------------------------------------
+# ---- cascades: one item per parent whose events are being deleted, and a cursor per range of them ----------------
 
 
 def cascade_pk(account_id: int) -> str:
+    """The partition of an account's cascades: one item each, its ranges and the ones finished."""
     return f"{account_id}#CASCADE"
 
 
 def cascade_sk(kind: str, parent_id: int) -> str:
     """``kind`` is ``event_type`` or ``member``."""
     return f"{kind}#{parent_id}"
+
+
+def cascade_range_pk(account_id: int, kind: str, parent_id: int, part: str) -> str:
+    """A range's cursor, in a partition of its own: its stream records go to a lane of their own, so that the
+    ranges of one cascade are deleted by as many invocations side by side (``ParallelizationFactor``)."""
+    return f"{account_id}#CASCADE#{kind}#{parent_id}#{part}"
+
+
+CASCADE_RANGE_SK = "RANGE"
 
 
 # ---- API keys: found by public key (the authorizer's only access pattern), listed per account ------------------

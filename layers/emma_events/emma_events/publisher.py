@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from emma_events import retry
@@ -29,6 +30,8 @@ MAX_ENTRIES_PER_CALL = 10
 MAX_CALL_BYTES = 256 * 1024
 #: Calls per batch: the first and the retries of the entries that failed.
 PUT_EVENTS_CALLS = 4
+#: PutEvents calls of one invocation side by side (a stream batch of 100 records: 10 calls).
+CALLS_IN_FLIGHT = 10
 
 
 class PublishFailed(Exception):
@@ -94,28 +97,31 @@ class Publisher:
         return self._client
 
     def publish(self, entries: list[dict[str, Any]]) -> int:
-        """Put every entry on its bus; the number of PutEvents calls made. ``PublishFailed`` when some entries
-        were still refused after ``PUT_EVENTS_CALLS`` calls (the others are published)."""
-        calls = 0
-        refused: list[tuple[dict[str, Any], str]] = []
-        for batch in batches(entries):
-            pending = batch
-            for attempt in range(PUT_EVENTS_CALLS):
-                if attempt:
-                    retry.pause(attempt - 1, self.retry_delay_s, 1.0)
-                answer = self.client.put_events(Entries=pending)
-                calls += 1
-                if not answer.get("FailedEntryCount"):
-                    pending = []
-                    break
-                # The answer's entries are in the order of the request's; the failed ones carry an ErrorCode.
-                failed = [
-                    (sent, got) for sent, got in zip(pending, answer["Entries"], strict=True) if "ErrorCode" in got
-                ]
-                pending = [sent for sent, _ in failed]
-                last_codes = [got["ErrorCode"] for _, got in failed]
-            if pending:
-                refused += list(zip(pending, last_codes, strict=True))
+        """Put every entry on its bus, up to ``CALLS_IN_FLIGHT`` calls side by side; the number of PutEvents calls
+        made. ``PublishFailed`` when some entries were still refused after ``PUT_EVENTS_CALLS`` calls (the others
+        are published)."""
+        groups = list(batches(entries))
+        if len(groups) == 1:
+            outcomes = [self._put(groups[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(CALLS_IN_FLIGHT, len(groups))) as pool:
+                outcomes = list(pool.map(self._put, groups))
+        refused = [failure for _, failures in outcomes for failure in failures]
         if refused:
             raise PublishFailed(refused)
-        return calls
+        return sum(calls for calls, _ in outcomes)
+
+    def _put(self, batch: list[dict[str, Any]]) -> tuple[int, list[tuple[dict[str, Any], str]]]:
+        """One group's calls: the first, and the retries of its refused entries; the calls and what stayed refused."""
+        pending, last_codes = batch, []
+        for attempt in range(PUT_EVENTS_CALLS):
+            if attempt:
+                retry.pause(attempt - 1, self.retry_delay_s, 1.0)
+            answer = self.client.put_events(Entries=pending)
+            if not answer.get("FailedEntryCount"):
+                return attempt + 1, []
+            # The answer's entries are in the order of the request's; the failed ones carry an ErrorCode.
+            failed = [(sent, got) for sent, got in zip(pending, answer["Entries"], strict=True) if "ErrorCode" in got]
+            pending = [sent for sent, _ in failed]
+            last_codes = [got["ErrorCode"] for _, got in failed]
+        return PUT_EVENTS_CALLS, list(zip(pending, last_codes, strict=True))
