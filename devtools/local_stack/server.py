@@ -466,17 +466,16 @@ class LocalStack:
 
     def _seed_api_keys(self) -> list[tuple[int, str, str]]:
         """Write the development keys (``parse_api_keys``) into the table."""
-        from botocore.exceptions import ClientError
-
         from emma_events.api_key_store import ApiKeyStore
         from emma_events.auth import Credentials
+        from emma_events.transactions import Cancelled
 
         keys = ApiKeyStore("EventsTable", self.dynamodb.client())
         for account, public, private in self.api_keys:
             try:
                 keys.create_api_key(account, credentials=Credentials(public, private))
-            except ClientError as error:  # already there (a DynamoDB that outlives the stack)
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
+            except Cancelled as error:  # already there (a DynamoDB that outlives the stack)
+                if not error.failed("key"):
                     raise
         return self.api_keys
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from emma_events import auth, keys
 from emma_events.dates import to_storage, utc_now
 from emma_events.dynamo import Item, Table, attr_n, attr_s, translate_errors
-from emma_events.errors import NotFound
+from emma_events.errors import NotFound, ServiceUnavailable
+from emma_events.transactions import Cancelled, Part, transact
 
 
 class ApiKeyStore(Table):
@@ -47,7 +46,9 @@ class ApiKeyStore(Table):
             "revoked": {"BOOL": False},
             "created_at": created,
         }
-        self.client.transact_write_items(TransactItems=[{"Put": self._put(key_item)}, {"Put": self._put(reference)}])
+        transact(
+            self.client, [Part("key", {"Put": self._put(key_item)}), Part("reference", {"Put": self._put(reference)})]
+        )
         return credentials
 
     @translate_errors
@@ -67,34 +68,25 @@ class ApiKeyStore(Table):
         """Mark a key revoked. 1 x TransactWriteItems (the key, on condition it is the account's, and its
         reference). ``NotFound`` when the account has no such key."""
         revoke = "SET revoked = :true"
+        key = {
+            "TableName": self.table_name,
+            "Key": {keys.PK: attr_s(keys.api_key_pk(public_key)), keys.SK: attr_s(keys.API_KEY_SK)},
+            "UpdateExpression": revoke,
+            "ConditionExpression": "account_id = :account",
+            "ExpressionAttributeValues": {":true": {"BOOL": True}, ":account": attr_n(account_id)},
+        }
+        reference = {
+            "TableName": self.table_name,
+            "Key": {keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.api_key_ref_sk(public_key))},
+            "UpdateExpression": revoke,
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": {":true": {"BOOL": True}},
+        }
         try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": {keys.PK: attr_s(keys.api_key_pk(public_key)), keys.SK: attr_s(keys.API_KEY_SK)},
-                            "UpdateExpression": revoke,
-                            "ConditionExpression": "account_id = :account",
-                            "ExpressionAttributeValues": {":true": {"BOOL": True}, ":account": attr_n(account_id)},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": {
-                                keys.PK: attr_s(keys.account_pk(account_id)),
-                                keys.SK: attr_s(keys.api_key_ref_sk(public_key)),
-                            },
-                            "UpdateExpression": revoke,
-                            "ConditionExpression": "attribute_exists(PK)",
-                            "ExpressionAttributeValues": {":true": {"BOOL": True}},
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            self._cancelled(error, 2)
+            transact(self.client, [Part("key", {"Update": key}), Part("reference", {"Update": reference})])
+        except Cancelled as error:
+            if not error.failed():
+                raise ServiceUnavailable("The key is being changed concurrently; retry the request.") from error
             raise NotFound(f"Account {account_id} has no key {public_key!r}.") from error
 
     @translate_errors

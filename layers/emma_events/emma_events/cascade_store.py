@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError
 from emma_events import counts, keys, layout
 from emma_events.dates import to_storage, utc_now
 from emma_events.domain import CascadeState, Parent
-from emma_events.dynamo import TRANSACTION_TRIES, Item, Table, attr_n, attr_s
+from emma_events.dynamo import Item, Table, attr_n, attr_s
 from emma_events.errors import ServiceUnavailable
+from emma_events.transactions import TRANSACTION_TRIES, Cancelled, Part, transact
 
 #: The range of a parent's events that is not a ``ByType`` shard (``CascadeStore.ranges``).
 LEGACY = "*"
@@ -86,7 +87,7 @@ class CascadeStore(Table):
             if not time_left():
                 return False
             read = self._batch_get({keys.PK: attr_s(pk), keys.SK: attr_s(sk)} for pk, sk in sorted(wanted))
-            cancelled = self._pool().map(self._settle, _transactions(self.table_name, list(read.values()), scope))
+            cancelled = self._pool().map(self._settle, counts.settlements(self.table_name, list(read.values()), scope))
             again = {member for members in cancelled for member in members}
             if not again:
                 return True
@@ -96,12 +97,10 @@ class CascadeStore(Table):
 
     def _settle(self, transaction: tuple[set[str], list[dict[str, Any]]]) -> set[str]:
         """1 x TransactWriteItems; the members to read again when it is cancelled."""
-        members, parts = transaction
+        members, actions = transaction
         try:
-            self.client.transact_write_items(TransactItems=parts)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
+            transact(self.client, [Part("count", action) for action in actions])
+        except Cancelled:
             return members
         return set()
 
@@ -187,9 +186,9 @@ class CascadeStore(Table):
             for part in ranges
         ]
         try:
-            self.client.transact_write_items(TransactItems=[{"Put": put}, *cursors])
-        except ClientError as error:
-            if self._cancelled(error, 1)[0] != "ConditionalCheckFailed":
+            transact(self.client, [Part("cascade", {"Put": put}), *(Part("cursor", cursor) for cursor in cursors)])
+        except Cancelled as error:
+            if not error.failed("cascade"):
                 raise
             return False
         return True
@@ -267,46 +266,3 @@ class CascadeStore(Table):
             float(image["pass_started_at"]["N"]),
             image["part"]["S"] if "part" in image else None,
         )
-
-
-#: Items of one transaction (DynamoDB's limit).
-TRANSACTION_ITEMS = 100
-
-
-def _transactions(table_name: str, items: list[Item], scope: str) -> list[tuple[set[str], list[dict[str, Any]]]]:
-    """The settling transactions of a removed type's count items: per member, its ``SETTLED`` marker's increment
-    and, per item, its delete (conditioned on its ``TOTAL`` as read) and the subtraction of its values from the
-    all-types item of its period; members packed into transactions of up to ``TRANSACTION_ITEMS`` items (a
-    member with more items than one holds: as many as it takes, each with the marker)."""
-    prefix = counts.count_sk(scope, "")
-    by_member: dict[str, list[Item]] = {}
-    for item in items:
-        by_member.setdefault(item[keys.PK]["S"], []).append(item)
-    found: list[tuple[set[str], list[dict[str, Any]]]] = []
-    members: set[str] = set()
-    parts: list[dict[str, Any]] = []
-    for pk, owned in sorted(by_member.items()):
-        for start in range(0, len(owned), (TRANSACTION_ITEMS - 1) // 2):
-            chunk = owned[start : start + (TRANSACTION_ITEMS - 1) // 2]
-            if len(parts) + 1 + 2 * len(chunk) > TRANSACTION_ITEMS:
-                found.append((members, parts))
-                members, parts = set(), []
-            members.add(pk)
-            parts.append({"Update": counts.update(table_name, (pk, counts.SETTLED_SK), {counts.TOTAL: 1})})
-            for item in chunk:
-                period = item[keys.SK]["S"].removeprefix(prefix)
-                values = {name: -int(v["N"]) for name, v in item.items() if name not in (keys.PK, keys.SK)}
-                total = item.get(counts.TOTAL)
-                delete: dict[str, Any] = {
-                    "TableName": table_name,
-                    "Key": {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-                    "ConditionExpression": "#n = :n" if total else "attribute_exists(PK) AND attribute_not_exists(#n)",
-                    "ExpressionAttributeNames": {"#n": counts.TOTAL},
-                }
-                if total:
-                    delete["ExpressionAttributeValues"] = {":n": total}
-                parts.append({"Delete": delete})
-                parts.append({"Update": counts.update(table_name, (pk, counts.count_sk(counts.ALL, period)), values)})
-    if parts:
-        found.append((members, parts))
-    return found

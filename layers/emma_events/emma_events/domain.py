@@ -47,6 +47,17 @@ class NewMemberEvent(NamedTuple):
     mailing_id: int | None
     attributes: dict[str, Any] | None
 
+    def recorded(
+        self, account_id: int, event_id: int, member_id: int, event_type_id: int, now: datetime
+    ) -> MemberEvent:
+        """The event as recorded: its ids, its time (now, if it gave none) and its details as given."""
+        details = {name: getattr(self, name) for name in DETAILS}
+        return MemberEvent(account_id, event_id, member_id, event_type_id, self.event_timestamp or now, now, **details)
+
+
+#: What an event carries beside its ids and times, as given, optional: listed once, here.
+DETAILS = ("event_monetary_value", "mailing_id", "attributes")
+
 
 class MemberEvent(NamedTuple):
     account_id: int

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from emma_events import clients, keys, retry
+from emma_events import clients, keys, retry, transactions
 from emma_events.errors import ServiceUnavailable
 from emma_events.ids import IdBlocks
+from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -83,13 +84,6 @@ _THROTTLING = {
 #: The ``Limit`` of one Query of a listing: a fixed size, never derived from a client's number alone (DynamoDB's
 #: ``Limit`` is a 32-bit integer; ``start`` may be up to 2^53 - 1).
 QUERY_PAGE_ITEMS = 1000
-#: How often a transaction that lost a race (``TransactionConflict``) or saw a stale read is tried in all.
-#: DynamoDB cancels concurrent transactions on the same item (a ConditionCheck included): a burst of posts for
-#: one popular type conflicts, so waits grow exponentially with full jitter (spreading the retries), from
-#: ``_BACKOFF_BASE_S`` up to ``_BACKOFF_CAP_S``: at most ~1.5 s in all, well within a function's 10 s.
-TRANSACTION_TRIES = 8
-_BACKOFF_BASE_S = 0.01
-_BACKOFF_CAP_S = 0.5
 
 
 def translate_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -107,11 +101,6 @@ def translate_errors(method: Callable[P, R]) -> Callable[P, R]:
             raise ServiceUnavailable("The database did not answer in time; retry the request later.") from None
 
     return wrapper
-
-
-def _cancellation_codes(error: ClientError) -> list[str]:
-    """The per-item codes of a cancelled transaction, in the order of its items."""
-    return [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
 
 
 def attr_s(value: str) -> dict[str, str]:
@@ -142,13 +131,6 @@ class Table:
         """The item at ``key``, or None. 1 x GetItem, strongly consistent."""
         found: Item | None = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
         return found
-
-    def _exists(self, key: Item) -> bool:
-        """Whether an item exists (1 x GetItem, strongly consistent, keys only). Used after a condition failed on
-        an item whose key this request allocated: a resend of a write whose answer was lost (the SDK resends on
-        a timeout) finds its own earlier attempt, which is a success, never a conflict or a duplicate."""
-        found = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True, ProjectionExpression="PK")
-        return "Item" in found
 
     def _prefix_query(self, account_id: int, prefix: str) -> dict[str, Any]:
         return {
@@ -229,31 +211,18 @@ class Table:
         """Wait before reading again what was not there yet, or not processed (20 ms, doubling, up to 1 s)."""
         retry.pause(attempt, 0.02, 1.0)
 
-    @staticmethod
-    def _cancelled(error: ClientError, size: int = 0) -> list[str]:
-        """The cancellation codes of a failed transaction of ``size`` items (padded with "None" should the
-        service omit any); any other error is re-raised."""
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise error
-        codes = _cancellation_codes(error)
-        return codes + ["None"] * (size - len(codes))
-
-    @classmethod
-    def _reasons(cls, error: ClientError, *items: str) -> dict[str, str]:
-        """The cancellation code of each item of a failed transaction, by the names given to its items in order
-        (so that the error mapping reads by name, not by position); any other error is re-raised."""
-        return dict(zip(items, cls._cancelled(error, len(items)), strict=False))
-
-    @staticmethod
-    def _backoff(attempt: int, error: ClientError) -> None:
-        """Wait before trying again a transaction that lost a race; give up after the last attempt."""
-        if attempt + 1 >= TRANSACTION_TRIES:
-            raise ServiceUnavailable("The data is being changed concurrently; retry the request.") from error
-        retry.pause(attempt, _BACKOFF_BASE_S, _BACKOFF_CAP_S)
-
     def next_id(self, account_id: int, sequence: str, count: int = 1) -> int:
         """Take ``count`` consecutive ids of a per-account sequence; returns the last (ids.IdBlocks)."""
         return self._ids.take(self.client, account_id, sequence, count)
+
+    def write(
+        self,
+        attempt: Callable[[], tuple[list[Part], T | Again]],
+        cancelled: Callable[[Cancelled, T], T | Again],
+        what: str,
+    ) -> T:
+        """The one transaction loop (``transactions.write``) on this table's client."""
+        return transactions.write(self.client, attempt, cancelled, what)
 
     def delete_what_was_read(
         self, key: Item, read: Callable[[], T], transaction: Callable[[T], list[dict[str, Any]]], what: str
@@ -262,15 +231,15 @@ class Table:
         one transaction whose first item is ``key``'s delete, conditioned on what was read; a condition that
         failed because the item changed meanwhile means read again (with backoff). A condition that failed
         because the item is gone since it was read (a concurrent delete, or the resend of this very write whose
-        answer was lost) is a success: ids are never reused, so it is deleted, as asked.
+        answer was lost: the failed condition's item says which, with no read) is a success: ids are never
+        reused, so it is deleted, as asked.
         """
-        for attempt in range(TRANSACTION_TRIES):
-            current = read()
-            try:
-                self.client.transact_write_items(TransactItems=transaction(current))
-                return
-            except ClientError as error:
-                if self._cancelled(error, 1)[0] == "ConditionalCheckFailed" and not self._exists(key):
-                    return
-                self._backoff(attempt, error)
-        raise ServiceUnavailable(f"The {what} is being changed concurrently; retry the request.")
+
+        def attempt() -> tuple[list[Part], None]:
+            first, *rest = transaction(read())
+            return [Part("target", first), *(Part("hanging", action) for action in rest)], None
+
+        def cancelled(error: Cancelled, _: None) -> Again | None:
+            return None if error.gone("target") else AGAIN
+
+        self.write(attempt, cancelled, what)

@@ -67,16 +67,7 @@ class MemberEventRequest(RequestModel):
         return self
 
     def to_domain(self) -> NewMemberEvent:
-        return NewMemberEvent(
-            member_id=self.member_id,
-            email=self.email,
-            event_type_id=self.event_type_id,
-            event_type=self.event_type,
-            event_timestamp=self.event_timestamp,
-            event_monetary_value=self.event_monetary_value,
-            mailing_id=self.mailing_id,
-            attributes=self.attributes,
-        )
+        return NewMemberEvent(**{name: getattr(self, name) for name in NewMemberEvent._fields})
 
 
 class CreateMemberEventsRequest(RequestModel):

@@ -10,13 +10,12 @@ import itertools
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from emma_events import event_batch, keys, layout
 from emma_events.dates import utc_now
 from emma_events.domain import EventType
-from emma_events.dynamo import TRANSACTION_TRIES, Table, attr_n, attr_s, translate_errors
-from emma_events.errors import EventTypeExists, NotFound, ServiceUnavailable
+from emma_events.dynamo import Table, attr_n, attr_s, translate_errors
+from emma_events.errors import EventTypeExists, NotFound
+from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
 #: ``update_event_type``: leave the schema as it is.
 KEEP = object()
@@ -47,20 +46,19 @@ class EventTypeStore(Table):
             0 if attributes_schema is None else 1,
         )
         guard = layout.name_guard(account_id, event_type) | {"event_type_id": attr_n(created.event_type_id)}
-        for attempt in range(TRANSACTION_TRIES):
-            try:
-                self.client.transact_write_items(
-                    TransactItems=[{"Put": self._put(layout.event_type_item(created))}, {"Put": self._put(guard)}]
-                )
-                return created
-            except ClientError as error:
-                codes = self._cancelled(error, 2)
-                if "ConditionalCheckFailed" in codes:
-                    if self._exists(layout.type_key(account_id, created.event_type_id)):
-                        return created  # the id is this request's own: an earlier attempt of it was written
-                    raise EventTypeExists(_name_taken(event_type)) from error
-                self._backoff(attempt, error)
-        raise ServiceUnavailable(f"The name {event_type!r} is being changed concurrently; retry the request.")
+        parts = [
+            Part("type", {"Put": self._put(layout.event_type_item(created))}),
+            Part("name", {"Put": self._put(guard)}),
+        ]
+
+        def cancelled(error: Cancelled, _: EventType) -> EventType | Again:
+            if error.failed("type"):
+                return created  # its id is this request's own: an earlier attempt of it was written
+            if error.failed("name"):
+                raise EventTypeExists(_name_taken(event_type)) from error
+            return AGAIN
+
+        return self.write(lambda: (parts, created), cancelled, f"name {event_type!r}")
 
     @translate_errors
     def list_event_types(self, account_id: int, *, offset: int = 0, limit: int | None = None) -> list[EventType]:
@@ -112,47 +110,43 @@ class EventTypeStore(Table):
     def _update_event_type(
         self, account_id: int, event_type_id: int, event_type: str, display_name: str, attributes_schema: Any
     ) -> EventType:
-        for attempt in range(TRANSACTION_TRIES):
-            current = self.get_event_type(account_id, event_type_id)
+        seen: list[EventType] = []  # the type as a failed condition found it: the next round's, with no read
+        retried = False
+
+        def attempt() -> tuple[list[Part], EventType | Again]:
+            current = seen.pop() if seen else self.get_event_type(account_id, event_type_id)
             schema = current.attributes_schema if attributes_schema is KEEP else attributes_schema
             changed = _text(schema) != _text(current.attributes_schema)  # as stored: 0 and false differ
-            version = current.schema_version + changed
             updated = current._replace(
-                event_type=event_type, display_name=display_name, attributes_schema=schema, schema_version=version
+                event_type=event_type,
+                display_name=display_name,
+                attributes_schema=schema,
+                schema_version=current.schema_version + changed,
             )
-            if attempt and not changed and (current.event_type, current.display_name) == (event_type, display_name):
-                return updated  # after a failed condition: an earlier attempt of this request was written
-            new_guard = layout.name_guard(account_id, event_type) | {"event_type_id": attr_n(event_type_id)}
-            update = self._update(current, updated, schema=changed)
-            try:
-                if current.event_type == event_type:
-                    self.client.update_item(**update)
-                    return updated
-                self.client.transact_write_items(
-                    TransactItems=[
-                        {"Update": update},
-                        {
-                            "Delete": {
-                                "TableName": self.table_name,
-                                "Key": layout.name_guard(account_id, current.event_type),
-                                "ConditionExpression": "event_type_id = :id",
-                                "ExpressionAttributeValues": {":id": attr_n(event_type_id)},
-                            }
-                        },
-                        {"Put": self._put(new_guard)},
-                    ]
-                )
-                return updated
-            except ClientError as error:
-                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    continue  # the type changed or vanished since it was read (or this very write): read it again
-                reasons = self._reasons(error, "type", "old_name", "new_name")
-                if reasons["type"] == "ConditionalCheckFailed":
-                    continue  # likewise; a resend of a written attempt fails here too, and the read finds it done
-                if reasons["new_name"] == "ConditionalCheckFailed":
-                    raise EventTypeExists(_name_taken(event_type)) from error
-                self._backoff(attempt, error)
-        raise ServiceUnavailable("The event type is being changed concurrently; retry the request.")
+            if retried and not changed and (current.event_type, current.display_name) == (event_type, display_name):
+                return [], updated  # after a failed condition: an earlier attempt of this request was written
+            parts = [Part("type", {"Update": self._update(current, updated, schema=changed)})]
+            if current.event_type != event_type:  # the name moves: its old guard goes, the new one is taken
+                old_guard = layout.name_guard(account_id, current.event_type)
+                mine = {":id": attr_n(event_type_id)}
+                new_guard = layout.name_guard(account_id, event_type) | {"event_type_id": attr_n(event_type_id)}
+                parts.append(Part("old_name", {"Delete": self._delete(old_guard, "event_type_id = :id", mine)}))
+                parts.append(Part("new_name", {"Put": self._put(new_guard)}))
+            return parts, updated
+
+        def cancelled(error: Cancelled, _: EventType) -> EventType | Again:
+            nonlocal retried
+            retried = True
+            if error.failed("type"):  # changed or gone since it was read (or this very write, resent)
+                found = error.failed("type")[0].item
+                if found is None:
+                    raise NotFound(f"Event type {event_type_id} does not exist in account {account_id}.")
+                seen.append(layout.event_type_of(found))
+            elif error.failed("new_name"):
+                raise EventTypeExists(_name_taken(event_type)) from error
+            return AGAIN
+
+        return self.write(attempt, cancelled, "event type")
 
     def _update(self, current: EventType, updated: EventType, *, schema: bool) -> dict[str, Any]:
         """The type's UpdateItem (its schema too when ``schema``): on condition that its name and schema version

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from emma_events import keys
 from emma_events.dates import from_storage, to_storage
-from emma_events.domain import EventType, Member, MemberEvent
+from emma_events.domain import DETAILS, EventType, Member, MemberEvent
 from emma_events.dynamo import Item, attr_n, attr_s
 
 
@@ -115,12 +116,10 @@ def event_item(event: MemberEvent) -> Item:
         "event_timestamp": attr_s(to_storage(event.event_timestamp)),
         "inserted_at": attr_s(to_storage(event.inserted_at)),
     }
-    if event.event_monetary_value is not None:
-        item["event_monetary_value"] = {"N": repr(event.event_monetary_value)}
-    if event.mailing_id is not None:
-        item["mailing_id"] = attr_n(event.mailing_id)
-    if event.attributes is not None:
-        item["attributes"] = attr_s(json.dumps(event.attributes, separators=(",", ":"), ensure_ascii=False))
+    for name in DETAILS:  # each only when given
+        value = getattr(event, name)
+        if value is not None:
+            item[name] = _DETAIL_CODECS[name][0](value)
     return item
 
 
@@ -132,12 +131,19 @@ def event_of(item: Item) -> MemberEvent:
         event_type_id=int(item["event_type_id"]["N"]),
         event_timestamp=from_storage(item["event_timestamp"]["S"]),
         inserted_at=from_storage(item["inserted_at"]["S"]),
-        event_monetary_value=stored_number(item["event_monetary_value"]["N"])
-        if "event_monetary_value" in item
-        else None,
-        mailing_id=int(item["mailing_id"]["N"]) if "mailing_id" in item else None,
-        attributes=json.loads(item["attributes"]["S"]) if "attributes" in item else None,
+        **{name: _DETAIL_CODECS[name][1](item[name]) if name in item else None for name in DETAILS},
     )
+
+
+#: How each of an event's details is written and read back.
+_DETAIL_CODECS: dict[str, tuple[Callable[[Any], dict[str, str]], Callable[[dict[str, str]], Any]]] = {
+    "event_monetary_value": (lambda value: {"N": repr(value)}, lambda attr: stored_number(attr["N"])),
+    "mailing_id": (attr_n, lambda attr: int(attr["N"])),
+    "attributes": (
+        lambda value: attr_s(json.dumps(value, separators=(",", ":"), ensure_ascii=False)),
+        lambda attr: json.loads(attr["S"]),
+    ),
+}
 
 
 def event_sort_key(event: MemberEvent) -> str:

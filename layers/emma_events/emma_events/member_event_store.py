@@ -8,17 +8,16 @@ the idempotency records are ``idempotency_store``'s.
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
-
-from botocore.exceptions import ClientError
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from emma_events import counts, event_batch, keys, layout
 from emma_events.dates import utc_now
 from emma_events.domain import Idempotency, MemberEvent, NewMemberEvent
-from emma_events.dynamo import TRANSACTION_TRIES, DynamoDBClient, translate_errors
-from emma_events.errors import ServiceUnavailable
+from emma_events.dynamo import DynamoDBClient, translate_errors
 from emma_events.idempotency_store import IdempotencyRecords
 from emma_events.member_timeline import MemberTimeline
+from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
 #: The version and schema (its text, or None) of each type, by id.
 Known = dict[int, tuple[int, str | None]]
@@ -28,12 +27,22 @@ def _types(resolved: list[tuple[int, int]]) -> list[int]:
     return sorted({type_id for _, type_id in resolved})
 
 
-class Part(NamedTuple):
-    """One item of a batch's transaction, and what it is about: its cancellation reason is read by it."""
+@dataclass
+class _Batch:
+    """A POST's events on their way to the table: what the rounds of its transaction share."""
 
-    kind: str  # "member" (a ConditionCheck that it exists), "event" (a Put), "count" (an Update), "record"
-    ident: int  # the member or event id (0 for the others)
-    item: dict[str, Any]
+    account_id: int
+    events: list[NewMemberEvent]
+    idempotency: Idempotency | None
+    resolved: list[tuple[int, int]] = field(default_factory=list)  # (member id, type id) of each event
+    first_id: int = 0  # the first of the batch's event ids (0: none taken yet)
+    now: datetime = datetime.min
+
+    def recorded(self) -> list[MemberEvent]:
+        return [
+            new.recorded(self.account_id, self.first_id + index, member_id, type_id, self.now)
+            for index, (new, (member_id, type_id)) in enumerate(zip(self.events, self.resolved, strict=True))
+        ]
 
 
 class MemberEventStore(MemberTimeline):
@@ -65,65 +74,63 @@ class MemberEventStore(MemberTimeline):
         from the record (+1 x GetItem). And an ``Update`` adding to each count item of the events' members
         (hour, day and month; of the type and of all types): at most 6 per event, so at most 82 items in all.
         """
-        first = 0
-        for attempt in range(TRANSACTION_TRIES):
-            wanted, check_ids = event_batch.lookups(account_id, events)
-            read_at = time.monotonic()
-            found = self._batch_get(wanted)
-            fresh = self.schemas.learn(found.values(), read_at)
-            resolved = event_batch.resolve(account_id, events, found, check_ids)
-            replay = self._check_schemas(account_id, events, resolved, fresh, idempotency)
+        batch = _Batch(account_id, events, idempotency)
+
+        def attempt() -> tuple[list[Part], tuple[list[MemberEvent], bool]]:
+            replay = self._resolve(batch)
             if replay is not None:
-                return replay, False
-            if not first:  # one range of ids, kept across retries: a cancelled transaction wrote none of them
-                first = self.next_id(account_id, keys.EVENT_SEQUENCE, len(events)) - len(events) + 1
-            now = utc_now()
-            created = [
-                MemberEvent(
-                    account_id=account_id,
-                    event_id=first + index,
-                    member_id=member_id,
-                    event_type_id=event_type_id,
-                    event_timestamp=new.event_timestamp or now,
-                    inserted_at=now,
-                    event_monetary_value=new.event_monetary_value,
-                    mailing_id=new.mailing_id,
-                    attributes=new.attributes,
-                )
-                for index, (new, (member_id, event_type_id)) in enumerate(zip(events, resolved, strict=True))
-            ]
-            member_ids = sorted({m for m, _ in resolved})
-            parts = [Part("member", m, self._exists_check(layout.member_key(account_id, m))) for m in member_ids]
-            items = [layout.event_item(e) for e in created]  # each written twice with a key: made once
-            parts += [Part("event", e.event_id, {"Put": self._put(i)}) for e, i in zip(created, items, strict=True)]
-            added = counts.increments(created).items()
-            parts += [Part("count", 0, {"Update": counts.update(self.table_name, k, a)}) for k, a in added]
-            if idempotency:
-                parts.append(Part("record", 0, {"Put": self.records.put(account_id, idempotency, items, now)}))
-                parts.append(
-                    Part("record", 0, {"ConditionCheck": self.records.legacy_check(account_id, idempotency, now)})
-                )
-            try:
-                self.client.transact_write_items(TransactItems=[part.item for part in parts])
-                return created, True
-            except ClientError as error:
-                codes = self._cancelled(error, len(parts))
-                failed = [part for part, code in zip(parts, codes, strict=True) if code == "ConditionalCheckFailed"]
-                failure = error
+                return [], (replay, False)
+            if not batch.first_id:  # one range of ids, kept across rounds: a cancelled transaction wrote none
+                batch.first_id = self.next_id(account_id, keys.EVENT_SEQUENCE, len(events)) - len(events) + 1
+            batch.now = utc_now()
+            created = batch.recorded()
+            return self._parts(batch, created), (created, True)
+
+        def cancelled(
+            error: Cancelled, answer: tuple[list[MemberEvent], bool]
+        ) -> tuple[list[MemberEvent], bool] | Again:
             # A member that is gone answers as a fresh request would, also for a retry whose record exists: a
             # replay never hands back the events of a member deleted since (erased is erased).
-            failed_members = {part.ident for part in failed if part.kind == "member"}
-            if failed_members:
-                raise event_batch.gone(account_id, events, resolved, failed_members, set())
-            if idempotency and any(part.kind == "record" for part in failed):
-                replay = self.records.replay(account_id, idempotency, now)
-                if replay is not None:
-                    return replay, False
-                continue  # the record expired between the two calls: write anew
-            if any(part.kind == "event" for part in failed) and self._exists(layout.event_key(created[0])):
-                return created, True  # the ids are this request's own: an earlier attempt of it was written
-            self._backoff(attempt, failure)
-        raise ServiceUnavailable("The events conflicted with concurrent changes; retry the request.")
+            gone = {outcome.part.ident for outcome in error.failed("member")}
+            if gone:
+                raise event_batch.gone(account_id, events, batch.resolved, gone, set())
+            if idempotency and error.failed("record"):
+                replay = self.records.replay(account_id, idempotency, batch.now)
+                return AGAIN if replay is None else (replay, False)  # None: it expired in between: write anew
+            if error.failed("event"):
+                return answer  # its ids are this request's own: an earlier attempt of it was written
+            return AGAIN
+
+        return self.write(attempt, cancelled, "events")
+
+    def _resolve(self, batch: _Batch) -> list[MemberEvent] | None:
+        """Name each event's member and type by id (the guards of emails and names read, with the types this
+        container does not know), and check their attributes; a retry's recorded events when it was recorded
+        before its type's schema changed."""
+        wanted, check_ids = event_batch.lookups(batch.account_id, batch.events)
+        read_at = time.monotonic()
+        found = self._batch_get(wanted)
+        fresh = self.schemas.learn(found.values(), read_at)
+        batch.resolved = event_batch.resolve(batch.account_id, batch.events, found, check_ids)
+        return self._check_schemas(batch.account_id, batch.events, batch.resolved, fresh, batch.idempotency)
+
+    def _parts(self, batch: _Batch, created: list[MemberEvent]) -> list[Part]:
+        """The batch's transaction: each member's existence checked, each event put, the members' counts added to,
+        and the idempotency record put (with its legacy key's check)."""
+        account_id = batch.account_id
+        members = sorted({event.member_id for event in created})
+        parts = [Part("member", self._exists_check(layout.member_key(account_id, m)), m) for m in members]
+        items = [layout.event_item(event) for event in created]  # each written twice with a key: made once
+        parts += [Part("event", {"Put": self._put(item)}) for item in items]
+        parts += [
+            Part("count", {"Update": counts.update(self.table_name, k, a)})
+            for k, a in counts.increments(created).items()
+        ]
+        if batch.idempotency:
+            record = self.records.put(account_id, batch.idempotency, items, batch.now)
+            legacy = self.records.legacy_check(account_id, batch.idempotency, batch.now)
+            parts += [Part("record", {"Put": record}), Part("record", {"ConditionCheck": legacy})]
+        return parts
 
     def _check_schemas(
         self,

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from emma_events import keys, layout
 from emma_events.dates import utc_now
 from emma_events.domain import Member
-from emma_events.dynamo import TRANSACTION_TRIES, Table, attr_n, attr_s, translate_errors
-from emma_events.errors import NotFound, ServiceUnavailable
+from emma_events.dynamo import Table, attr_n, attr_s, translate_errors
+from emma_events.errors import NotFound
+from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
 
 class MemberStore(Table):
@@ -28,33 +27,32 @@ class MemberStore(Table):
         1 x TransactWriteItems (member + guard, both ``attribute_not_exists``). Of two concurrent adds of one
         email, the loser's guard condition fails and it returns the winner's member.
         """
-        for attempt in range(TRANSACTION_TRIES):
+
+        def attempt() -> tuple[list[Part], tuple[Member, bool] | Again]:
             existing = self.member_id_by_email(account_id, email)
             if existing is not None:
                 try:
-                    return self.get_member(account_id, existing), False
+                    return [], (self.get_member(account_id, existing), False)
                 except NotFound:
-                    self._sleep(attempt)  # its guard outlived it for a moment (a delete in flight)
-                    continue
+                    return [], AGAIN  # its guard outlived it for a moment (a delete in flight)
             member = Member(
                 account_id, self.next_id(account_id, keys.MEMBER_SEQUENCE), email, fields or {}, "a", utc_now()
             )
             guard = layout.email_key(account_id, email) | {"member_id": attr_n(member.member_id)}
-            try:
-                self.client.transact_write_items(
-                    TransactItems=[
-                        {"Put": self._put(layout.member_item(member))},
-                        {"Put": self._put(guard)},
-                    ]
-                )
-                return member, True
-            except ClientError as error:
-                if "ConditionalCheckFailed" not in self._cancelled(error, 2):
-                    self._backoff(attempt, error)
-                elif self._exists(layout.member_key(account_id, member.member_id)):
-                    return member, True  # the id is this request's own: an earlier attempt of it was written
-                # else: a concurrent add of the same email won; the next round returns its member
-        raise ServiceUnavailable("The member is being changed concurrently; retry the request.")
+            return [
+                Part("member", {"Put": self._put(layout.member_item(member))}),
+                Part("email", {"Put": self._put(guard)}),
+            ], (
+                member,
+                True,
+            )
+
+        def cancelled(error: Cancelled, added: tuple[Member, bool]) -> tuple[Member, bool] | Again:
+            if error.failed("member"):
+                return added  # its id is this request's own: an earlier attempt of it was written
+            return AGAIN  # a concurrent add of the same email won (the next round returns its member), or a conflict
+
+        return self.write(attempt, cancelled, "member")
 
     def member_id_by_email(self, account_id: int, email: str) -> int | None:
         """1 x GetItem (the email's guard). An address whose guard an earlier release may have keyed another way

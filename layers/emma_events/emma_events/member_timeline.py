@@ -14,8 +14,9 @@ from typing import Any
 from emma_events import counts, keys, layout
 from emma_events.dates import to_storage
 from emma_events.domain import EventFilter, EventPage
-from emma_events.dynamo import QUERY_PAGE_ITEMS, TRANSACTION_TRIES, Item, Table, attr_n, attr_s, translate_errors
+from emma_events.dynamo import QUERY_PAGE_ITEMS, Item, Table, attr_n, attr_s, translate_errors
 from emma_events.errors import NotFound, ServiceUnavailable, invalid_cursor
+from emma_events.transactions import TRANSACTION_TRIES
 
 #: How many Queries one cursor page may make while leaving out the events of types being removed finds too few
 #: (each reads at most 1 MB).
