@@ -95,13 +95,13 @@ class CascadeStore(Table):
             self._sleep(failures)
         raise ServiceUnavailable(f"the counts of {len(wanted)} items kept conflicting; the step is retried")
 
-    def _settle(self, transaction: tuple[set[str], list[dict[str, Any]]]) -> set[str]:
-        """1 x TransactWriteItems; the members to read again when it is cancelled."""
-        members, actions = transaction
-        try:
-            transact(self.client, [Part("count", action) for action in actions])
-        except Cancelled:
-            return members
+    def _settle(self, run: list[counts.Settlement]) -> set[str]:
+        """Its transactions one after another; the members to read again from the first one cancelled on."""
+        for done, (_, actions) in enumerate(run):
+            try:
+                transact(self.client, [Part("count", action) for action in actions])
+            except Cancelled:
+                return {member for members, _ in run[done:] for member in members}
         return set()
 
     def delete_keys(self, items: list[Item], max_attempts: int = 8) -> int:

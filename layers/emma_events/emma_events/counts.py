@@ -211,42 +211,54 @@ def update(table_name: str, key: tuple[str, str], added: dict[str, int]) -> dict
 TRANSACTION_ITEMS = 100
 
 
-def settlements(
-    table_name: str, items: list[dict[str, Any]], scope: str
-) -> list[tuple[set[str], list[dict[str, Any]]]]:
-    """The settling transactions of a removed type's count items: per member, its ``SETTLED`` marker's increment
-    and, per item, its delete (conditioned on its ``TOTAL`` as read) and the subtraction of its values from the
-    all-types item of its period; members packed into transactions of up to ``TRANSACTION_ITEMS`` items (a
-    member with more items than one holds: as many as it takes, each with the marker)."""
-    prefix = count_sk(scope, "")
+Settlement = tuple[set[str], list[dict[str, Any]]]  # the members a transaction settles, and its items
+
+
+def settlements(table_name: str, items: list[dict[str, Any]], scope: str) -> list[list[Settlement]]:
+    """The settling transactions of a removed type's count items, in runs to make one after another (the runs side
+    by side): per member, its ``SETTLED`` marker's increment and, per item, its delete (conditioned on its
+    ``TOTAL`` as read) and the subtraction of its values from the all-types item of its period. Members are packed
+    into transactions of up to ``TRANSACTION_ITEMS`` items; a member with more items than one holds takes as many
+    as it needs, each with its marker, in a run of its own (side by side they would conflict on the marker)."""
     by_member: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         by_member.setdefault(item[keys.PK]["S"], []).append(item)
-    found: list[tuple[set[str], list[dict[str, Any]]]] = []
+    per_transaction = (TRANSACTION_ITEMS - 1) // 2
+    runs: list[list[Settlement]] = []
     members: set[str] = set()
     parts: list[dict[str, Any]] = []
     for pk, owned in sorted(by_member.items()):
-        for start in range(0, len(owned), (TRANSACTION_ITEMS - 1) // 2):
-            chunk = owned[start : start + (TRANSACTION_ITEMS - 1) // 2]
-            if len(parts) + 1 + 2 * len(chunk) > TRANSACTION_ITEMS:
-                found.append((members, parts))
-                members, parts = set(), []
-            members.add(pk)
-            parts.append({"Update": update(table_name, (pk, SETTLED_SK), {TOTAL: 1})})
-            for item in chunk:
-                period = item[keys.SK]["S"].removeprefix(prefix)
-                values = {name: -int(v["N"]) for name, v in item.items() if name not in (keys.PK, keys.SK)}
-                total = item.get(TOTAL)
-                delete: dict[str, Any] = {
-                    "TableName": table_name,
-                    "Key": {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-                    "ConditionExpression": "#n = :n" if total else "attribute_exists(PK) AND attribute_not_exists(#n)",
-                    "ExpressionAttributeNames": {"#n": TOTAL},
-                }
-                if total:
-                    delete["ExpressionAttributeValues"] = {":n": total}
-                parts.append({"Delete": delete})
-                parts.append({"Update": update(table_name, (pk, count_sk(ALL, period)), values)})
+        if len(owned) > per_transaction:
+            chunks = [owned[start : start + per_transaction] for start in range(0, len(owned), per_transaction)]
+            runs.append([({pk}, _settling(table_name, pk, chunk, scope)) for chunk in chunks])
+            continue
+        if len(parts) + 1 + 2 * len(owned) > TRANSACTION_ITEMS:
+            runs.append([(members, parts)])
+            members, parts = set(), []
+        members.add(pk)
+        parts += _settling(table_name, pk, owned, scope)
     if parts:
-        found.append((members, parts))
-    return found
+        runs.append([(members, parts)])
+    return runs
+
+
+def _settling(table_name: str, pk: str, items: list[dict[str, Any]], scope: str) -> list[dict[str, Any]]:
+    """A member's share of a settling transaction: its marker's increment, then each item's delete as read and its
+    subtraction from the all-types item."""
+    prefix = count_sk(scope, "")
+    parts: list[dict[str, Any]] = [{"Update": update(table_name, (pk, SETTLED_SK), {TOTAL: 1})}]
+    for item in items:
+        period = item[keys.SK]["S"].removeprefix(prefix)
+        values = {name: -int(v["N"]) for name, v in item.items() if name not in (keys.PK, keys.SK)}
+        total = item.get(TOTAL)
+        delete: dict[str, Any] = {
+            "TableName": table_name,
+            "Key": {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+            "ConditionExpression": "#n = :n" if total else "attribute_exists(PK) AND attribute_not_exists(#n)",
+            "ExpressionAttributeNames": {"#n": TOTAL},
+        }
+        if total:
+            delete["ExpressionAttributeValues"] = {":n": total}
+        parts.append({"Delete": delete})
+        parts.append({"Update": update(table_name, (pk, count_sk(ALL, period)), values)})
+    return parts
