@@ -23,6 +23,7 @@ from typing import Any
 
 from emma_events.cascade import cursor_state, removed_parent
 from emma_events.cascade_store import CascadeStore
+from emma_events.config import cascade_index_lag_s
 from emma_events.domain import Parent
 
 
@@ -55,7 +56,8 @@ def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
 def restart(store: CascadeStore, parent: Parent) -> None:
     """The parent's cascade begun again: fresh cursors for its ranges, whose stream records start them from the
     beginning (the steps of the failed run stop at their next checkpoint)."""
-    store.begin(parent, settled_at=time.time(), again=True)
+    lag = cascade_index_lag_s() if parent.kind == "event_type" else 0  # late POSTs of a type just removed
+    store.begin(parent, settled_at=time.time() + lag, again=True)
 
 
 def replay_queue(store: CascadeStore, sqs: Any, streams: Any, queue_url: str, dry_run: bool = False) -> list[Parent]:

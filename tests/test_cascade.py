@@ -22,7 +22,7 @@ from helpers import (
 )
 from streams import BudgetContext, CascadeDriver
 
-from devtools.testing.cascades import run_to_end
+from devtools.testing.cascades import run_to_end, step_range
 from devtools.testing.events import api_event, load_event
 from devtools.testing.in_process import LambdaContext, invoke, load_function
 
@@ -358,8 +358,10 @@ def test_a_cascade_outwaits_an_index_that_lags(
     dynamodb: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Events posted just before their type is deleted are not in the index yet when the cascade's first pass
-    runs; the cascade passes again once the index may have caught up (CASCADE_INDEX_LAG_SECONDS) and deletes them."""
+    runs; the cascade passes again once the index may have caught up (CASCADE_INDEX_LAG_SECONDS) and deletes them.
+    One step waits for that, for all the ranges (the others end their chains: a wait holds its stream lane)."""
     from emma_events import stores
+    from emma_events.cascade import Cascade
     from emma_events.config import settings
 
     monkeypatch.setenv("CASCADE_INDEX_LAG_SECONDS", "1.5")
@@ -367,12 +369,82 @@ def test_a_cascade_outwaits_an_index_that_lags(
     member, doomed = new_member(), create_type(100, "doomed")
     LaggingIndex(stores.client(), lag=1.0)
     driver = CascadeDriver()
+    waits: list[float] = []
+    wait_until = Cascade._wait_until
+
+    def recorded(self: Cascade, moment: float, context: Any) -> bool:
+        waits.append(moment)
+        return wait_until(self, moment, context)
+
+    monkeypatch.setattr(Cascade, "_wait_until", recorded)
 
     assert post_events(100, [{"member_id": member, "event_type_id": doomed}] * 3).status == 200
     assert delete_type(100, doomed).status == 200
     driver.drain()
 
     assert_cascaded(table_items, doomed)
+    assert len([moment for moment in waits if moment > min(waits) + 1]) == 1  # the start's own wait aside
+
+
+def test_a_chain_begun_again_stops_the_old_one_at_its_next_checkpoint(dynamodb: Any, table_items: Any) -> None:
+    """A replay begins a cascade again (fresh cursors, steps 0): a step of the old chain, whose record was still on
+    its way, writes no checkpoint over the new chain's cursor (both at step 0), so one chain goes on."""
+    from emma_events.cascade import Cascade
+    from emma_events.cascade_store import CascadeStore
+    from emma_events.domain import Parent
+    from emma_events.stores import Stores
+
+    member, doomed = new_member(), create_type(100, "doomed")
+    seed_events(member, doomed, 40)
+    store, parent = Stores.of_this_container().cascades, Parent("event_type", 100, doomed)
+    store.begin(parent, settled_at=0)
+    key = store._cursor_key(parent, str(member % 16))
+    old = CascadeStore.cascade_of(dynamodb.get_item(TableName=store.table_name, Key=key)["Item"])
+    store.begin(parent, settled_at=0, again=True)
+    fresh = dynamodb.get_item(TableName=store.table_name, Key=key)["Item"]
+
+    Cascade(store, time_margin_ms=1000, page_size=10).step(old, BudgetContext(checks=1))
+
+    assert dynamodb.get_item(TableName=store.table_name, Key=key)["Item"] == fresh
+
+
+def test_a_range_that_finishes_after_the_others_began_waiting_wakes_them(dynamodb: Any, table_items: Any) -> None:
+    """Every range but one found nothing before the index settled and waits; the last one's pass comes after, finds
+    nothing and finishes: no range runs any more, so that step wakes the waiting ones (else they would wait for
+    ever, and the type's events stay hidden, never deleted)."""
+    from emma_events.cascade import Cascade
+    from emma_events.domain import Parent
+    from emma_events.stores import Stores
+
+    doomed = create_type(100, "doomed")
+    store, parent = Stores.of_this_container().cascades, Parent("event_type", 100, doomed)
+    cascade = Cascade(store, time_margin_ms=1000)
+    store.begin(parent, settled_at=time.time() + 3600)
+    *early, late = store.ranges(parent)
+    for part in early:  # before the index has settled: each waits, none wakes the others (one range still runs)
+        step_range(cascade, parent, part, LambdaContext(deadline=time.time() + 60))
+    assert cursors_of(store, parent, early) == []
+    late_key = store._cursor_key(parent, late)  # the last range's pass comes after the index has settled
+    dynamodb.update_item(
+        TableName=store.table_name,
+        Key=late_key,
+        UpdateExpression="SET settled_at = :past",
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+
+    step_range(cascade, parent, late, LambdaContext(deadline=time.time() + 60))
+
+    assert cursors_of(store, parent, early) == early  # woken: their final passes start
+    run_to_end(cascade, parent, started=True)
+    assert_cascaded(table_items, doomed)
+
+
+def cursors_of(store: Any, parent: Any, parts: list[str]) -> list[str]:
+    return [
+        p
+        for p in parts
+        if "Item" in store.client.get_item(TableName=store.table_name, Key=store._cursor_key(parent, p))
+    ]
 
 
 def test_a_post_that_read_its_type_before_the_delete_is_undone_by_the_final_pass(
@@ -454,6 +526,46 @@ def test_a_late_event_counted_between_a_settlement_s_read_and_write_is_settled_t
     run_to_end(Cascade(stores.cascades, time_margin_ms=1000), Parent("event_type", 100, doomed))
 
     assert_cascaded(table_items, doomed)
+    assert count_of(member) == 2
+    assert not [i for i in table_items() if i["SK"]["S"].startswith(f"C#{doomed:016d}")]
+
+
+def test_a_settlement_that_read_an_item_made_again_since_takes_nothing_off_twice(
+    dynamodb: Any, table_items: Any
+) -> None:
+    """Two steps read a member's count items of the removed type (a record delivered again beside its successor);
+    one settles them, then a late POST makes the day's item again, with the same total in another hour: the other
+    step's settlement of what it read must not pass (it would take the old hour off the totals a second time)."""
+    from datetime import timedelta
+
+    from emma_events import counts
+    from emma_events.cascade import Cascade
+    from emma_events.dates import utc_now
+    from emma_events.domain import MemberEvent, Parent
+    from emma_events.layout import event_item
+    from emma_events.stores import Stores
+
+    member, doomed, kept = new_member(), create_type(100, "doomed"), create_type(100, "kept")
+    now = utc_now().replace(minute=0, second=0, microsecond=0)
+    seed_events(member, doomed, 1, at=now)
+    seed_events(member, kept, 2, at=now, first_id=2_000_000)
+    assert delete_type(100, doomed).status == 200
+    store, parent = Stores.of_this_container().cascades, Parent("event_type", 100, doomed)
+    page, _ = store.parent_event_keys(parent, str(member % 16), None, 10)
+    scope = counts.scope_of(doomed)
+    wanted = counts.items_of(page, scope)
+    stale = list(store._batch_get({"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in wanted).values())
+    assert store.settle_counts(parent, page, lambda: True)
+    other_hour = now - timedelta(hours=1) if now.hour else now + timedelta(hours=1)
+    late = MemberEvent(100, 3_000_000, member, doomed, other_hour, other_hour, None, None, None)
+    dynamodb.put_item(TableName=store.table_name, Item=event_item(late))
+    for key, added in counts.increments([late]).items():
+        dynamodb.update_item(**counts.update(store.table_name, key, added))
+
+    again = [store._settle(run) for run in counts.settlements(store.table_name, stale, scope)]
+
+    assert again == [{f"100#M#{member}"}]  # cancelled: read again
+    run_to_end(Cascade(store, time_margin_ms=1000), parent)
     assert count_of(member) == 2
     assert not [i for i in table_items() if i["SK"]["S"].startswith(f"C#{doomed:016d}")]
 

@@ -67,6 +67,26 @@ def test_a_batch_of_100_goes_out_in_ten_calls_side_by_side() -> None:
     assert sent == list(range(100))
 
 
+def test_a_call_that_fails_outright_fails_its_own_entries_only() -> None:
+    """PutEvents throttled past the SDK's retries for one call of a batch: that call's 10 entries are refused (their
+    records go back to the stream), the other calls' are published."""
+    from botocore.exceptions import ClientError
+
+    class Throttled(FakeEventBridge):
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            if json.loads(Entries[0]["Detail"])["event_id"] == 10:
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")
+            return super().put_events(Entries)
+
+    client = Throttled()
+    with pytest.raises(PublishFailed) as failed:
+        Publisher(client, retry_delay_s=0).publish(numbered(30))
+    assert sorted(json.loads(item["Detail"])["event_id"] for item, _ in failed.value.failed) == list(range(10, 20))
+    assert {code for _, code in failed.value.failed} == {"ThrottlingException"}
+    published = sorted(json.loads(e["Detail"])["event_id"] for call in client.calls for e in call)
+    assert published == [*range(10), *range(20, 30)]
+
+
 def test_refused_entries_are_sent_again_alone_and_in_order() -> None:
     client = FakeEventBridge(refuse=lambda call, item: call == 1 and json.loads(item["Detail"])["event_id"] in (1, 3))
     calls = Publisher(client, retry_delay_s=0).publish(numbered(5))

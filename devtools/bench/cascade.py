@@ -111,12 +111,13 @@ def parallel_speedup(members: int = 500, per_member: int = 10) -> dict[str, Any]
     """A type's cascade over ``members`` members of ``per_member`` events each (so over every ``ByType`` key), on
     DynamoDB Local: as the one chain of steps of releases before ran it (one range after another, a page's calls
     one after another) against as it runs (its ranges side by side, a page's calls side by side); wall time, this
-    process's CPU time and the calls, per 1,000 events."""
+    process's CPU time and the calls, per 1,000 events; each way twice, the fastest of each."""
     import logging
+    import threading
     import time
+    from collections import Counter
     from concurrent.futures import ThreadPoolExecutor
 
-    from devtools.bench.capacity import CapacityMeter
     from devtools.local_stack.store import EmbeddedDynamoDB
     from devtools.local_stack.template import create_table_kwargs
     from devtools.testing.cascades import run_to_end
@@ -131,26 +132,39 @@ def parallel_speedup(members: int = 500, per_member: int = 10) -> dict[str, Any]
     try:
         client = embedded.client()
         client.create_table(**create_table_kwargs("cascade-spread"))
-        meter = CapacityMeter(client)
+        calls: Counter[str] = Counter()  # calls only: a capacity meter's sizing would count in the CPU measured
+        lock = threading.Lock()
+
+        def count(model: Any, **_: Any) -> None:
+            with lock:  # the ranges' threads
+                calls[model.name] += 1
+
+        client.meta.events.register("before-call.dynamodb.*", count)
         reader = embedded.client()  # the cursors, which the stream's records carry on AWS: not metered
-        for type_id, parallel in ((21, False), (22, True)):
+        # each way twice, alternating; the fastest of each (noise only adds time, CPU time included)
+        for type_id, parallel in ((21, False), (22, True), (23, False), (24, True)):
             stores = Stores("cascade-spread", client)
             if not parallel:
                 stores.cascades._workers = ThreadPoolExecutor(max_workers=1)
             for member in range(1, members + 1):
                 seed_bench_events(stores, member, type_id, per_member)
-            meter.reset()
+            calls.clear()
             parent = Parent("event_type", 100, type_id)
             cascade = Cascade(stores.cascades, time_margin_ms=60_000, page_size=1000)
             wall, cpu = time.perf_counter(), time.process_time()
             result = run_to_end(cascade, parent, side_by_side=parallel, reader=reader)
             events = members * per_member
-            runs["side by side" if parallel else "one chain"] = {
+            run = {
                 "seconds": round(time.perf_counter() - wall, 2),
                 "cpu_ms_per_1000_events": round((time.process_time() - cpu) * 1000 / events * 1000, 1),
-                "calls_per_1000_events": {n: round(c * 1000 / events, 1) for n, c in sorted(meter.calls.items())},
+                "calls_per_1000_events": {n: round(c * 1000 / events, 1) for n, c in sorted(calls.items())},
                 "deleted": result.total,
             }
+            name = "side by side" if parallel else "one chain"
+            if name in runs:
+                run["seconds"] = min(run["seconds"], runs[name]["seconds"])
+                run["cpu_ms_per_1000_events"] = min(run["cpu_ms_per_1000_events"], runs[name]["cpu_ms_per_1000_events"])
+            runs[name] = run
     finally:
         embedded.stop()
     one, side = runs["one chain"], runs["side by side"]

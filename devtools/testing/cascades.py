@@ -48,11 +48,14 @@ def run_to_end(
         return None
 
     parts = cascade.store.ranges(parent)
-    if side_by_side:
-        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            results = list(pool.map(chain, parts))
-    else:
-        results = [chain(part) for part in parts]
-    (last,) = [result for result in results if result is not None]
-    cascade.store.close(parent)
-    return last
+    for _ in range(100):  # rounds: ranges that waited for the index are woken by the last of them to wait
+        if side_by_side:
+            with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+                results = list(pool.map(chain, parts))
+        else:
+            results = [chain(part) for part in parts]
+        done = [result for result in results if result is not None]
+        if done:
+            cascade.store.close(parent)
+            return done[0]
+    raise AssertionError(f"the cascade of {parent} did not end in 100 rounds")

@@ -1,8 +1,9 @@
 """Stream consumer: deletes the events of a removed event type or member, in ranges, one bounded step per record.
 
 Invoked by the table's stream through an event source mapping whose FilterCriteria (template.yaml) let through
-only parent removals and the cascade's own cursor writes. The records of a batch (each a range of some cascade,
-and no two of one range) are stepped side by side, each in a thread; Powertools' batch processor reports each
+only parent removals and the cascade's own cursor writes. The records of a batch (each a range of some cascade;
+two of one range only when the stream delivers a record again, and then the older one's chain ends at its
+checkpoint) are stepped side by side, each in a thread; Powertools' batch processor reports each
 failed record in ``batchItemFailures``, so the mapping retries from there.
 """
 

@@ -9,9 +9,10 @@ second), then checkpoints its position in the range's cursor item, whose stream 
 range ends after a whole pass finds none of its events left; for a type, that pass started no earlier than
 ``index_lag_s`` after the cascade's start (which follows the removal): a POST that checked its events against the
 type before the removal may write them up to its function's timeout later, and a global secondary index is
-eventually consistent, so they may show up in the index later still. Until then, a pass that finds nothing waits
-(within the invocation's time) and passes again; after a pass that deleted events, one more pass verifies. The
-range that finishes last finishes the cascade. Every step is idempotent: a retried or duplicated record deletes
+eventually consistent, so they may show up in the index later still. Until then, a range whose pass finds
+nothing joins the cascade's waiting ranges, and the step after which no range runs any more waits once for all of
+them, then starts their passes again; after a pass that deleted events, one more pass verifies. The range that
+finishes last finishes the cascade. Every step is idempotent: a retried or duplicated record deletes
 what is left and nothing else, and its chain stops at its checkpoint (``CascadeStore.save_cascade``).
 """
 
@@ -105,17 +106,21 @@ class Cascade:
             pass_deleted += found
             if not ended:
                 break  # out of time
-            if pass_deleted == 0 and pass_started_at >= state.settled_at:  # a settled pass found nothing
-                done = state._replace(deleted=state.deleted + deleted)
-                total = self.store.finish_range(done)
+            done = state._replace(deleted=state.deleted + deleted)
+            if pass_deleted == 0:  # a settled pass that found nothing ends the range; an earlier one waits for it
+                if pass_started_at >= state.settled_at:
+                    total, waiting = self.store.finish_range(done)
+                else:  # not holding its stream lane
+                    total, waiting = None, self.store.wait_range(done)
+                if waiting:  # no range runs any more: this step waits, once for all, then their final passes
+                    self._wait_until(state.settled_at, context)  # or sooner: they pass again, and come back
+                    self.store.wake(parent, waiting, state.settled_at)
                 return self._result(state, deleted, total, started)
-            if pass_deleted == 0 and not self._wait_until(state.settled_at, context):
-                break  # the index settles after this invocation ends: the next step passes again
-            if pass_deleted and not self._time_left(context):
+            if not self._time_left(context):
                 pass_deleted = 0
                 break  # the next step verifies
             pass_deleted, pass_started_at = 0, time.time()
-        self.store.save_cascade(
+        saved = self.store.save_cascade(
             CascadeState(
                 parent,
                 position,
@@ -125,9 +130,12 @@ class Cascade:
                 state.settled_at,
                 pass_started_at if position is not None else 0.0,
                 part,
+                state.chain,
             ),
             state.steps,
         )
+        if not saved and (waiting := self.store.waking(parent)):  # a step retried after its range began waiting
+            self.store.wake(parent, waiting, state.settled_at)
         return self._result(state, deleted, None, started)
 
     def _drain(

@@ -27,7 +27,7 @@ class Settings(NamedTuple):
                 table_name=os.environ["TABLE_NAME"],
                 cascade_time_margin_ms=int(os.environ.get("CASCADE_TIME_MARGIN_MS", "60000")),
                 cascade_page_size=int(os.environ.get("CASCADE_PAGE_SIZE", "1000")),
-                cascade_index_lag_s=float(os.environ.get("CASCADE_INDEX_LAG_SECONDS", "20")),
+                cascade_index_lag_s=cascade_index_lag_s(),
                 cascade_key_writes_per_s=float(os.environ.get("CASCADE_KEY_WRITES_PER_SECOND", "0")),
             )
         except KeyError as missing:
@@ -37,6 +37,11 @@ class Settings(NamedTuple):
 #: The namespace of every metric (template.yaml sets POWERTOOLS_METRICS_NAMESPACE); with a default, so that a
 #: function run without it still answers (Powertools refuses to write metrics without a namespace, and raises).
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "EmmaEvents"
+
+
+def cascade_index_lag_s() -> float:
+    """``Settings.cascade_index_lag_s``, also for the operator's tools (which have no table in their environment)."""
+    return float(os.environ.get("CASCADE_INDEX_LAG_SECONDS", "20"))
 
 
 @lru_cache(maxsize=1)

@@ -107,16 +107,16 @@ def increments(events: Iterable[MemberEvent]) -> dict[tuple[str, str], dict[str,
 
 
 def items_of(event_keys: Iterable[dict[str, Any]], scope: str) -> set[tuple[str, str]]:
-    """The keys of the count items of ``scope`` that count the events of ``event_keys`` (their sort keys hold
-    their times: ``keys.event_sk``)."""
+    """The keys of the count items of ``scope`` that count the events of ``event_keys``: an event's sort key holds
+    its time (``EV#YYYY-MM-DDTHH:MM:SSZ#id``), whose day, month and year name its hour's, day's and month's items
+    (as ``_where`` names them)."""
     found = set()
+    start = len(keys.EVENT_PREFIX)
     for key in event_keys:
         sk = key[keys.SK]["S"]
-        if not sk.startswith(keys.EVENT_PREFIX):
-            continue
-        hour = datetime.strptime(sk[len(keys.EVENT_PREFIX) : len(keys.EVENT_PREFIX) + 13], "%Y-%m-%dT%H")
-        for level, unit in _counted_in(hour):
-            found.add((key[keys.PK]["S"], count_sk(scope, _where(level, unit)[0])))
+        if sk.startswith(keys.EVENT_PREFIX):
+            pk, day = key[keys.PK]["S"], sk[start : start + 10]
+            found |= {(pk, count_sk(scope, period)) for period in (f"D#{day}", f"M#{day[:7]}", f"Y#{day[:4]}")}
     return found
 
 
@@ -216,8 +216,8 @@ Settlement = tuple[set[str], list[dict[str, Any]]]  # the members a transaction 
 
 def settlements(table_name: str, items: list[dict[str, Any]], scope: str) -> list[list[Settlement]]:
     """The settling transactions of a removed type's count items, in runs to make one after another (the runs side
-    by side): per member, its ``SETTLED`` marker's increment and, per item, its delete (conditioned on its
-    ``TOTAL`` as read) and the subtraction of its values from the all-types item of its period. Members are packed
+    by side): per member, its ``SETTLED`` marker's increment and, per item, its delete (conditioned on every
+    attribute as read) and the subtraction of its values from the all-types item of its period. Members are packed
     into transactions of up to ``TRANSACTION_ITEMS`` items; a member with more items than one holds takes as many
     as it needs, each with its marker, in a run of its own (side by side they would conflict on the marker)."""
     by_member: dict[str, list[dict[str, Any]]] = {}
@@ -249,16 +249,21 @@ def _settling(table_name: str, pk: str, items: list[dict[str, Any]], scope: str)
     parts: list[dict[str, Any]] = [{"Update": update(table_name, (pk, SETTLED_SK), {TOTAL: 1})}]
     for item in items:
         period = item[keys.SK]["S"].removeprefix(prefix)
-        values = {name: -int(v["N"]) for name, v in item.items() if name not in (keys.PK, keys.SK)}
-        total = item.get(TOTAL)
-        delete: dict[str, Any] = {
+        read = {name: value for name, value in item.items() if name not in (keys.PK, keys.SK)}
+        values = {name: -int(value["N"]) for name, value in read.items()}
+        # deleted only as read, every attribute: an item changed (or deleted and made again) since holds other
+        # values, and is read again (an item of a release before has no TOTAL: none may have been added since)
+        condition = [f"#a{i} = :a{i}" for i in range(len(read))]
+        if TOTAL not in read:
+            condition.append(f"attribute_not_exists(#a{len(read)})")
+        names = {f"#a{i}": name for i, name in enumerate([*read, *([] if TOTAL in read else [TOTAL])])}
+        delete = {
             "TableName": table_name,
             "Key": {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-            "ConditionExpression": "#n = :n" if total else "attribute_exists(PK) AND attribute_not_exists(#n)",
-            "ExpressionAttributeNames": {"#n": TOTAL},
+            "ConditionExpression": " AND ".join(condition),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {f":a{i}": value for i, value in enumerate(read.values())},
         }
-        if total:
-            delete["ExpressionAttributeValues"] = {":n": total}
         parts.append({"Delete": delete})
         parts.append({"Update": update(table_name, (pk, count_sk(ALL, period)), values)})
     return parts

@@ -95,6 +95,9 @@ class CascadeState(NamedTuple):
     pass_started_at: float = 0.0
     #: The range (``CascadeStore.ranges``); None: the one cursor of a release before, which restarts the cascade.
     part: str | None = None
+    #: The range's chain of steps: a token of its own for each cursor ``begin`` or ``wake`` writes, kept by its
+    #: checkpoints; a record of another chain writes and marks nothing.
+    chain: str = ""
 
 
 class Idempotency(NamedTuple):

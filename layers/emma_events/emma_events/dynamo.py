@@ -38,6 +38,7 @@ CLIENT_CONFIG = Config(
     read_timeout=4,
     tcp_keepalive=True,
     max_pool_connections=32,  # the cascade: a batch's ranges (up to 10) and its 16 workers (cascade_store.py)
+    parameter_validation=False,
 )
 #: The longest one attempt can take (connect + read): no attempt starts unless it can end before the deadline.
 ATTEMPT_WORST_CASE_S = 1 + 4 + 0.5

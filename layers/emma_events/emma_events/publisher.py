@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from emma_events import retry
 
 SOURCE = "emma-events"
@@ -117,7 +119,10 @@ class Publisher:
         for attempt in range(PUT_EVENTS_CALLS):
             if attempt:
                 retry.pause(attempt - 1, self.retry_delay_s, 1.0)
-            answer = self.client.put_events(Entries=pending)
+            try:
+                answer = self.client.put_events(Entries=pending)
+            except ClientError as error:  # after the SDK's own retries: this group's entries, not the batch's
+                return attempt + 1, [(sent, error.response["Error"]["Code"]) for sent in pending]
             if not answer.get("FailedEntryCount"):
                 return attempt + 1, []
             # The answer's entries are in the order of the request's; the failed ones carry an ErrorCode.
