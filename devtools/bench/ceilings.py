@@ -13,6 +13,7 @@ and the account's ceilings must reach ``TARGET``.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -153,8 +154,8 @@ def publisher_sizing(shapes: dict[str, Any]) -> dict[str, Any]:
         for kind, row in rows.items()
         if kind.startswith("member: its partition, write")
     )
-    rounds = -(-batch // MAX_ENTRIES_PER_CALL) / CALLS_IN_FLIGHT
-    lane = round(batch / (INVOCATION_S + -(-rounds // 1) * PUT_EVENTS_S))
+    rounds = math.ceil(math.ceil(batch / MAX_ENTRIES_PER_CALL) / CALLS_IN_FLIGHT)  # calls in flight, one after another
+    lane = round(batch / (INVOCATION_S + rounds * PUT_EVENTS_S))
     return {
         "batch_size": batch,
         "parallelization_factor": int(mapping.get("ParallelizationFactor", 1)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -74,10 +75,12 @@ class CascadeProgress(Table):
             "deleted": {"M": {}},
             "updated_at": attr_s(to_storage(utc_now())),
         }
-        put = self._put(cascade, "attribute_not_exists(#ranges)")
-        put["ExpressionAttributeNames"] = {"#ranges": "ranges"}
-        if again:
-            put.pop("ConditionExpression"), put.pop("ExpressionAttributeNames")
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": cascade}
+        if not again:
+            put |= {
+                "ConditionExpression": "attribute_not_exists(#ranges)",
+                "ExpressionAttributeNames": {"#ranges": "ranges"},
+            }
         cursors = [
             {
                 "Put": {
@@ -103,16 +106,15 @@ class CascadeProgress(Table):
 
         A PutItem (not an UpdateItem) so that each checkpoint is exactly one stream record.
         """
+        checkpoint = {
+            "TableName": self.table_name,
+            "Item": self._cursor(state),
+            "ConditionExpression": "chain = :chain AND steps = :read",
+            "ExpressionAttributeValues": {":chain": attr_s(state.chain), ":read": attr_n(read_steps)},
+        }
         try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=self._cursor(state),
-                ConditionExpression="chain = :chain AND steps = :read",
-                ExpressionAttributeValues={":chain": attr_s(state.chain), ":read": attr_n(read_steps)},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+            transact(self.client, [Part("cursor", {"Put": checkpoint})])
+        except Cancelled:
             return False
         return True
 
@@ -145,13 +147,13 @@ class CascadeProgress(Table):
             return None
         return cascade
 
-    def finish_range(self, state: CascadeState) -> tuple[int | None, list[str]]:
+    def finish_range(self, state: CascadeState) -> tuple[int | None, dict[str, int]]:
         """A range has no event left (``_mark``: finished). When that finishes the cascade, the events it deleted in
         all (and, for a type, 1 x UpdateItem taking it off the account's removals: nothing is left to hide), else
         None; and the ranges waiting that this step must ``wake`` (``_waking``)."""
         cascade = self._mark(state, "finished")
         if cascade is None:
-            return None, []
+            return None, {}
         if not set(cascade["ranges"]["SS"]) <= _members(cascade, "finished"):
             return None, _waking(cascade)
         parent = state.parent
@@ -162,34 +164,33 @@ class CascadeProgress(Table):
                 UpdateExpression="DELETE type_ids :ids",
                 ExpressionAttributeValues={":ids": {"NS": [str(parent.parent_id)]}},
             )
-        return sum(int(n["N"]) for n in cascade["deleted"]["M"].values()), []
+        return sum(int(n["N"]) for n in cascade["deleted"]["M"].values()), {}
 
-    def wait_range(self, state: CascadeState) -> list[str]:
+    def wait_range(self, state: CascadeState) -> dict[str, int]:
         """A range whose pass found nothing before the index has settled waits for it without holding its lane
         (``_mark``: waiting); the ranges waiting that this step must ``wake`` (``_waking``)."""
         cascade = self._mark(state, "waiting")
-        return [] if cascade is None else _waking(cascade)
+        return {} if cascade is None else _waking(cascade)
 
-    def wake(self, parent: Parent, parts: list[str], settled_at: float) -> None:
-        """1 x TransactWriteItems: the waiting ranges taken off the cascade's item (on condition they are all still
-        waiting there: else another step woke them, or the cascade has ended) and a fresh cursor for each, of a new
-        chain, with the events it deleted so far, whose records start their final passes; tried again on a
-        conflict."""
+    def wake(self, parent: Parent, waiting: dict[str, int], settled_at: float) -> None:
+        """1 x TransactWriteItems: the ``waiting`` ranges (each with the events it deleted so far, as the cascade's
+        item that named them holds: a waiting range deletes nothing) taken off the cascade's item (on condition they
+        are all still waiting there: else another step woke them, or the cascade has ended) and a fresh cursor for
+        each, of a new chain, whose records start their final passes; tried again on a conflict."""
+        parts = sorted(waiting)
 
         def attempt() -> tuple[list[Part], None]:
-            cascade = self._item(self._cascade_key(parent)) or {"deleted": {"M": {}}}
-            deleted = {part: int(n["N"]) for part, n in cascade["deleted"]["M"].items()}
-            waiting = " AND ".join(f"contains(waiting, :p{i})" for i in range(len(parts)))
+            still = " AND ".join(f"contains(waiting, :p{i})" for i in range(len(parts)))
             take_off = {
                 "TableName": self.table_name,
                 "Key": self._cascade_key(parent),
                 "UpdateExpression": "DELETE waiting :parts",
-                "ConditionExpression": f"attribute_exists(#ranges) AND {waiting}",
+                "ConditionExpression": f"attribute_exists(#ranges) AND {still}",
                 "ExpressionAttributeNames": {"#ranges": "ranges"},
                 "ExpressionAttributeValues": {":parts": {"SS": parts}}
                 | {f":p{i}": attr_s(part) for i, part in enumerate(parts)},
             }
-            fresh = [CascadeState(parent, None, deleted.get(p, 0), 0, 0, settled_at, 0.0, p, _token()) for p in parts]
+            fresh = [CascadeState(parent, None, waiting[p], 0, 0, settled_at, 0.0, p, _token()) for p in parts]
             cursors = [Part("cursor", {"Put": {"TableName": self.table_name, "Item": self._cursor(c)}}) for c in fresh]
             return [Part("cascade", {"Update": take_off}), *cursors], None
 
@@ -198,10 +199,10 @@ class CascadeProgress(Table):
 
         self.write(attempt, cancelled, "cascade")
 
-    def waking(self, parent: Parent) -> list[str]:
+    def waking(self, parent: Parent) -> dict[str, int]:
         """The ranges waiting that nothing runs to wake any more (``_waking``): 1 x GetItem."""
         cascade = self._item(self._cascade_key(parent))
-        return [] if cascade is None else _waking(cascade)
+        return {} if cascade is None else _waking(cascade)
 
     def close(self, parent: Parent) -> None:
         """1 x DeleteItem of a finished cascade's item, once its end is announced."""
@@ -229,12 +230,14 @@ def _members(cascade: Item, name: str) -> set[str]:
     return set(cascade.get(name, {}).get("SS", []))
 
 
-def _waking(cascade: Item) -> list[str]:
-    """The waiting ranges, when no range of the cascade is running any more (each is waiting or finished): the step
-    that made it so wakes them; else none."""
+def _waking(cascade: Item) -> dict[str, int]:
+    """The waiting ranges and the events each deleted so far, when no range of the cascade is running any more (each
+    is waiting or finished): the step that made it so wakes them; else none."""
     waiting = _members(cascade, "waiting")
-    covered = set(cascade["ranges"]["SS"]) <= waiting | _members(cascade, "finished")
-    return sorted(waiting) if covered else []
+    if not set(cascade["ranges"]["SS"]) <= waiting | _members(cascade, "finished"):
+        return {}
+    deleted = cascade.get("deleted", {}).get("M", {})
+    return {part: int(deleted[part]["N"]) if part in deleted else 0 for part in waiting}
 
 
 def _token() -> str:
