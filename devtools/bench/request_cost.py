@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 _SEED_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -101,20 +102,20 @@ def run() -> list[dict[str, Any]]:
         by_names = [{"email": "ada@example.com", "event_type": "order", "attributes": {"n": 1}}] * 10
         post = lambda events: lambda: call("create_member_events", body={"events": events})  # noqa: E731
         row("POST 10 events by ids, type not read yet by this container", post(by_ids), budget=3)
-        row("POST 10 events by ids", post(by_ids), budget=2)
-        row("POST 10 events by email and name", post(by_names), 3)
+        row("POST 10 events by ids", warm(post(by_ids)), budget=2)
+        row("POST 10 events by email and name", warm(post(by_names)), 3)
         forget_types()
         row("POST 10 events by email and name, type not read yet", post(by_names), 4)
         schema_rows(row, call, member_id)
         key = {"Idempotency-Key": "bench-1"}
         row(
             "POST 10 events by ids + Idempotency-Key",
-            lambda: call("create_member_events", body={"events": by_ids}, headers=key),
+            warm(lambda: call("create_member_events", body={"events": by_ids}, headers=key)),
             budget=3,
         )
         row(
             "POST 10 events by ids + Idempotency-Key (replay)",
-            lambda: call("create_member_events", body={"events": by_ids}, headers=key),
+            warm(lambda: call("create_member_events", body={"events": by_ids}, headers=key)),
             budget=4,
         )
         seed_bench_events(Stores.of_this_container(), member_id, type_id, 1000)  # 1,030 events in all
@@ -143,6 +144,19 @@ def run() -> list[dict[str, Any]]:
     return rows
 
 
+def warm(action: Callable[[], Any]) -> Callable[[], Any]:
+    """``action`` in a container that read its types less than ``FRESH_FOR_S`` ago, however long the rows before
+    took (on a loaded machine, and with the tests' short freshness, they may take longer)."""
+
+    def within_freshness() -> Any:
+        from emma_events import event_batch
+
+        with mock.patch.object(event_batch, "FRESH_FOR_S", float("inf")):
+            return action()
+
+    return within_freshness
+
+
 def forget_types() -> None:
     """This container forgets the types it has read, as a new container would not know them."""
     from emma_events.event_batch import KnownSchemas
@@ -160,7 +174,7 @@ def schema_rows(row: Callable[..., Any], call: Callable[..., Any], member_id: in
     events = [{"member_id": member_id, "event_type_id": type_id, "attributes": _order(3)}] * 10
     post = lambda: call("create_member_events", body={"events": events})  # noqa: E731
     row("POST 10 events with a schema by ids, schema not read yet", post, budget=3)
-    row("POST 10 events with a schema by ids", post, budget=2)
+    row("POST 10 events with a schema by ids", warm(post), budget=2)
     changed = body | {"attributes_schema": ORDER_SCHEMA | {"required": ["order_id", "lines"]}}
     call("update_event_type", path={"event_type_id": type_id}, body=changed)
     row("POST 10 events with a schema by ids, schema changed since", post, budget=4)
