@@ -21,6 +21,7 @@ from helpers import (
     update_type,
 )
 
+from devtools.bench.capacity import CapacityMeter
 from devtools.testing.events import api_event, load_event
 from devtools.testing.in_process import invoke
 
@@ -340,11 +341,15 @@ def test_a_retry_with_the_same_key_and_body_returns_the_first_answer_without_wri
     event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
     event["headers"]["idempotency-key"] = "k-1"
     event["multiValueHeaders"]["idempotency-key"] = ["k-1"]
+    from emma_events import stores
+
+    meter = CapacityMeter(stores.client())
     retry = invoke("create_member_events", event)
 
     assert first.status == retry.status == 200
     assert retry.body == first.body
     assert len(stored_events(table_items)) == count
+    assert meter.calls["GetItem"] == 0  # answered from the record its cancelled write found, not read again
 
 
 def test_the_same_key_with_another_body_is_422(world: dict[str, int], table_items: Any) -> None:

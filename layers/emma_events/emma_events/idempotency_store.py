@@ -67,6 +67,12 @@ class IdempotencyRecords(Table):
         """The events recorded under this key, or None when its record has expired: 1 x GetItem (+1 of where
         releases before kept it, when the record is not found)."""
         item = self._item(_key(account_id, idempotency)) or self._item(_legacy_key(account_id, idempotency))
+        return self.replayed(item, idempotency, now)
+
+    @staticmethod
+    def replayed(item: Item | None, idempotency: Idempotency, now: datetime) -> list[MemberEvent] | None:
+        """The events a record holds (as read, or as a failed condition found it), or None when there is none or
+        it has expired; ``IdempotencyKeyReused`` for a record of another body."""
         if item is None or int(item["expires_at"]["N"]) < int(now.timestamp()):
             return None
         if item["request_hash"]["S"] != idempotency.request_hash:

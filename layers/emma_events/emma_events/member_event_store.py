@@ -71,8 +71,9 @@ class MemberEventStore(MemberTimeline):
         answers only once no container trusts what it read before, and the cascade's last pass comes after
         any POST that read the type before its delete). With an
         ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
-        from the record (+1 x GetItem). And an ``Update`` adding to each count item of the events' members
-        (hour, day and month; of the type and of all types): at most 6 per event, so at most 82 items in all.
+        from the record as the failed condition returns it. And an ``Update`` adding to each count item of the
+        events' members (hour, day and month; of the type and of all types): at most 6 per event, so at most 82
+        items in all.
         """
         batch = _Batch(account_id, events, idempotency)
 
@@ -94,8 +95,8 @@ class MemberEventStore(MemberTimeline):
             gone = {outcome.part.ident for outcome in error.failed("member")}
             if gone:
                 raise event_batch.gone(account_id, events, batch.resolved, gone, set())
-            if idempotency and error.failed("record"):
-                replay = self.records.replay(account_id, idempotency, batch.now)
+            if idempotency and (records := error.failed("record")):  # a retry: answered from the record found
+                replay = self.records.replayed(records[0].item, idempotency, batch.now)
                 return AGAIN if replay is None else (replay, False)  # None: it expired in between: write anew
             if error.failed("event"):
                 return answer  # its ids are this request's own: an earlier attempt of it was written
