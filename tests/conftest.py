@@ -52,7 +52,7 @@ from devtools.local_stack.template import create_table_kwargs  # noqa: E402
 
 STORES = ("moto", "dynamodb-local")
 #: Fixtures that put a test on a store; in the reference tier, tests without one are not run again.
-STORE_FIXTURES = {"dynamodb", "stack", "atomic_dynamodb", "table_items"}
+STORE_FIXTURES = {"dynamodb", "stack", "table_items"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -143,8 +143,9 @@ def _moto(_dynamodb_local: str | None) -> Iterator[None]:
     if _dynamodb_local:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = _dynamodb_local
         os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = _dynamodb_local
-    from devtools.local_stack.store import roll_back_transactions_item_by_item
+    from devtools.local_stack.store import make_moto_requests_atomic, roll_back_transactions_item_by_item
 
+    make_moto_requests_atomic()  # the cascade and the publisher call DynamoDB from several threads
     roll_back_transactions_item_by_item()
     with mock_aws():
         yield
@@ -181,27 +182,3 @@ def table_items(dynamodb: Any) -> Any:
         return dynamodb.scan(TableName=os.environ["TABLE_NAME"], ConsistentRead=True)["Items"]
 
     return items
-
-
-@pytest.fixture
-def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch, store: str) -> None:
-    """Make each moto request atomic, as every DynamoDB request is on the real service (and on DynamoDB Local).
-
-    moto handles requests without a lock (a failed transaction even restores a snapshot of the whole table), so
-    concurrent tests would measure moto's races instead of ours. With one lock per request, threads still
-    interleave *between* DynamoDB calls, which is exactly where a read-then-write implementation would break.
-    """
-    if store != "moto":
-        return
-    import threading
-
-    from moto.core.responses import BaseResponse
-
-    lock = threading.RLock()
-    original = BaseResponse.call_action
-
-    def call_action(self: Any) -> Any:
-        with lock:
-            return original(self)
-
-    monkeypatch.setattr(BaseResponse, "call_action", call_action)

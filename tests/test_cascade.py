@@ -27,7 +27,7 @@ from devtools.testing.events import api_event, load_event
 from devtools.testing.in_process import LambdaContext, invoke, load_function
 
 # On moto, then again on DynamoDB Local; moto's requests made atomic, as AWS's are: a batch's ranges run side by side.
-pytestmark = [pytest.mark.stores, pytest.mark.usefixtures("atomic_dynamodb")]
+pytestmark = pytest.mark.stores
 
 
 def doomed_type(events: int) -> int:

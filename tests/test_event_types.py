@@ -385,7 +385,6 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(dynamodb: Any, m
 # ---- concurrency: uniqueness is enforced inside DynamoDB ---------------------------------------------------------
 
 
-@pytest.mark.usefixtures("atomic_dynamodb")
 def test_two_concurrent_creations_of_one_name_exactly_one_wins(dynamodb: Any) -> None:
     for round_ in range(10):
         name = f"race-{round_}"
@@ -394,7 +393,6 @@ def test_two_concurrent_creations_of_one_name_exactly_one_wins(dynamodb: Any) ->
         assert [t["event_type"] for t in list_types().body].count(name) == 1
 
 
-@pytest.mark.usefixtures("atomic_dynamodb")
 def test_a_rename_racing_a_create_of_the_same_name_exactly_one_wins(dynamodb: Any) -> None:
     for round_ in range(10):
         target = f"target-{round_}"

@@ -170,7 +170,6 @@ def test_a_conflicting_transaction_is_retried_with_the_same_ids(
     assert len(stored(table_items)) == 3
 
 
-@pytest.mark.usefixtures("atomic_dynamodb")
 def test_a_burst_of_posts_for_one_type_all_succeed_despite_conflicts(
     repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

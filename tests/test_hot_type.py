@@ -14,7 +14,7 @@ from helpers import create_type, new_member, post_events
 
 from devtools.testing.faults import OfferedLoad, TableFaults
 
-pytestmark = [pytest.mark.stores, pytest.mark.usefixtures("atomic_dynamodb")]
+pytestmark = pytest.mark.stores
 
 POSTERS, POSTS, BATCH = 16, 8, 10
 

@@ -668,7 +668,6 @@ def test_a_start_beyond_any_page_is_an_empty_page(world: dict[str, int], start: 
     assert (invoke("list_event_types", event).status, invoke("list_event_types", event).body) == (200, [])
 
 
-@pytest.mark.usefixtures("atomic_dynamodb")
 def test_posts_racing_the_deletion_of_their_type_never_store_an_event_after_it(
     world: dict[str, int], dynamodb: Any, table_items: Any
 ) -> None:

@@ -106,7 +106,6 @@ def test_delete_unknown_member_is_404(dynamodb: Any) -> None:
     assert_problem(invoke("delete_member", load_event("delete_member")), 404)
 
 
-@pytest.mark.usefixtures("atomic_dynamodb")
 def test_concurrent_adds_of_one_email_yield_one_member(dynamodb: Any) -> None:
     for round_ in range(8):
         email = f"race-{round_}@example.com"
