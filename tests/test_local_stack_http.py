@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from devtools.testing.stack_process import RunningStack, dynamodb_client
+from devtools.testing.patience import seconds
+from devtools.testing.stack_process import INDEX_LAG_S, RunningStack, dynamodb_client
 
 pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
@@ -216,7 +217,7 @@ def test_deleting_a_type_or_member_removes_their_events_within_seconds(stack: Ru
     assert stack.request("DELETE", f"/{account}/events/{doomed}").status == 200
     assert stack.request("DELETE", f"/{account}/members/{bob}").status == 200
 
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + seconds(15)
     while time.monotonic() < deadline:
         remaining = stack.request("GET", f"/{account}/events/members/{ada}").json
         if all(e["event_type_id"] != doomed for e in remaining):
@@ -237,9 +238,9 @@ def test_deleting_a_type_or_member_removes_their_events_within_seconds(stack: Ru
             ExpressionAttributeValues={":pk": {"S": f"{account}#M#{bob}"}},
         )["Items"]
 
-    # a type's cascade waits once for its index (20 s), in one stream lane; the local stack has one lane, so Bob's
-    # cascade may queue behind that wait (on AWS: when its records hash to the same of the shard's ten lanes)
-    deadline = time.monotonic() + 15 + 20
+    # a type's cascade waits once for its index (INDEX_LAG_S), in one stream lane; the local stack has one lane, so
+    # Bob's cascade may queue behind that wait (on AWS: when its records hash to the same of the shard's ten lanes)
+    deadline = time.monotonic() + seconds(15) + INDEX_LAG_S
     while bobs_items() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert bobs_items() == []
@@ -272,8 +273,8 @@ def published(stack: RunningStack, account: int, detail_type: str) -> list[dict[
     return [e for e in entries if e["DetailType"] == detail_type and e["Detail"]["account_id"] == account]
 
 
-def wait_for(condition: Any, seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
+def wait_for(condition: Any, quiet_s: float = 15) -> Any:
+    deadline = time.monotonic() + seconds(quiet_s)
     while not (found := condition()) and time.monotonic() < deadline:
         time.sleep(0.2)
     return found
@@ -304,8 +305,8 @@ def test_a_finished_cascade_is_announced_on_eventbridge(stack: RunningStack, acc
     assert stack.request("POST", f"/{account}/events/members", {"events": events}).status == 200
 
     assert stack.request("DELETE", f"/{account}/events/{doomed}").status == 200
-    # a type's cascade ends at least CASCADE_INDEX_LAG_SECONDS (20) after the delete: no POST can write after it
-    types = wait_for(lambda: published(stack, account, "Event Type Deleted"), seconds=60)
+    # a type's cascade ends at least CASCADE_INDEX_LAG_SECONDS (INDEX_LAG_S) after the delete: no POST can write then
+    types = wait_for(lambda: published(stack, account, "Event Type Deleted"), 15 + INDEX_LAG_S)
     assert [e["Detail"] for e in types] == [{"account_id": account, "event_type_id": doomed, "events_deleted": 3}]
     # the member only then: its cascade, side by side with the type's, would delete those events first
     assert stack.request("DELETE", f"/{account}/members/{ada}").status == 200

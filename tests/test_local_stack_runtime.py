@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from devtools.testing.patience import seconds
 from devtools.testing.stack_process import RunningStack, dynamodb_client, running_stack
 
 pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
@@ -125,7 +126,7 @@ def test_the_stream_delivers_matching_records_only_in_batches_and_retries_failur
                 found[sk] = item
         return found
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + seconds(20)
     while set(seen()) != {"a", "b", "fail-once-d"} and time.monotonic() < deadline:
         time.sleep(0.2)
     records = seen()

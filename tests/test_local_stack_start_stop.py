@@ -14,13 +14,20 @@ import pytest
 
 from devtools.local_stack.server import parse_api_keys
 from devtools.local_stack.store import free_port
+from devtools.testing.patience import seconds
 from devtools.testing.stack_process import ROOT, running_stack
 
 
 def start(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "devtools.local_stack.server", "--store", "moto", "--in-memory", *args]
     return subprocess.run(  # noqa: S603 - our own module
-        command, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=60, check=False
+        command,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+        check=False,
     )
 
 
@@ -79,7 +86,12 @@ print("cleaned up")
 
 def test_a_sigterm_pending_beside_the_ctrl_c_stops_once_without_an_error() -> None:
     done = subprocess.run(  # noqa: S603 - our own module
-        [sys.executable, "-c", BOTH_SIGNALS_PENDING], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        [sys.executable, "-c", BOTH_SIGNALS_PENDING],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds(30),
+        check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "stopping\ncleaned up\n", "")
 
@@ -91,7 +103,7 @@ def test_signals_stop_the_stack_cleanly_and_quickly() -> None:
         stack.process.send_signal(signal.SIGINT)  # Ctrl-C
         time.sleep(0.3)  # and, while it stops, a SIGTERM (or another Ctrl-C) from an impatient user
         stack.process.send_signal(signal.SIGTERM)
-        assert stack.process.wait(timeout=10) == 0
+        assert stack.process.wait(timeout=seconds(10)) == 0
         took = time.monotonic() - stopping
         log = stack.log()
     assert took < 3, f"stopped in {took:.1f}s"

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from devtools.testing.hostile_schemas import ROWS, batch, plan_of
+from devtools.testing.patience import seconds
 from devtools.testing.stack_process import RunningStack
 
 pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
@@ -32,7 +33,7 @@ def _problem(reply: Any, status: int) -> dict[str, Any]:
 def test_a_body_past_10_mb_is_refused_before_it_is_read(api_stack: RunningStack) -> None:
     """Only the headers are sent: an answer proves the stack did not wait for the 200 MB they announce."""
     url = urlsplit(api_stack.base_url)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=seconds(30))
     started = time.monotonic()
     connection.putrequest("POST", f"/{ACCOUNT}/events/members")
     connection.putheader("Content-Type", "application/json")

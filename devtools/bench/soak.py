@@ -66,7 +66,7 @@ def p99(values: list[float]) -> float:
 
 
 def soak(store: str, requests: int) -> dict[str, Any]:
-    with running_stack(store=store, startup_timeout=120) as stack:
+    with running_stack(store=store, startup_timeout=60) as stack:
         created = stack.request("POST", "/100/events", {"event_type": "soak", "display_name": "Soak"})
         assert created.status == 200, created.text
         member = stack.request("POST", "/100/members/add", {"email": "soak@example.com"})

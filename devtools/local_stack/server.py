@@ -417,7 +417,9 @@ class LocalStack:
         api_keys: str | None = None,
         store: str = "moto",
         data_dir: Path | None = None,
+        env_vars: dict[str, Any] | None = None,
     ) -> None:
+        self.env_vars = env_vars  # SAM's --env-vars: {"FunctionName": {...}, "Parameters": {... for every function}}
         self.api_keys = parse_api_keys(api_keys)  # before anything starts: a typo is one line, not a traceback
         self.template_path = Path(template_path).resolve()
         self.host, self.port = host, port
@@ -448,6 +450,7 @@ class LocalStack:
             function_provider=functions,
             cwd=str(self.template_path.parent),
             real_path=str(self.template_path.parent),
+            env_vars_values=self.env_vars,
         )
         self.api = ApiProvider(stacks, cwd=str(self.template_path.parent)).api
         self.service = GatewayService(
@@ -566,6 +569,12 @@ def main(argv: list[str] | None = None) -> int:
         default=str(state_file()),
         help="where to say where this stack's DynamoDB is, for `make invoke` ('' for nowhere)",
     )
+    parser.add_argument(
+        "-n",
+        "--env-vars",
+        type=Path,
+        help="JSON file of environment variables, as `sam local start-api --env-vars` takes it",
+    )
     args = parser.parse_args(argv)
     refused = exposure.listen_refusal(args.host, args.dynamodb_host, os.environ.get("LOCAL_API_KEYS"))
     if refused:  # before anything starts
@@ -590,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        env_vars = json.loads(args.env_vars.read_text()) if args.env_vars else None
         stack = LocalStack(
             args.template,
             args.host,
@@ -600,8 +610,9 @@ def main(argv: list[str] | None = None) -> int:
             api_keys=os.environ.get("LOCAL_API_KEYS") or None,
             store=args.store,
             data_dir=None if args.in_memory else args.data_dir,
+            env_vars=env_vars,
         )
-    except ValueError as error:
+    except (OSError, ValueError) as error:  # a typo in LOCAL_API_KEYS, an unreadable or invalid --env-vars file
         print(f"local stack: {error}", file=sys.stderr)
         return 2
     try:
