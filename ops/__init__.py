@@ -12,21 +12,64 @@ Development tools (the local stack, benchmarks, the test harness) live in ``devt
 
 from __future__ import annotations
 
+import argparse
+import sys
+from collections.abc import Callable
 from typing import Any
 
 
-def table_tool(doc: str, argv: list[str] | None, client: Any, dry_run: str) -> tuple[Any, Any]:
-    """The arguments of a tool that changes a table (``--table``, ``--endpoint-url``, ``--dry-run``: ``dry_run``
-    says what it prints instead) and its DynamoDB client: ``client`` (tests give theirs), else boto3's."""
-    import argparse
+def add_target(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """The table a tool works on: ``--table`` (with ``--endpoint-url``), or ``--local``: the running `make run`'s."""
+    where = parser.add_mutually_exclusive_group(required=required)
+    where.add_argument("--table", help="the stack's TableName output")
+    where.add_argument("--local", action="store_true", help="the running local stack's table (make run)")
+    parser.add_argument("--endpoint-url", help="a DynamoDB endpoint other than AWS's (--local finds its own)")
 
+
+def resolve_target(args: argparse.Namespace) -> None:
+    """With ``--local``: the running local stack's table and DynamoDB endpoint, and its dummy credentials."""
+    if getattr(args, "local", False):
+        from devtools.local_stack.state import local_target
+
+        args.endpoint_url, args.table = local_target()
+
+
+def table_tool(doc: str, argv: list[str] | None, client: Any, dry_run: str) -> tuple[Any, Any]:
+    """The arguments of a tool that changes a table (``add_target``, ``--dry-run``: ``dry_run`` says what it prints
+    instead) and its DynamoDB client: ``client`` (tests give theirs), else boto3's."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--table", required=True, help="the stack's TableName output")
-    parser.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:8000 for the local stack")
+    add_target(parser)
     parser.add_argument("--dry-run", action="store_true", help=f"{dry_run}; change nothing")
     args = parser.parse_args(argv)
+    resolve_target(args)
     if client is None:
         import boto3
 
         client = boto3.client("dynamodb", endpoint_url=args.endpoint_url)
     return args, client
+
+
+def one_line_errors(main: Callable[[], int], tool: str) -> int:
+    """Run a tool's ``main``; what an operator can fix (no region, no credentials, no endpoint, no table, no local
+    stack) is one line on stderr saying what to do, and exit status 2, instead of a traceback."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    from devtools.local_stack.state import NoLocalStack
+
+    try:
+        return main()
+    except NoRegionError:
+        problem = "no AWS region: set AWS_REGION (or AWS_PROFILE), or use --local for the local stack"
+    except NoCredentialsError:
+        problem = "no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID...), or use --local for the local stack"
+    except EndpointConnectionError as error:
+        problem = f"nothing answers at {error.kwargs.get('endpoint_url')}: is the stack running? (--local finds it)"
+    except NoLocalStack as error:
+        problem = str(error)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code != "ResourceNotFoundException":
+            raise
+        problem = f"{error.response['Error'].get('Message', code)}: check --table (the stack's TableName output)"
+    print(f"{tool}: {problem}", file=sys.stderr)
+    return 2

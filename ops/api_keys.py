@@ -31,6 +31,7 @@ from typing import Any
 
 from emma_events.api_key_store import ApiKeyStore
 from emma_events.errors import NotFound
+from ops import add_target, one_line_errors, resolve_target
 
 
 def usage_key_name(usage_plan_id: str, account_id: int) -> str:
@@ -87,7 +88,7 @@ def revoke(store: ApiKeyStore, apigateway: Any, args: argparse.Namespace, out: A
     print(f"revoked {args.public_key} in {args.table}", file=out)
     if args.usage_plan_id:
         _disable_if_unpresented(store, apigateway, args, revoked.usage_key if revoked else None, out)
-    if not args.rest_api_id:
+    if not args.rest_api_id and not args.local:  # the local stack caches no authorizer answers
         print("the authorizer cache still allows it for its TTL: give --rest-api-id and --stage to flush it", file=out)
         return
     apigateway.flush_stage_authorizers_cache(restApiId=args.rest_api_id, stageName=args.stage)
@@ -150,14 +151,14 @@ def main(argv: list[str] | None = None, out: Any = None, client: Callable[..., A
     parser.add_argument("command", choices=["create", "list", "revoke", "unify"])
     parser.add_argument("--stack", help="a deployed stack: its outputs give the table, plan, API and stage")
     parser.add_argument("--env", help="the stack of this samconfig.toml environment (dev, prod), as --stack")
-    parser.add_argument("--table")
+    add_target(parser, required=False)
     parser.add_argument("--account", type=int, required=True)
     parser.add_argument("--public-key")
     parser.add_argument("--usage-plan-id")
     parser.add_argument("--rest-api-id", help="the stack's RestApiId output (revoke: flush the authorizer cache)")
     parser.add_argument("--stage", help="the stack's StageName output")
-    parser.add_argument("--endpoint-url")
     args = parser.parse_args(argv)
+    resolve_target(args)
     if client is None:
         import boto3
 
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None, out: Any = None, client: Callable[..., A
     if args.stack:
         _from_outputs(args, client("cloudformation"))
     if not args.table:
-        parser.error("give --env, --stack, or --table")
+        parser.error("give --env, --stack, --table, or --local")
     if args.command == "revoke" and not args.public_key:
         parser.error("revoke needs --public-key")
     if args.command == "unify" and not args.usage_plan_id:
@@ -200,4 +201,4 @@ def main(argv: list[str] | None = None, out: Any = None, client: Callable[..., A
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_line_errors(main, "keys"))

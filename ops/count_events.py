@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from emma_events import counts, keys, layout
-from ops import table_tool
+from ops import one_line_errors, table_tool
 
 
 def uncounted(client: Any, table: str) -> Iterator[dict[str, Any]]:
@@ -90,4 +90,4 @@ def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> 
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_line_errors(main, "count-events"))

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from emma_events import keys
-from ops import table_tool
+from ops import one_line_errors, table_tool
 
 
 def members(client: Any, table: str) -> Iterator[tuple[int, int, str]]:
@@ -88,4 +88,4 @@ def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> 
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_line_errors(main, "rekey-emails"))

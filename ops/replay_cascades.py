@@ -25,6 +25,7 @@ from emma_events.cascade import cursor_state, removed_parent
 from emma_events.cascade_store import CascadeStore
 from emma_events.config import cascade_index_lag_s
 from emma_events.domain import Parent
+from ops import add_target, one_line_errors, resolve_target
 
 
 def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
@@ -83,14 +84,14 @@ def replay_queue(store: CascadeStore, sqs: Any, streams: Any, queue_url: str, dr
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--table", required=True, help="the stack's TableName output")
+    add_target(parser)
     parser.add_argument("--queue-url", help="the stack's CascadeDeadLetterQueueUrl output")
     parser.add_argument("--account", type=int)
     parser.add_argument("--event-type", type=int)
     parser.add_argument("--member", type=int)
-    parser.add_argument("--endpoint-url", help="e.g. http://127.0.0.1:8000 for the local stack")
     parser.add_argument("--dry-run", action="store_true", help="print what would be restarted; change nothing")
     args = parser.parse_args(argv)
+    resolve_target(args)
 
     import boto3
 
@@ -113,4 +114,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_line_errors(main, "replay-cascades"))

@@ -257,6 +257,18 @@ def test_the_stack_serves_the_openapi_document_and_swagger_ui_without_credential
     page = stack.request("GET", "/docs", auth=None)
     assert page.status == 200
     assert "SwaggerUIBundle" in page.text
+    as_json = stack.request("GET", "/docs?format=json", auth=None)
+    assert (as_json.status, as_json.content_type, as_json.json) == (200, "application/json", document.json)
+    assert f"{stack.base_url}/docs" in stack.log()  # the banner lists it
+
+
+def test_the_console_has_one_line_per_request_and_no_metrics(stack: RunningStack, account: int) -> None:
+    create(stack, account, "logged")
+    assert stack.request("GET", f"/{account}/events").status == 200
+    log = stack.log()
+    assert f"POST /{account}/events -> 200" in log
+    assert f"GET /{account}/events -> 200" in log
+    assert '"_aws"' not in log  # the functions' embedded metrics: only with --metrics
 
 
 def test_a_body_that_is_not_utf8_is_a_400_not_a_server_error(stack: RunningStack, account: int) -> None:

@@ -10,12 +10,13 @@ JSON result goes to stdout; its logs and Lambda's START / END / REPORT lines go 
 raises, Lambda's error document (``errorMessage``, ``errorType``, ``stackTrace``) goes to stdout and the exit
 status is 1.
 
-The function is resolved and run as the local stack runs it (``local_stack.SamRuntimeAdapter``: SAM CLI's
+The function is resolved and run as the local stack runs it (``server.SamRuntimeAdapter``: SAM CLI's
 providers for handler, code folder, layers, environment and timeout; ``runtime``'s worker process): a fresh
 execution environment, so every invoke is a cold start, as with ``sam local invoke``. Its DynamoDB is a running
-`make run`'s when one is up (the invoke sees and changes the stack's data), else one of its own, in memory,
-seeded with the world the events/ files name (account 100, type 1 "purchase", member 1, the development key), so
-that each events/ file answers as documented.
+`make run`'s when one is up (the invoke sees and changes the stack's data; `make seed` writes the world below into
+an empty stack), else, or with ``--seeded`` (`make invoke SEEDED=1`), one of its own, in memory, seeded with the
+world the events/ files name (account 100, type 1 "purchase", member 1, the development key), so that each
+events/ file answers as documented.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from typing import Any
 
 from devtools.local_stack import template
 from devtools.local_stack.runtime import FunctionTimeout, ProcessRuntime
-from devtools.local_stack.server import LocalEventBus, SamRuntimeAdapter, running_stack_endpoint
+from devtools.local_stack.server import LocalEventBus, SamRuntimeAdapter
+from devtools.local_stack.state import running_stack_endpoint
 from devtools.local_stack.store import STORES, EmbeddedDynamoDB, force_local_credentials, function_environment
 
 
@@ -53,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the DynamoDB started when no `make run` is up: auto (DynamoDB Local when installed), moto, ...",
     )
     parser.add_argument("--dynamodb-endpoint", default=os.environ.get("DYNAMODB_ENDPOINT") or None)
+    parser.add_argument("--seeded", action="store_true", help="a store of its own with the world of events/")
     return parser.parse_args(argv)
 
 
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     event = read_event(args.event)
     env_vars = json.loads(args.env_vars.read_text()) if args.env_vars else None
 
-    endpoint = args.dynamodb_endpoint or running_stack_endpoint()
+    endpoint = args.dynamodb_endpoint or (None if args.seeded else running_stack_endpoint())
     dynamodb = EmbeddedDynamoDB(port=0, endpoint=endpoint, store=args.store, data_dir=None)
     runtime = ProcessRuntime(log=sys.stderr, max_workers=1)
     bus = LocalEventBus()

@@ -35,6 +35,7 @@ from samcli.local.apigw.local_apigw_service import LocalApigwService
 
 from devtools.local_stack import exposure, template
 from devtools.local_stack.runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
+from devtools.local_stack.state import state_file
 from devtools.local_stack.store import (
     DEFAULT_DATA_DIR,
     STORES,
@@ -50,27 +51,6 @@ LOG = logging.getLogger("local_stack")
 
 #: The development key of account 100 that `make run` creates when LOCAL_API_KEYS is unset (docs/security.md).
 DEFAULT_LOCAL_API_KEYS = ":".join(map(str, DEV_KEY))
-
-
-def state_file() -> Path:
-    """Where a running `make run` says where its DynamoDB is (git-ignored), so that `make invoke` works on its
-    data: .local-stack.json, or LOCAL_STACK_STATE."""
-    return Path(os.environ.get("LOCAL_STACK_STATE") or template.ROOT / ".local-stack.json")
-
-
-def running_stack_endpoint() -> str | None:
-    """The DynamoDB endpoint of a `make run` that is up now, or None."""
-    import socket
-    from urllib.parse import urlsplit
-
-    try:
-        state = json.loads(state_file().read_text())
-        os.kill(int(state["pid"]), 0)
-        where = urlsplit(state["dynamodb_endpoint"])
-        socket.create_connection((where.hostname, where.port), timeout=1).close()
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return str(state["dynamodb_endpoint"])
 
 
 def parse_api_keys(text: str | None) -> list[tuple[int, str, str]]:
@@ -293,6 +273,8 @@ class GatewayService(LocalApigwService):
 
         @self._app.get("/docs")
         def swagger_ui() -> Any:
+            if request.args.get("format") == "json":  # as Powertools' own /docs route answers it
+                return openapi()
             from aws_lambda_powertools.event_handler.openapi.swagger_ui import html
 
             assets = Path(html.__file__).parent
@@ -319,7 +301,8 @@ class GatewayService(LocalApigwService):
         def gateway_answers(response: Any) -> Any:
             """API Gateway's own answers, customized by the template's GatewayResponses as API Gateway does."""
             customized = self._gateway_response(response)
-            LOG.info("%s %s -> %s", request.method, request.full_path.rstrip("?"), customized.status_code)
+            if not request.path.startswith("/_local/"):  # the requests of callers, not the functions' PutEvents
+                LOG.info("%s %s -> %s", request.method, request.full_path.rstrip("?"), customized.status_code)
             return customized
 
     gateway_responses: dict[str, Any] = {}  # noqa: RUF012 - set per stack from the template
@@ -418,7 +401,9 @@ class LocalStack:
         store: str = "moto",
         data_dir: Path | None = None,
         env_vars: dict[str, Any] | None = None,
+        metrics: bool = False,
     ) -> None:
+        self.metrics = metrics  # the functions' embedded-metric lines in the console
         self.env_vars = env_vars  # SAM's --env-vars: {"FunctionName": {...}, "Parameters": {... for every function}}
         self.api_keys = parse_api_keys(api_keys)  # before anything starts: a typo is one line, not a traceback
         self.template_path = Path(template_path).resolve()
@@ -442,6 +427,7 @@ class LocalStack:
         reachable = "127.0.0.1" if self.host in exposure.EVERY_INTERFACE else self.host
         events_endpoint = f"http://{reachable}:{self.port}{LocalEventBus.API_PATH}"
         extra_env = function_environment(self.dynamodb.endpoint, events_endpoint)
+        extra_env |= {"LOCAL_STACK_METRICS": "1"} if self.metrics else {}
         stacks, _ = SamLocalStackProvider.get_stacks(str(self.template_path), language_extensions_enabled=True)
         functions = SamFunctionProvider(stacks, use_raw_codeuri=True)
         self.adapter = SamRuntimeAdapter(self.runtime, extra_env, self.template_path.parent)
@@ -517,6 +503,7 @@ def _banner(stack: LocalStack, started: float) -> str:
     lines = [f"Emma events API on {base}  (ready in {time.monotonic() - started:.1f}s)", ""]
     lines += [f"  {methods:<7} {base}{path}  -> {function}" for path, methods, function in stack.routes()]
     lines += [f"  GET     {base}/_local/eventbridge  -> what the functions put on EventBridge (local only)"]
+    lines += [f"  GET     {base}/docs  -> the API's reference (Swagger UI); its OpenAPI document: {base}/openapi.json"]
     lines += ["", f"Store: {stack.dynamodb.description}", ""]
     if stack.dynamodb.fallback_reason and not stack.dynamodb.external:
         lines[-1:-1] = [f"       (moto instead of DynamoDB Local: {stack.dynamodb.fallback_reason})"]
@@ -534,7 +521,7 @@ def _banner(stack: LocalStack, started: float) -> str:
         '       -d \'{"event_type": "purchase", "display_name": "Purchase"}\'',
         f"  curl -s {user}{base}/{account}/events",
         "",
-        "Ctrl-C stops.",
+        "One line per request below; the functions' metrics too with METRICS=1 (--metrics). Ctrl-C stops.",
     ]
     return "\n".join(lines)
 
@@ -575,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="JSON file of environment variables, as `sam local start-api --env-vars` takes it",
     )
+    parser.add_argument("--metrics", action="store_true", help="print the functions' metrics (EMF lines) too")
     args = parser.parse_args(argv)
     refused = exposure.listen_refusal(args.host, args.dynamodb_host, os.environ.get("LOCAL_API_KEYS"))
     if refused:  # before anything starts
@@ -585,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("samcli", "botocore", "werkzeug"):  # werkzeug: the embedded DynamoDB's request log
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # SAM's warning that local authorizers may differ from AWS's: docs/local-stack.md says how this one differs
+    logging.getLogger("samcli.lib.providers.api_collector").setLevel(logging.ERROR)
     logging.getLogger("samcli.local.apigw.local_apigw_service").addFilter(RefusalIsNotAnError())
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background by a shell
@@ -611,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             store=args.store,
             data_dir=None if args.in_memory else args.data_dir,
             env_vars=env_vars,
+            metrics=args.metrics,
         )
     except (OSError, ValueError) as error:  # a typo in LOCAL_API_KEYS, an unreadable or invalid --env-vars file
         print(f"local stack: {error}", file=sys.stderr)

@@ -21,18 +21,13 @@ from typing import Any
 
 from devtools.local_stack import template
 
+# forced on everything the local stack runs, so nothing can reach a real AWS account
+from devtools.local_stack.state import CREDENTIALS as LOCAL_CREDENTIALS
+
 #: Where `make dynamodb-local` installs the npm package, and where `make run` keeps its data (both git-ignored).
 DYNAMODB_LOCAL_HOME = template.ROOT / ".dynamodb-local"
 DEFAULT_DATA_DIR = DYNAMODB_LOCAL_HOME / "data"
 MINIMUM_JAVA = 17
-
-#: Credentials forced on everything the local stack runs, so nothing can reach a real AWS account.
-LOCAL_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 LOG = logging.getLogger("local_stack")
 _atomic_lock = threading.RLock()

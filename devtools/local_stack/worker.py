@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+import typing
 
 # This script's folder must not be importable by the function (only its code and layers are, on Lambda).
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
@@ -54,10 +55,27 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict:
     }
 
 
+class WithoutMetrics:
+    """The log stream without CloudWatch's embedded-metric lines (a JSON object per request, which would bury the
+    stack's access lines), unless the stack was started with --metrics (LOCAL_STACK_METRICS=1)."""
+
+    def __init__(self, stream: typing.TextIO) -> None:
+        self.stream, self.dropped = stream, False
+
+    def write(self, text: str) -> int:
+        # print() writes its text, then its newline: the newline of a dropped line goes too
+        self.dropped = text.startswith('{"_aws":') or (self.dropped and text == "\n")
+        return len(text) if self.dropped else self.stream.write(text)
+
+    def __getattr__(self, name: str) -> typing.Any:
+        return getattr(self.stream, name)
+
+
 def main() -> None:
     out = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     requests = sys.stdin
-    sys.stdout = sys.stderr  # prints and log lines of the handler go to the log stream
+    # prints and log lines of the handler go to the log stream
+    sys.stdout = sys.stderr if os.environ.get("LOCAL_STACK_METRICS") else WithoutMetrics(sys.stderr)
     module_name, _, function_name = os.environ["AWS_LAMBDA_FUNCTION_HANDLER"].rpartition(".")
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
