@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,45 +67,33 @@ BODY_ERRORS = {
 
 #: Explicit links between operations (OpenAPI `links`), so stateful fuzzing follows the API's real sequences:
 #: create a type, then read, rename, delete it; add a member, then read it, list its events, delete it.
+def _link(operation: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation, "parameters": {"account_id": "$request.path.account_id", **parameters}}
+
+
+FIRST_EVENTS_TYPE = "$response.body#/0/event_type_id"
 LINKS = {
     ("post", "/{account_id}/events"): {
-        f"{verb}EventType": {
-            "operationId": f"{name}__account_id__events__event_type_id__{verb.lower()}",
-            "parameters": {"account_id": "$request.path.account_id", "event_type_id": "$response.body#/event_type_id"},
-        }
-        for verb, name in (("Get", "get_event_type"), ("Put", "update_event_type"), ("Delete", "delete_event_type"))
+        f"{verb}EventType": _link(f"{verb.lower()}EventType", event_type_id="$response.body#/event_type_id")
+        for verb in ("Get", "Update", "Delete")
     },
     ("post", "/{account_id}/members/add"): {
-        "GetMember": {
-            "operationId": "get_member__account_id__members__member_id__get",
-            "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/member_id"},
-        },
-        "ListMemberEvents": {
-            "operationId": "list_member_events__account_id__events_members__member_id__get",
-            "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/member_id"},
-        },
-        "DeleteMember": {
-            "operationId": "delete_member__account_id__members__member_id__delete",
-            "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/member_id"},
-        },
-    },
+        name: _link(operation, member_id="$response.body#/member_id")
+        for name, operation in (("GetMember", "getMember"), ("ListMemberEvents", "listMemberEvents"))
+    }
+    | {"DeleteMember": _link("deleteMember", member_id="$response.body#/member_id")},
     ("post", "/{account_id}/events/members"): {
-        "ListEventsOfTheMember": {
-            "operationId": "list_member_events__account_id__events_members__member_id__get",
-            "parameters": {"account_id": "$request.path.account_id", "member_id": "$response.body#/0/member_id"},
-        },
+        "ListEventsOfTheMember": _link("listMemberEvents", member_id="$response.body#/0/member_id"),
         **{
-            f"{verb}EventTypeOfTheEvent": {
-                "operationId": f"{name}__account_id__events__event_type_id__{verb.lower()}",
-                "parameters": {
-                    "account_id": "$request.path.account_id",
-                    "event_type_id": "$response.body#/0/event_type_id",
-                },
-            }
-            for verb, name in (("Get", "get_event_type"), ("Delete", "delete_event_type"))
+            f"{verb}EventTypeOfTheEvent": _link(
+                f"{verb.lower()}EventType", event_type_id="$response.body#/0/event_type_id"
+            )
+            for verb in ("Get", "Delete")
         },
     },
 }
+#: Each operation's tag, by its path: the entities a generated client groups its calls by.
+TAGS = (("/events/members", "member events"), ("/members", "members"), ("/events", "event types"))
 
 
 def _environment() -> None:
@@ -118,8 +105,14 @@ def _environment() -> None:
 REF = "#/components/schemas/{model}"
 
 
-def operation_id(name: str, path: str, method: str) -> str:
-    return f"{name}{re.sub(r'[^0-9a-zA-Z_]', '_', path)}_{method.lower()}"
+def operation_id(name: str) -> str:
+    """The handler's name in camel case: ``create_member_events`` is ``createMemberEvents``."""
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def tag(path: str) -> str:
+    return next(name for prefix, name in TAGS if prefix in path)
 
 
 def _schema(adapter: Any, schemas: dict[str, Any], mode: str = "validation") -> dict[str, Any]:
@@ -142,8 +135,9 @@ def operation(endpoint: Any, schemas: dict[str, Any]) -> dict[str, Any]:
                 parameter["description"] = field["description"]
             parameters.append(parameter)
     found: dict[str, Any] = {
-        "operationId": operation_id(endpoint.name, endpoint.path, endpoint.method),
+        "operationId": operation_id(endpoint.name),
         "summary": endpoint.summary,
+        "tags": [tag(endpoint.path)],
         "parameters": parameters,
     }
     if endpoint.body is not None:
@@ -174,13 +168,30 @@ def build() -> dict[str, Any]:
             "description": "Emma-compatible event types, members and member events. Paths start with the account "
             "id; dates are `@D:YYYY-MM-DDTHH:MM:SS` (UTC); success is always 200.",
         },
-        "servers": [{"url": "/"}],
+        "servers": [
+            {"url": "/", "description": "where this document is served from (the local stack's /docs)"},
+            {
+                "url": "{apiUrl}",
+                "description": "a deployed stack",
+                "variables": {
+                    "apiUrl": {
+                        "default": "https://abc123.execute-api.us-east-1.amazonaws.com/v1",
+                        "description": "the stack's ApiUrl output (make outputs), without its trailing slash",
+                    }
+                },
+            },
+        ],
+        "tags": [{"name": name, "description": f"Emma's {name}"} for _, name in TAGS],
         "security": [{"basicAuth": []}],
         "paths": {},
         "components": {
             "schemas": {"Problem": PROBLEM},
             "securitySchemes": {
-                "basicAuth": {"type": "http", "scheme": "basic", "description": "public key : private key"}
+                "basicAuth": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "An account's API keys: the public key as user name, the private key as password.",
+                }
             },
         },
     }

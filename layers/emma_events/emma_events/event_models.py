@@ -22,20 +22,15 @@ from emma_events.models import (
 )
 
 
-def _given(field: str, json_type: str) -> dict[str, Any]:
-    """JSON Schema: ``field`` is present and not null."""
-    return {"required": [field], "properties": {field: {"type": json_type}}}
-
-
 class MemberEventRequest(RequestModel):
-    """One event of ``POST /{account_id}/events/members``. Name the member by ``member_id`` or ``email`` and
-    the type by ``event_type_id`` or ``event_type``; when both are given they must agree."""
+    """One event: its member by `member_id` or `email`, its type by `event_type_id` or `event_type` (when both
+    are given they must agree); the rest is optional."""
 
-    model_config = ConfigDict(
-        json_schema_extra={  # the either-or rule, for clients and fuzzers; _names_member_and_type enforces it
-            "allOf": [
-                {"anyOf": [_given("member_id", "integer"), _given("email", "string")]},
-                {"anyOf": [_given("event_type_id", "integer"), _given("event_type", "string")]},
+    model_config = ConfigDict(  # the either-or rule in words and examples: _names_member_and_type enforces it
+        json_schema_extra={
+            "examples": [
+                {"member_id": 1, "event_type": "purchase", "event_monetary_value": 19.99, "attributes": {"sku": "A-1"}},
+                {"email": "ada@example.com", "event_type_id": 2, "event_timestamp": "2026-11-20T09:30:00Z"},
             ]
         },
     )

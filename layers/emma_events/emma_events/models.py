@@ -168,8 +168,9 @@ def _monetary(value: int | float) -> int | float:
     return value
 
 
+#: The constraints before the validator that reads digit strings: JSON Schema's exclusiveMinimum and maximum.
 RequestId = Annotated[
-    StrictInt, BeforeValidator(_request_id), Field(gt=0, le=MAX_ID, description="An id: integer or digit string.")
+    StrictInt, Field(gt=0, le=MAX_ID, description="An id: integer or digit string."), BeforeValidator(_request_id)
 ]
 #: The text of an address, before it is checked as one.
 _AddressText = Annotated[
