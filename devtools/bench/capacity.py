@@ -15,7 +15,7 @@ themselves, by DynamoDB's published rules (on-demand request units = capacity un
   as 2 since the item is not in the request (every item this API checks is under 4 KB).
 
 DynamoDB Local reports the same figures as this model for GetItem, Query, PutItem (index entries included) and
-BatchWriteItem (tests/test_capacity.py compares them on the reference tier). For TransactWriteItems its figures
+BatchWriteItem (tests/stores/test_capacity.py compares them on the reference tier). For TransactWriteItems its figures
 do not follow the documented rules (two 500-byte Puts in one transaction: 2 units reported, 4 by the rules), so
 the model keeps the rules there.
 

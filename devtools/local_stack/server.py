@@ -7,7 +7,7 @@ runs Lambda authorizers and parses the responses. Only the Docker-backed Lambda 
 DynamoDB event source mappings.
 
 The SAM CLI classes used here are internal APIs: aws-sam-cli is pinned exactly, this module is the only place
-that touches them, and tests/test_local_stack_glue.py fails with a clear message when an upgrade changes them.
+that touches them, and tests/local_stack/test_sam_glue.py fails with a clear message when an upgrade changes them.
 """
 
 from __future__ import annotations

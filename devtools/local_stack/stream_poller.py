@@ -1,4 +1,4 @@
-"""Lambda's DynamoDB event source mapping, locally: read a table's stream, filter, batch, invoke, retry.
+"""Lambda's event source mapping of a DynamoDB stream, locally: read a table's stream, filter, batch, invoke, retry.
 
 For every function with a ``DynamoDB`` event in the template, a poller thread reads the table's stream (through
 the DynamoDB Streams API of the embedded DynamoDB) and, as the event source mapping does:

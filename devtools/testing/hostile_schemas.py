@@ -1,4 +1,4 @@
-"""Attribute schemas and attributes built to cost the most, for tests/test_attribute_schemas_cost.py and
+"""Attribute schemas and attributes built to cost the most, for tests/handlers/test_attribute_schemas_cost.py and
 ``make bench`` (phase 5).
 
 ``schemas()`` draws from the grammar of the keywords an attributes schema may use, at the API's bounds: ``$defs``

@@ -24,8 +24,12 @@ import time
 from devtools import ROOT
 from devtools.local_stack.store import dynamodb_local_unavailable
 
-#: The handler-level tests: make test-fast runs them alone.
-HANDLER_LEVEL = ("tests/test_event_types.py", "tests/test_members.py", "tests/test_member_events.py")
+#: The inner loop (make test-fast): every endpoint's handler, on moto.
+HANDLER_LEVEL = (
+    "tests/handlers/test_event_types.py",
+    "tests/handlers/test_members.py",
+    "tests/handlers/test_member_events.py",
+)
 NAMES = {"moto": "fast tier (moto)", "dynamodb-local": "reference tier (DynamoDB Local)"}
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, IdempotencyKey, Request, count, idempotency, lambda_handler_for, route
+from emma_events.api import Request, count, lambda_handler_for, route
+from emma_events.arguments import AccountId, IdempotencyKey, idempotency
 from emma_events.event_models import CreateMemberEventsRequest, MemberEventResponse
 from emma_events.stores import member_events
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, EventTypeId, count, lambda_handler_for, route
+from emma_events.api import count, lambda_handler_for, route
+from emma_events.arguments import AccountId, EventTypeId
 from emma_events.stores import event_types
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, MemberId, lambda_handler_for, route
+from emma_events.api import lambda_handler_for, route
+from emma_events.arguments import AccountId, MemberId
 from emma_events.stores import members
 
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from emma_events.api import (
-    AccountId,
-    EmailPath,
-    email_from_path,
-    lambda_handler_for,
-    lookup_email,
-    refuse_invalid_email,
-    route,
-)
+from emma_events.api import lambda_handler_for, route
+from emma_events.arguments import AccountId, EmailPath, email_from_path, lookup_email, refuse_invalid_email
 from emma_events.errors import NotFound
 from emma_events.member_models import MemberResponse
 from emma_events.stores import members

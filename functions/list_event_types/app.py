@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, lambda_handler_for, route
+from emma_events.api import lambda_handler_for, route
+from emma_events.arguments import AccountId
 from emma_events.models import EventTypeResponse
 from emma_events.paging import Count, End, Start, page_bounds
 from emma_events.stores import event_types

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from emma_events.api import (
-    AccountId,
-    EventTypeFilter,
-    MemberId,
-    Order,
-    Request,
-    Response,
-    TimeQuery,
-    lambda_handler_for,
-    route,
-)
+from emma_events.api import Request, Response, lambda_handler_for, route
+from emma_events.arguments import AccountId, EventTypeFilter, MemberId, Order, TimeQuery
 from emma_events.dates import to_emma
 from emma_events.domain import EventFilter
 from emma_events.errors import reject

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from emma_events.api import AccountId, EventTypeId, lambda_handler_for, route
+from emma_events.api import lambda_handler_for, route
+from emma_events.arguments import AccountId, EventTypeId
 from emma_events.event_type_store import KEEP
 from emma_events.models import EventTypeRequest, EventTypeResponse
 from emma_events.stores import event_types

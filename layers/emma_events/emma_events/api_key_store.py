@@ -6,7 +6,8 @@ from typing import Any
 
 from emma_events import auth, keys
 from emma_events.dates import to_storage, utc_now
-from emma_events.dynamo import Item, Table, attr_n, attr_s, translate_errors
+from emma_events.dynamo import Item, Table, attr_n, attr_s
+from emma_events.dynamo_errors import translate_errors
 from emma_events.errors import NotFound, ServiceUnavailable
 from emma_events.transactions import Cancelled, Part, transact
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 #: Limits (docs/api.md, "Attribute schemas").
 MAX_SCHEMA_BYTES = 16 * 1024
-MAX_SCHEMA_DEPTH = 24  # requests nest at most 32 levels in all (api.py)
+MAX_SCHEMA_DEPTH = 24  # requests nest at most BODY_MAX_DEPTH levels in all (json_text.py)
 #: Subschemas once every ``$ref`` is replaced by what it points to: what the library compiles.
 MAX_SUBSCHEMAS = 500
 #: What checking a batch's attributes may cost at most, by the schema's estimate: a batch at the request's

@@ -68,7 +68,7 @@ def parse_basic(header: str | None) -> Credentials | None:
 
 
 #: Every HTTP method the API's routes use. The policy names each one, so no wildcard ever stands before the
-#: account segment (tests/test_tenant_isolation.py checks this list against template.yaml's routes).
+#: account segment (tests/handlers/test_tenant_isolation.py checks this list against template.yaml's routes).
 API_METHODS = ("DELETE", "GET", "POST", "PUT")
 
 
@@ -96,7 +96,7 @@ def allow_policy(method_arn: str, account_id: int, principal: str, usage_key: st
 
     It does not depend on the path of the request that produced it, so API Gateway may cache it for the
     credentials and serve it for any path: other accounts' paths stay denied. The functions compare the
-    context's ``account_id`` with the path's once more (``emma_events.api``).
+    context's ``account_id`` with the path's once more (``emma_events.guards``).
     """
     policy: dict[str, Any] = {
         "principalId": principal,

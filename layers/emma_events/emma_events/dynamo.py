@@ -1,107 +1,24 @@
-"""DynamoDB plumbing shared by every access pattern: the client, its deadline, error translation, transaction
-cancellation reasons, backoff, and the base class of the table's stores (``Table``), with the id sequences and the
-read-then-delete every removal shares."""
+"""The base class of the table's stores (``Table``): the reads, writes and counts every access pattern shares, the
+id sequences and the read-then-delete every removal shares; and the attribute values of items."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
-from functools import wraps
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-from emma_events import clients, keys, retry, transactions
-from emma_events.errors import ServiceUnavailable
+from emma_events import keys, retry, transactions
+from emma_events.deadline import DynamoDBClient, new_client
 from emma_events.ids import IdBlocks
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-else:
-    DynamoDBClient = Any
 
 Item = dict[str, dict[str, Any]]
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
-#: Standard retry mode (exponential backoff with jitter, throttling-aware; max_attempts counts retries, so 5
-#: attempts in all), short timeouts: a Lambda behind
-#: API Gateway (29 s limit) must fail fast and let the client retry rather than hang on one slow connection.
-#: TCP keep-alive, and one client per container (``stores.client``), so warm invocations reuse the connection.
-CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 4},
-    connect_timeout=1,
-    read_timeout=4,
-    tcp_keepalive=True,
-    max_pool_connections=32,  # the cascade: a batch's ranges (up to 10) and its 16 workers (cascade_store.py)
-    parameter_validation=False,
-)
-#: The longest one attempt can take (connect + read): no attempt starts unless it can end before the deadline.
-ATTEMPT_WORST_CASE_S = 1 + 4 + 0.5
-#: When the invocation must have its answer: the SDK's retries stop before it (``set_deadline``).
-_deadline: ContextVar[float | None] = ContextVar("dynamodb_deadline", default=None)
-
-
-class DeadlineReached(Exception):
-    """No DynamoDB attempt can end before the invocation's deadline."""
-
-
-def set_deadline(seconds_left: float | None) -> None:
-    """Bound every DynamoDB call of this invocation by the time it has left (the Lambda context's remaining time):
-    retries stop, and the request is answered 503 with ``Retry-After``, before the function would time out (a
-    timeout is a 502 from API Gateway, and the SDK alone may retry for ~20 s). None: no bound."""
-    _deadline.set(None if seconds_left is None else time.monotonic() + seconds_left)
-
-
-def _check_deadline(**_: Any) -> None:
-    """Before each attempt: refuse it when it could not end before the deadline."""
-    deadline = _deadline.get()
-    if deadline is not None and time.monotonic() + ATTEMPT_WORST_CASE_S > deadline:
-        raise DeadlineReached
-
-
-def _retry_within_deadline(attempts: int, **_: Any) -> bool | None:
-    """Before botocore's retry handler: no retry (False) when its longest backoff (standard mode: up to
-    2^(attempts-1) s for throttling) and one more attempt could not end before the deadline; else None, and
-    botocore decides."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return None
-    longest_backoff = min(2.0 ** (attempts - 1), 20.0)
-    return False if time.monotonic() + longest_backoff + ATTEMPT_WORST_CASE_S > deadline else None
-
-
-_THROTTLING = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-}
 #: The ``Limit`` of one Query of a listing: a fixed size, never derived from a client's number alone (DynamoDB's
 #: ``Limit`` is a 32-bit integer; ``start`` may be up to 2^53 - 1).
 QUERY_PAGE_ITEMS = 1000
-
-
-def translate_errors(method: Callable[P, R]) -> Callable[P, R]:
-    """Map the SDK's throttling errors (raised after its own retries) to ``ServiceUnavailable``."""
-
-    @wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _THROTTLING:
-                raise ServiceUnavailable("The database is busy; retry the request later.") from error
-            raise
-        except (DeadlineReached, ConnectionError, HTTPClientError):  # out of time, or no answer after the retries
-            raise ServiceUnavailable("The database did not answer in time; retry the request later.") from None
-
-    return wrapper
 
 
 def attr_s(value: str) -> dict[str, str]:
@@ -110,14 +27,6 @@ def attr_s(value: str) -> dict[str, str]:
 
 def attr_n(value: int | float) -> dict[str, str]:
     return {"N": str(value)}
-
-
-def new_client() -> DynamoDBClient:
-    """The DynamoDB client (``clients``), whose attempts and retries stop at the invocation's deadline."""
-    client: DynamoDBClient = clients.new_client("dynamodb", CLIENT_CONFIG)
-    client.meta.events.register("before-send.dynamodb.*", _check_deadline)  # every attempt, retries included
-    client.meta.events.register_first("needs-retry.dynamodb.*", _retry_within_deadline)
-    return client
 
 
 class Table:

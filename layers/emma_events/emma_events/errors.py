@@ -1,6 +1,6 @@
-"""Domain errors. Each carries the HTTP status it maps to; ``api.py`` turns them into RFC 9457 bodies.
+"""Domain errors. Each carries the HTTP status it maps to; ``responses.py`` turns them into RFC 9457 bodies.
 
-The stores raise these to the API functions (never ``botocore`` errors: ``dynamo.translate_errors``), so
+The stores raise these to the API functions (never ``botocore`` errors: ``dynamo_errors.translate_errors``), so
 handlers never build error responses.
 """
 

@@ -13,7 +13,8 @@ from typing import Any
 from emma_events import event_batch, keys, layout
 from emma_events.dates import utc_now
 from emma_events.domain import EventType
-from emma_events.dynamo import Table, attr_n, attr_s, translate_errors
+from emma_events.dynamo import Table, attr_n, attr_s
+from emma_events.dynamo_errors import translate_errors
 from emma_events.errors import EventTypeExists, NotFound
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
 

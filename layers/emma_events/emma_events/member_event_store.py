@@ -13,8 +13,9 @@ from datetime import datetime
 
 from emma_events import counts, event_batch, keys, layout
 from emma_events.dates import utc_now
+from emma_events.deadline import DynamoDBClient
 from emma_events.domain import Idempotency, MemberEvent, NewMemberEvent
-from emma_events.dynamo import DynamoDBClient, translate_errors
+from emma_events.dynamo_errors import translate_errors
 from emma_events.idempotency_store import IdempotencyRecords
 from emma_events.member_timeline import MemberTimeline
 from emma_events.transactions import AGAIN, Again, Cancelled, Part

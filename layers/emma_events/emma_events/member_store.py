@@ -11,7 +11,8 @@ from typing import Any
 from emma_events import keys, layout
 from emma_events.dates import utc_now
 from emma_events.domain import Member
-from emma_events.dynamo import Table, attr_n, attr_s, translate_errors
+from emma_events.dynamo import Table, attr_n, attr_s
+from emma_events.dynamo_errors import translate_errors
 from emma_events.errors import NotFound
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
 

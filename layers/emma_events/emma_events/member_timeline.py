@@ -14,7 +14,8 @@ from typing import Any
 from emma_events import counts, keys, layout
 from emma_events.dates import to_storage
 from emma_events.domain import EventFilter, EventPage
-from emma_events.dynamo import QUERY_PAGE_ITEMS, Item, Table, attr_n, attr_s, translate_errors
+from emma_events.dynamo import QUERY_PAGE_ITEMS, Item, Table, attr_n, attr_s
+from emma_events.dynamo_errors import translate_errors
 from emma_events.errors import NotFound, ServiceUnavailable, invalid_cursor
 from emma_events.transactions import TRANSACTION_TRIES
 

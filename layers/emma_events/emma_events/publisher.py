@@ -78,7 +78,8 @@ def batches(entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 def new_client() -> Any:
-    """An EventBridge client: short timeouts, standard retries (3 attempts), as the DynamoDB client."""
+    """An EventBridge client: short timeouts and standard retries (``max_attempts`` counts the retries after the
+    first attempt: 4 attempts in all), as the DynamoDB client."""
     from botocore.config import Config
 
     from emma_events.clients import new_client

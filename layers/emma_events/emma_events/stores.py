@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from emma_events.config import settings
-from emma_events.dynamo import DynamoDBClient, new_client
+from emma_events.deadline import DynamoDBClient, new_client
 
 if TYPE_CHECKING:
     from emma_events.api_key_store import ApiKeyStore

@@ -15,7 +15,7 @@ from devtools.local_stack import invoke
 from devtools.testing.stack_process import ROOT, RunningStack, running_stack
 
 EVENTS = ROOT / "events"
-APP = ROOT / "tests" / "fixtures" / "stack_app" / "template.yaml"
+APP = Path(__file__).parent / "fixtures" / "stack_app" / "template.yaml"
 
 #: Every events/ file, the function it is for, and what it answers on the world the invoke seeds: an HTTP status,
 #: or Lambda's error type for a function that raises.

@@ -11,7 +11,7 @@ import pytest
 
 from devtools.local_stack.template import api_functions, load_template, resources, stream_subscriptions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 API_FUNCTIONS = api_functions()
 
 
@@ -186,7 +186,7 @@ def test_a_flood_is_capped_by_the_stage_before_any_function_runs() -> None:
 
 
 def test_the_authorizers_concurrency_can_be_capped_where_the_quota_allows() -> None:
-    """Opt-in (tests/test_deployed_shape.py: none by default, so a first deploy works on a new account)."""
+    """Opt-in (test_deployed_shape.py: none by default, so a first deploy works on a new account)."""
     authorizer = resources("AWS::Serverless::Function")["AuthorizerFunction"]["Properties"]
     reserved = authorizer["ReservedConcurrentExecutions"]["Fn::If"]
     assert reserved[:2] == ["AuthorizerConcurrencyReserved", {"Ref": "AuthorizerReservedConcurrency"}]
@@ -211,7 +211,7 @@ def _waf_rule(acl: dict, name: str) -> dict:
 
 def test_the_web_acl_refuses_a_body_past_the_functions_limit_with_a_problem_document() -> None:
     """By its declared Content-Length (WAF reads at most 16 KB of a body): exactly the sizes the functions refuse."""
-    from emma_events.api import MAX_BODY_BYTES
+    from emma_events.guards import MAX_BODY_BYTES
 
     (acl,) = resources("AWS::WAFv2::WebACL").values()
     rule = _waf_rule(acl, "BodyPastTheLimit")

@@ -92,11 +92,11 @@ def test_a_metrics_document_that_cannot_be_written_never_fails_the_request(
     do) can empty it under each other, and writing an empty set raises. The answer stays the request's own."""
     from aws_lambda_powertools.metrics import SchemaValidationError
 
-    from emma_events import api
+    from emma_events import observability
 
     def emptied(*args: Any, **kwargs: Any) -> None:
         raise SchemaValidationError("Must contain at least one metric.")
 
-    monkeypatch.setattr(api.metrics.provider, "serialize_metric_set", emptied)  # where the emptied set raises
+    monkeypatch.setattr(observability.metrics.provider, "serialize_metric_set", emptied)  # where the emptied set raises
     created = invoke("create_event_type", api_event("create_event_type"))
     assert created.status == 200

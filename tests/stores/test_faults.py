@@ -51,7 +51,7 @@ def sdk_backoff_without_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def repository_client(dynamodb: Any) -> Any:
+def stores_client(dynamodb: Any) -> Any:
     from emma_events import stores
 
     return stores.client()
@@ -62,7 +62,7 @@ def stored(table_items: Any) -> list[Any]:
 
 
 def test_a_throttled_write_that_the_sdk_retries_succeeds(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member, click = new_member(), create_type(100, "click")
     state = throttle(monkeypatch, "transact_write_items", times=2)
@@ -76,7 +76,7 @@ def test_a_throttled_write_that_the_sdk_retries_succeeds(
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "ProvisionedThroughputExceededException"])
 def test_throttling_beyond_the_sdk_retries_is_503_and_writes_nothing(
-    repository_client: Any, table_items: Any, code: str, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, code: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member, click = new_member(), create_type(100, "click")
     state = throttle(monkeypatch, "transact_write_items", times=100, code=code)
@@ -91,7 +91,7 @@ def test_throttling_beyond_the_sdk_retries_is_503_and_writes_nothing(
 
 
 def test_a_throttled_cascade_is_retried_by_the_stream_and_completes(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member, doomed = new_member(), create_type(100, "doomed")
     seed_events(member, doomed, 60)
@@ -104,13 +104,13 @@ def test_a_throttled_cascade_is_retried_by_the_stream_and_completes(
     assert events_of(table_items, event_type_id=doomed) == []
 
 
-def test_unprocessed_items_are_retried_until_deleted(repository_client: Any, table_items: Any) -> None:
+def test_unprocessed_items_are_retried_until_deleted(stores_client: Any, table_items: Any) -> None:
     from emma_events.stores import cascades
 
     member, doomed = new_member(), create_type(100, "doomed")
     seed_events(member, doomed, 30)
     keys = [{"PK": i["PK"], "SK": i["SK"]} for i in events_of(table_items, event_type_id=doomed)]
-    original = repository_client.batch_write_item
+    original = stores_client.batch_write_item
     calls = {"n": 0}
 
     def half_processed(**kwargs: Any) -> Any:
@@ -122,11 +122,11 @@ def test_unprocessed_items_are_retried_until_deleted(repository_client: Any, tab
             return {"UnprocessedItems": {table: requests[len(requests) // 2 :]}}
         return original(**kwargs)
 
-    repository_client.batch_write_item = half_processed
+    stores_client.batch_write_item = half_processed
     try:
         assert cascades().delete_keys(keys) == 30
     finally:
-        repository_client.batch_write_item = original
+        stores_client.batch_write_item = original
     assert events_of(table_items, event_type_id=doomed) == []
     assert calls["n"] == 3  # 25 (half unprocessed), the other half again, then the last 5
 
@@ -157,7 +157,7 @@ def conflict(monkeypatch: pytest.MonkeyPatch, should_conflict: Any) -> dict[str,
 
 
 def test_a_conflicting_transaction_is_retried_with_the_same_ids(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member, click = new_member(), create_type(100, "click")
     state = conflict(monkeypatch, lambda call: call <= 3)
@@ -171,7 +171,7 @@ def test_a_conflicting_transaction_is_retried_with_the_same_ids(
 
 
 def test_a_burst_of_posts_for_one_type_all_succeed_despite_conflicts(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """50 concurrent POSTs for one type (the usage plan allows bursts of 180); a third of the transactions are
     cancelled as DynamoDB cancels concurrent ones on the same type item."""
@@ -206,7 +206,7 @@ def test_a_burst_of_posts_for_one_type_all_succeed_despite_conflicts(
 
 @pytest.mark.parametrize("seconds_left", [7.0, 3.0])
 def test_a_slow_database_is_a_503_before_the_function_times_out(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch, seconds_left: float
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch, seconds_left: float
 ) -> None:
     """The SDK alone would retry for up to ~20 s, past the function's timeout (API Gateway would then answer 502
     and never the documented 503). Its attempts stop when one could not end within the invocation's time."""
@@ -264,9 +264,9 @@ def lose_the_first_answer(monkeypatch: pytest.MonkeyPatch, client: Any, operatio
 
 
 def test_a_lost_answer_to_creating_a_type_is_still_a_success(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    state = lose_the_first_answer(monkeypatch, stores_client, "TransactWriteItems")
     created = invoke("create_event_type", api_event("create_event_type"))
     assert created.status == 200, created.body
     assert (state["sent"], state["reads_after"]) == (2, 0)
@@ -275,9 +275,9 @@ def test_a_lost_answer_to_creating_a_type_is_still_a_success(
 
 
 def test_a_lost_answer_to_adding_a_member_is_still_added(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    state = lose_the_first_answer(monkeypatch, stores_client, "TransactWriteItems")
     added = invoke("add_member", api_event("add_member"))
     assert added.status == 200, added.body
     assert added.body["added"] is True
@@ -286,10 +286,10 @@ def test_a_lost_answer_to_adding_a_member_is_still_added(
 
 
 def test_a_lost_answer_to_posting_events_writes_them_once(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member, click = new_member(), create_type(100, "click")
-    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    state = lose_the_first_answer(monkeypatch, stores_client, "TransactWriteItems")
     result = post_events(100, [{"member_id": member, "event_type_id": click}] * 3)
     assert result.status == 200, result.body
     assert (state["sent"], state["reads_after"]) == (2, 0)
@@ -297,10 +297,10 @@ def test_a_lost_answer_to_posting_events_writes_them_once(
 
 
 def test_a_lost_answer_to_renaming_a_type_is_still_renamed(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     type_id = create_type(100, "click")
-    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    state = lose_the_first_answer(monkeypatch, stores_client, "TransactWriteItems")
     body = {"event_type": "tap", "display_name": "Tap"}
     renamed = invoke("update_event_type", api_event("update_event_type", path={"event_type_id": type_id}, body=body))
     assert renamed.status == 200, renamed.body
@@ -311,10 +311,10 @@ def test_a_lost_answer_to_renaming_a_type_is_still_renamed(
 
 
 def test_a_lost_answer_to_deleting_a_type_is_still_deleted(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     type_id = create_type(100, "click")
-    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    state = lose_the_first_answer(monkeypatch, stores_client, "TransactWriteItems")
     deleted = delete_type(100, type_id)
     assert deleted.status == 200, deleted.body
     assert deleted.body is True
@@ -324,10 +324,10 @@ def test_a_lost_answer_to_deleting_a_type_is_still_deleted(
 
 
 def test_a_lost_answer_to_deleting_a_member_is_still_deleted(
-    repository_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
+    stores_client: Any, table_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member = new_member()
-    state = lose_the_first_answer(monkeypatch, repository_client, "TransactWriteItems")
+    state = lose_the_first_answer(monkeypatch, stores_client, "TransactWriteItems")
     deleted = invoke("delete_member", api_event("delete_member", path={"member_id": member}))
     assert deleted.status == 200, deleted.body
     assert (state["sent"], state["reads_after"]) == (2, 0)

@@ -6,7 +6,7 @@ Schemas are generated from the grammar of the keywords (devtools/testing/hostile
 meet them at the size limits; the attacks that asked for the bound are fixed examples. The seed is printed.
 Measured in this thread's CPU and in the peak of this process's resident memory, each POST's own, the collector
 kept off the test's heap; the generated search runs on the reference tier, where the store's work is in another
-process (tests/test_request_limits_http.py sends the same attacks through the local stack)."""
+process (tests/local_stack/test_request_limits_http.py sends the same attacks through the local stack)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from devtools.testing.events import load_event
 from devtools.testing.in_process import LambdaContext, new_environment
 from devtools.testing.seeding import seed_example_world
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
 
 
