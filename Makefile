@@ -25,7 +25,7 @@ help: ## List the targets (this list)
 
 $(VENV)/.installed: requirements-dev.lock | $(UV)
 	@echo "==> .venv: the ~120 locked packages of requirements-dev.lock (about 10 s; 530 MB)"
-	@$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
+	@$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements-dev.lock
 	@touch $@
 
 lock: | $(UV) ## Resolve requirements-dev.txt (and the layer's pins) into requirements-dev.lock
