@@ -52,7 +52,7 @@ from devtools.local_stack.template import create_table_kwargs  # noqa: E402
 
 STORES = ("moto", "dynamodb-local")
 #: Fixtures that put a test on a store; in the reference tier, tests without one are not run again.
-STORE_FIXTURES = {"dynamodb", "stack", "table_items"}
+STORE_FIXTURES = {"dynamodb", "stack", "stack_with_state", "table_items"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 
 from devtools.local_stack import invoke, world
 from devtools.testing.seeding import DEV_KEY
-from devtools.testing.stack_process import ROOT, RunningStack, running_stack
+from devtools.testing.stack_process import ROOT, RunningStack
 from ops import api_keys
 
 
@@ -29,18 +28,11 @@ def test_make_help_is_the_default_and_lists_every_target() -> None:
     assert phony <= listed, phony - listed
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, Path]]:
-    state = tmp_path_factory.mktemp("make-run") / "local-stack.json"
-    with running_stack(state_file=state) as running:
-        yield running, state
-
-
 @pytest.mark.stores
 def test_seed_writes_the_example_world_once_and_invoke_and_the_tools_find_it(
-    stack: tuple[RunningStack, Path], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    stack_with_state: tuple[RunningStack, Path], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    running, state = stack
+    running, state = stack_with_state
     monkeypatch.setenv("LOCAL_STACK_STATE", str(state))
     assert world.main(["reset"]) == 1  # the stack holds its files: stop it first
     assert "a local stack is running" in capfd.readouterr().err

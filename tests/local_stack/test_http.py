@@ -111,14 +111,16 @@ def test_malformed_json_is_400_naming_the_body(stack: RunningStack, account: int
 
 def test_a_route_that_does_not_exist_is_answered_by_the_gateway(stack: RunningStack) -> None:
     reply = stack.request("GET", "/100/nothing-here")
-    # API Gateway's "Missing Authentication Token", customized by the template's GatewayResponses.
-    assert reply.status == 404
+    # API Gateway's "Missing Authentication Token", customized by the template's GatewayResponses: a 501, which
+    # Emma's clients raise on (EmmaPython reads a 404 as "no such thing": Member.save would drop its fields)
+    assert reply.status == 501
     assert reply.content_type == "application/problem+json"
-    assert reply.json["type"] == "urn:emma-events:problem:not-found"
-    assert stack.request("PATCH", "/100/events").status == 404
+    assert reply.json["type"] == "urn:emma-events:problem:not-implemented"
+    assert stack.request("GET", "/100/fields").status == 501  # Emma's, not served here
+    assert stack.request("PATCH", "/100/events").status == 501
     # Flask would serve HEAD for every GET route; API Gateway has no HEAD method on them: its missing route.
     head = stack.request("HEAD", "/100/events")
-    assert (head.status, head.headers["content-type"]) == (404, "application/problem+json")
+    assert (head.status, head.headers["content-type"]) == (501, "application/problem+json")
 
 
 def test_a_refused_key_is_one_info_line_in_the_log_not_an_error(stack: RunningStack) -> None:

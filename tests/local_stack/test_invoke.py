@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devtools.local_stack import invoke
-from devtools.testing.stack_process import ROOT, RunningStack, running_stack
+from devtools.testing.stack_process import ROOT, RunningStack
 
 EVENTS = ROOT / "events"
 APP = Path(__file__).parent / "fixtures" / "stack_app" / "template.yaml"
@@ -155,18 +154,11 @@ def test_an_unknown_or_missing_function_lists_the_template_s_functions(capfd: py
     assert "more than one function" in err
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, Path]]:
-    state = tmp_path_factory.mktemp("make-run") / "local-stack.json"
-    with running_stack(state_file=state) as running:
-        yield running, state
-
-
 @pytest.mark.stores
 def test_an_invoke_works_on_a_running_stacks_data(
-    stack: tuple[RunningStack, Path], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    stack_with_state: tuple[RunningStack, Path], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    running, state = stack
+    running, state = stack_with_state
     monkeypatch.setenv("LOCAL_STACK_STATE", str(state))
     created = running.request("POST", "/100/events", {"event_type": "made-over-http", "display_name": "HTTP"})
     assert created.status == 200, created.text
