@@ -49,21 +49,23 @@ def table_tool(doc: str, argv: list[str] | None, client: Any, dry_run: str) -> t
     return args, client
 
 
-def one_line_errors(main: Callable[[], int], tool: str) -> int:
+def one_line_errors(main: Callable[[], int], tool: str, *, local: bool = True) -> int:
     """Run a tool's ``main``; what an operator can fix (no region, no credentials, no endpoint, no table, no local
-    stack) is one line on stderr saying what to do, and exit status 2, instead of a traceback."""
+    stack) is one line on stderr saying what to do, and exit status 2, instead of a traceback. ``local``: the tool
+    takes ``--local``, and says so."""
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
     from devtools.local_stack.state import NoLocalStack
 
+    or_local = ", or use --local for the local stack" if local else ""
     try:
         return main()
     except NoRegionError:
-        problem = "no AWS region: set AWS_REGION (or AWS_PROFILE), or use --local for the local stack"
+        problem = f"no AWS region: set AWS_REGION (or AWS_PROFILE){or_local}"
     except NoCredentialsError:
-        problem = "no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID...), or use --local for the local stack"
+        problem = f"no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID...){or_local}"
     except EndpointConnectionError as error:
-        problem = f"nothing answers at {error.kwargs.get('endpoint_url')}: is the stack running? (--local finds it)"
+        problem = f"nothing answers at {error.kwargs.get('endpoint_url')}: is the stack running?"
     except NoLocalStack as error:
         problem = str(error)
     except ClientError as error:

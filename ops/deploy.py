@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ops import one_line_errors
+
 ROOT = Path(__file__).resolve().parent.parent
 SAM = str(Path(sys.executable).with_name("sam"))
 
@@ -275,4 +277,4 @@ def main(
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_line_errors(main, "deploy", local=False))

@@ -76,6 +76,7 @@ def test_operator_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> No
         (("ops.api_keys", "list", "--table", "T", "--account", "100"), "keys: no AWS region: set AWS_REGION"),
         (("ops.replay_cascades", "--local", "--account", "1", "--member", "2"), "replay-cascades: no local stack"),
         (("ops.count_events", "--local", "--dry-run"), "count-events: no local stack is running"),
+        (("ops.deploy", "outputs", "--env", "dev"), "deploy: no AWS region: set AWS_REGION (or AWS_PROFILE)\n"),
     ]:
         done = tool(*args, LOCAL_STACK_STATE=nowhere)
         assert (done.returncode, done.stdout) == (2, ""), done.stderr
