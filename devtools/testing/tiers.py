@@ -6,7 +6,8 @@
 Each tier is one pytest run over ``TEST_WORKERS`` processes (pytest-xdist; default: one more than the cores this
 process may use, since a process waiting on a local stack, DynamoDB Local or a cascade's sleep leaves its core to
 the others: measured here on 2 cores, 289 s with 2 processes, 268 s with 3), its progress printed as it goes. Tests
-are handed out as processes free up; a process starts the shared local stack (``api_stack``) the first time one
+are handed out as processes free up, an idle one taking tests queued for a busy one (``--dist worksteal``: the
+long tests no longer end a tier alone); a process starts the shared local stack (``api_stack``) the first time one
 of its tests needs it. Without DynamoDB Local (not installed, or no Java 17+) the
 reference tier is skipped with one line saying why, except in CI (``CI=true``), where that is a failure. Extra
 arguments go to every pytest run.
@@ -59,7 +60,7 @@ def main(argv: list[str]) -> int:
     for store in stores:
         print(f"===== {NAMES[store]}, {count} processes (TEST_WORKERS) =====", flush=True)
         tier_started = time.monotonic()
-        options = [f"--store={store}", "-n", str(count), "--dist", "load"] if count > 1 else [f"--store={store}"]
+        options = [f"--store={store}", "-n", str(count), "--dist", "worksteal"] if count > 1 else [f"--store={store}"]
         code = subprocess.call([*pytest, *options, *argv], cwd=ROOT)  # noqa: S603
         print(f"===== {NAMES[store]}: exit {code} in {time.monotonic() - tier_started:.0f} s =====", flush=True)
         status = status or code
