@@ -28,7 +28,7 @@ def add_target(parser: argparse.ArgumentParser, *, required: bool = True) -> Non
 
 def resolve_target(args: argparse.Namespace) -> None:
     """With ``--local``: the running local stack's table and DynamoDB endpoint, and its dummy credentials."""
-    if getattr(args, "local", False):
+    if args.local:
         from devtools.local_stack.state import local_target
 
         args.endpoint_url, args.table = local_target()

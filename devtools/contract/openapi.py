@@ -65,23 +65,21 @@ BODY_ERRORS = {
 }
 
 
-#: Explicit links between operations (OpenAPI `links`), so stateful fuzzing follows the API's real sequences:
-#: create a type, then read, rename, delete it; add a member, then read it, list its events, delete it.
 def _link(operation: str, **parameters: str) -> dict[str, Any]:
     return {"operationId": operation, "parameters": {"account_id": "$request.path.account_id", **parameters}}
 
 
-FIRST_EVENTS_TYPE = "$response.body#/0/event_type_id"
+#: Explicit links between operations (OpenAPI `links`), so stateful fuzzing follows the API's real sequences:
+#: create a type, then read, rename, delete it; add a member, then read it, list its events, delete it.
 LINKS = {
     ("post", "/{account_id}/events"): {
         f"{verb}EventType": _link(f"{verb.lower()}EventType", event_type_id="$response.body#/event_type_id")
         for verb in ("Get", "Update", "Delete")
     },
     ("post", "/{account_id}/members/add"): {
-        name: _link(operation, member_id="$response.body#/member_id")
-        for name, operation in (("GetMember", "getMember"), ("ListMemberEvents", "listMemberEvents"))
-    }
-    | {"DeleteMember": _link("deleteMember", member_id="$response.body#/member_id")},
+        name: _link(name[0].lower() + name[1:], member_id="$response.body#/member_id")
+        for name in ("GetMember", "ListMemberEvents", "DeleteMember")
+    },
     ("post", "/{account_id}/events/members"): {
         "ListEventsOfTheMember": _link("listMemberEvents", member_id="$response.body#/0/member_id"),
         **{

@@ -35,8 +35,8 @@ from typing import Any
 from devtools.local_stack import template
 from devtools.local_stack.runtime import FunctionTimeout, ProcessRuntime
 from devtools.local_stack.server import LocalEventBus, SamRuntimeAdapter
-from devtools.local_stack.state import running_stack_endpoint
-from devtools.local_stack.store import STORES, EmbeddedDynamoDB, force_local_credentials, function_environment
+from devtools.local_stack.state import force_local_credentials, running_stack
+from devtools.local_stack.store import STORES, EmbeddedDynamoDB, function_environment
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     event = read_event(args.event)
     env_vars = json.loads(args.env_vars.read_text()) if args.env_vars else None
 
-    endpoint = args.dynamodb_endpoint or (None if args.seeded else running_stack_endpoint())
+    running = None if args.seeded else running_stack()
+    endpoint = args.dynamodb_endpoint or (running.dynamodb_endpoint if running else None)
     dynamodb = EmbeddedDynamoDB(port=0, endpoint=endpoint, store=args.store, data_dir=None)
     runtime = ProcessRuntime(log=sys.stderr, max_workers=1)
     bus = LocalEventBus()

@@ -35,12 +35,11 @@ from samcli.local.apigw.local_apigw_service import LocalApigwService
 
 from devtools.local_stack import exposure, template
 from devtools.local_stack.runtime import FunctionSpec, FunctionTimeout, ProcessRuntime
-from devtools.local_stack.state import state_file
+from devtools.local_stack.state import force_local_credentials, state_file
 from devtools.local_stack.store import (
     DEFAULT_DATA_DIR,
     STORES,
     EmbeddedDynamoDB,
-    force_local_credentials,
     function_environment,
     port_is_free,
 )

@@ -1,5 +1,5 @@
 """Where a running `make run` is: its state file (.local-stack.json, git-ignored; or LOCAL_STACK_STATE) names its
-URL, its DynamoDB endpoint and its process, so that `make invoke`, `make seed` and the operations tools' ``--local``
+DynamoDB endpoint and its process, so that `make invoke`, `make seed` and the operations tools' ``--local``
 find it by themselves. Light on imports: the operations tools read it too."""
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ def state_file() -> Path:
 
 @dataclass(frozen=True)
 class Running:
-    url: str
     dynamodb_endpoint: str
     pid: int
 
@@ -38,7 +37,7 @@ def running_stack() -> Running | None:
     """The `make run` that is up now (its process alive, its DynamoDB answering), or None."""
     try:
         state = json.loads(state_file().read_text())
-        running = Running(str(state["url"]), str(state["dynamodb_endpoint"]), int(state["pid"]))
+        running = Running(str(state["dynamodb_endpoint"]), int(state["pid"]))
         os.kill(running.pid, 0)
         where = urlsplit(running.dynamodb_endpoint)
         socket.create_connection((where.hostname, where.port), timeout=1).close()
@@ -47,21 +46,25 @@ def running_stack() -> Running | None:
     return running
 
 
-def running_stack_endpoint() -> str | None:
-    """The DynamoDB endpoint of a `make run` that is up now, or None."""
-    running = running_stack()
-    return running.dynamodb_endpoint if running else None
-
-
 class NoLocalStack(Exception):
     def __init__(self) -> None:
         super().__init__("no local stack is running: start one with `make run` (in another terminal), then try again")
 
 
+def force_local_credentials() -> None:
+    """Dummy credentials in this process, forced (no profile, token or endpoint of the developer's own), so that
+    nothing started from it can touch a real AWS account; SAM CLI's telemetry off."""
+    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        os.environ.pop(variable, None)
+    os.environ.update(CREDENTIALS)
+    os.environ["SAM_CLI_TELEMETRY"] = "0"
+
+
 def local_target() -> tuple[str, str]:
-    """The running local stack's DynamoDB endpoint and table, its dummy credentials set for boto3; or NoLocalStack."""
+    """The running local stack's DynamoDB endpoint and table, its dummy credentials forced for boto3; or
+    NoLocalStack."""
     running = running_stack()
     if running is None:
         raise NoLocalStack
-    os.environ.update(CREDENTIALS)
+    force_local_credentials()
     return running.dynamodb_endpoint, TABLE

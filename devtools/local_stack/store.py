@@ -9,7 +9,6 @@ it needs Java 17 or later. Without it, moto's server stands in.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import socket
@@ -139,15 +138,6 @@ def _QuickStoppingMotoServer(**kwargs: Any) -> Any:
             self._server.serve_forever(poll_interval=0.05)
 
     return QuickStopping(**kwargs)
-
-
-def force_local_credentials() -> None:
-    """Dummy credentials in this process, forced (no profile, token or endpoint of the developer's own), so that
-    nothing started from it can touch a real AWS account; SAM CLI's telemetry off."""
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        os.environ.pop(variable, None)
-    os.environ.update(LOCAL_CREDENTIALS)
-    os.environ["SAM_CLI_TELEMETRY"] = "0"
 
 
 def function_environment(endpoint: str, events_endpoint: str) -> dict[str, str]:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def patience() -> float:
     given = os.environ.get("TEST_PATIENCE", "").strip()
     if given:
         return max(1.0, float(given))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 3 * max(1.0, os.getloadavg()[0] / cores)
+    return 3 * max(1.0, os.getloadavg()[0] / cores())
 
 
 def seconds(quiet: float) -> float:

@@ -24,6 +24,7 @@ import time
 
 from devtools import ROOT
 from devtools.local_stack.store import dynamodb_local_unavailable
+from devtools.testing.patience import cores
 
 #: The inner loop (make test-fast): every endpoint's handler, on moto.
 HANDLER_LEVEL = (
@@ -39,7 +40,7 @@ def workers() -> int:
     given = os.environ.get("TEST_WORKERS", "").strip()
     if given:
         return max(1, int(given))
-    return 1 + (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return 1 + cores()
 
 
 def main(argv: list[str]) -> int:
