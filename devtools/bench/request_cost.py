@@ -97,6 +97,10 @@ def run() -> list[dict[str, Any]]:
         row("get member by email", lambda: call("get_member_by_email"))
         other = call("add_member", body={"email": "other@example.com"}).body["member_id"]
         row("delete member", lambda: call("delete_member", path={"member_id": other}))
+        row("list members (a page)", lambda: call("list_members"), budget=18)
+        row("count members", lambda: call("list_members", query={"count": "true"}), budget=1)
+        row("create field", lambda: call("create_field"))
+        row("list fields", lambda: call("list_fields"))
 
         by_ids = [{"member_id": member_id, "event_type_id": type_id, "event_monetary_value": 9.99}] * 10
         by_names = [{"email": "ada@example.com", "event_type": "order", "attributes": {"n": 1}}] * 10

@@ -24,6 +24,14 @@ from typing import Any
 #: (round trips, read units) of any page, and of any count.
 PAGE_BUDGET = (3, 50.0)
 COUNT_BUDGET = (4, 100.0)
+#: An account's members: a page of 500 is one wave of 16 Queries side by side (one per shard of the index), and one
+#: or two Queries more where shards fall short (members deleted unevenly); a count one BatchGetItem of the 16
+#: shards' counts.
+MEMBERS_PAGE_BUDGET = (18, 50.0)
+MEMBERS_COUNT_BUDGET = (1, 20.0)
+#: Accounts of 10 and ``BIG_ACCOUNT`` members are seeded; one of ``MODELLED_ACCOUNT`` is modelled from the same calls.
+BIG_ACCOUNT = 5_000
+MODELLED_ACCOUNT = 1_000_000
 MODELLED = 10_000_000
 #: Ten million events over three years: one every 9.47 s.
 SPACING = timedelta(days=3 * 365) / MODELLED
@@ -108,6 +116,7 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
             ]
 
         rows: dict[str, dict[str, Any]] = {}
+        account_rows = accounts_at_scale(stores, meter)
         for size in members:
             for kind, name, action in reads(size):
                 meter.reset()
@@ -130,8 +139,15 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
             if figures["round_trips"] > budget[0] or figures["read_units"] > budget[1]:
                 failed.append(f"{row['operation']} over its budget")
                 break
+    for row in account_rows:
+        row["sizes"][str(MODELLED_ACCOUNT)] = dict(row["sizes"][str(BIG_ACCOUNT)], modelled=True)
+        budget = MEMBERS_PAGE_BUDGET if row["kind"] == "page" else MEMBERS_COUNT_BUDGET
+        row["budget"] = {"round_trips": budget[0], "read_units": budget[1]}
+        if any(f["round_trips"] > budget[0] or f["read_units"] > budget[1] for f in row["sizes"].values()):
+            failed.append(f"{row['operation']} over its budget")
     return {
         "sizes": [10, big, MODELLED],
+        "accounts": {"sizes": [10, BIG_ACCOUNT, MODELLED_ACCOUNT], "operations": account_rows},
         "density_per_hour": round(timedelta(hours=1) / SPACING),
         "seed_seconds": round(seeded, 1),
         "operations": list(rows.values()),
@@ -139,22 +155,70 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
     }
 
 
-def report(scale: dict[str, Any]) -> None:
-    sizes = scale["sizes"]
-    print(
-        f"\n6. A member's timeline at {', '.join(f'{s:,}' for s in sizes)} events (DynamoDB Local; the last "
-        f"modelled from the same calls at {scale['density_per_hour']} events an hour; seeded in "
-        f"{scale['seed_seconds']} s)"
-    )
-    width = max(len(r["operation"]) for r in scale["operations"])
+def accounts_at_scale(stores: Any, meter: Any) -> list[dict[str, Any]]:
+    """An account's members listed and counted at 10 and ``BIG_ACCOUNT`` members, metered (the listing's calls
+    depend on the page's size and on how evenly the shards hold the page's members, never on the account's size:
+    member_listing.py); and a page whose members are all in one shard (the others' deleted), the dearest shape."""
+    from devtools.testing.seeding import seed_members
+
+    seed_members(stores, 520, account_id=300, first_id=16, step=16)  # one shard: as if the others' were deleted
+    rows: dict[str, dict[str, Any]] = {}
+    for size, account in ((10, 201), (BIG_ACCOUNT, 202)):
+        seed_members(stores, size, account_id=account, first_id=1)
+        reads = _account_reads(stores.members, account)
+        for kind, name, action in reads:
+            meter.reset()
+            action()
+            row = rows.setdefault(name, {"operation": name, "kind": kind, "sizes": {}})
+            row["sizes"][str(size)] = {
+                "round_trips": sum(meter.calls.values()),
+                "calls": dict(sorted(meter.calls.items())),
+                "read_units": round(max(meter.reads, meter.reported), 1),
+                "items_read": meter.items_read,
+            }
+    return list(rows.values())
+
+
+def _account_reads(listing: Any, account: int) -> list[tuple[str, str, Any]]:
+    after = listing.list_members(account, limit=500)[1]
+    return [
+        ("page", "members: first page (500)", lambda: listing.list_members(account, limit=500)),
+        ("page", "members: cursor page (after 500)", lambda: listing.list_members(account, limit=500, after=after)),
+        ("page", "members: page at start=500", lambda: listing.list_members(account, offset=500, limit=500)),
+        ("page", "members: page of one shard (15 empty)", lambda: listing.list_members(300, limit=500)),
+        ("count", "members: count", lambda: listing.count_members(account)),
+    ]
+
+
+def _table(title: str, sizes: list[int], operations: list[dict[str, Any]]) -> None:
+    print(title)
+    width = max(len(r["operation"]) for r in operations)
     head = "  ".join(f"{f'{s:,}':>20}" for s in sizes)
     print(f"{'operation':<{width}}  budget     {head}   (round trips / read units / items read)")
-    for row in scale["operations"]:
+    for row in operations:
         budget = f"{row['budget']['round_trips']}/{row['budget']['read_units']:.0f}"
         cells = "  ".join(
             f"{f['round_trips']:>4} / {f['read_units']:>5.1f} / {f['items_read']:>5}"
             for f in (row["sizes"][str(s)] for s in sizes)
         )
         print(f"{row['operation']:<{width}}  {budget:<9}  {cells}")
+
+
+def report(scale: dict[str, Any]) -> None:
+    sizes = scale["sizes"]
+    _table(
+        f"\n6. A member's timeline at {', '.join(f'{s:,}' for s in sizes)} events (DynamoDB Local; the last "
+        f"modelled from the same calls at {scale['density_per_hour']} events an hour; seeded in "
+        f"{scale['seed_seconds']} s)",
+        sizes,
+        scale["operations"],
+    )
+    accounts = scale["accounts"]
+    _table(
+        f"\n6b. An account's members at {', '.join(f'{s:,}' for s in accounts['sizes'])} members (the last modelled "
+        "from the same calls; a page's Queries go side by side, one wave)",
+        accounts["sizes"],
+        accounts["operations"],
+    )
     for failure in scale["failed"]:
         print(f"  FAILED: {failure}")

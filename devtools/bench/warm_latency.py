@@ -84,6 +84,8 @@ def warm_latency(calls: int = 1000) -> list[dict[str, Any]]:
             ("add member", "add_member", {"body": {"email": "grace@example.com"}}),
             ("get member", "get_member", {}),
             ("get member by email", "get_member_by_email", {}),
+            ("count members", "list_members", {"query": {"count": "true"}}),
+            ("list fields", "list_fields", {}),
             ("member events (50)", "list_member_events", {}),
             ("POST 10 events", "create_member_events", {"body": by_ids}),
             ("POST 10, with a schema", "create_member_events", {"body": {"events": checked["events"] * 10}}),

@@ -91,7 +91,12 @@ LINKS = {
     },
 }
 #: Each operation's tag, by its path: the entities a generated client groups its calls by.
-TAGS = (("/events/members", "member events"), ("/members", "members"), ("/events", "event types"))
+TAGS = (
+    ("/events/members", "member events"),
+    ("/members", "members"),
+    ("/fields", "fields"),
+    ("/events", "event types"),
+)
 
 
 def _environment() -> None:

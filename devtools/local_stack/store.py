@@ -29,6 +29,25 @@ DEFAULT_DATA_DIR = DYNAMODB_LOCAL_HOME / "data"
 MINIMUM_JAVA = 17
 
 LOG = logging.getLogger("local_stack")
+
+
+def _wait_for_indexes(client: Any, table: str, timeout_s: float = 120) -> None:
+    """Until every index of the table is built (``ACTIVE``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        indexes = client.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+        if all(index.get("IndexStatus", "ACTIVE") == "ACTIVE" for index in indexes):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"table {table}: its new index was not built within {timeout_s:.0f} s")
+
+
+#: An index a kept table gets (data of an earlier release): what was written before it, and the tool that fills it.
+_FILLED_BY = {
+    "ByType": ("events recorded", "ops.count_events"),
+    "ByMemberType": ("events recorded", "ops.count_events"),
+    "Members": ("members added", "ops.index_members"),
+}
 _atomic_lock = threading.RLock()
 _atomic_installed = False
 
@@ -432,8 +451,10 @@ class EmbeddedDynamoDB:
                 AttributeDefinitions=definitions,
                 GlobalSecondaryIndexUpdates=[{"Create": index}],
             )
+            _wait_for_indexes(client, table)  # DynamoDB builds one new index at a time, as on AWS
+            what, tool = _FILLED_BY[index["IndexName"]]
             print(
-                f"table {table}: index {index['IndexName']} added to the kept data; events recorded before it: "
-                f".venv/bin/python -m ops.count_events --table {table} --endpoint-url <this store's endpoint>",
+                f"table {table}: index {index['IndexName']} added to the kept data; {what} before it: "
+                f".venv/bin/python -m {tool} --table {table} --endpoint-url <this store's endpoint>",
                 flush=True,
             )

@@ -146,6 +146,16 @@ EVENTS_BY_FUNCTION = {
         "GET", "/{account_id}/members/email/{email}", {"account_id": 100, "email": "ada@example.com"}
     ),
     "delete_member": build_event("DELETE", MEMBER, {"account_id": 100, "member_id": 1}),
+    "list_members": build_event(
+        "GET", "/{account_id}/members", {"account_id": 100}, query={"start": "0", "end": "500"}
+    ),
+    "create_field": build_event(
+        "POST",
+        "/{account_id}/fields",
+        {"account_id": 100},
+        {"shortcut_name": "favorite_food", "display_name": "Favorite Food"},
+    ),
+    "list_fields": build_event("GET", "/{account_id}/fields", {"account_id": 100}),
     "create_member_events": build_event(
         "POST",
         "/{account_id}/events/members",

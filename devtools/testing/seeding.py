@@ -79,3 +79,29 @@ def seed_events(
     for key, added in counts.increments(events).items():  # the member's counts, as the API keeps them
         stores.client.update_item(**counts.update(stores.table_name, key, added))
     return items
+
+
+def seed_members(
+    stores: Any, count: int, *, account_id: int = 100, first_id: int = 1_000_000, step: int = 1
+) -> list[int]:
+    """Write ``count`` members (``member<id>@example.com``, ids from ``first_id`` by ``step``) straight through
+    BatchWriteItem, with their email guards and their shards' counts as the API keeps them; their ids."""
+    from emma_events import keys, layout
+    from emma_events.dates import utc_now
+    from emma_events.domain import Member
+
+    ids = list(range(first_id, first_id + count * step, step))
+    items = []
+    for member_id in ids:
+        email = f"member{member_id}@example.com"
+        items.append(layout.member_item(Member(account_id, member_id, email, {"n": member_id}, "a", utc_now())))
+        items.append(layout.email_key(account_id, email) | {"member_id": {"N": str(member_id)}})
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        stores.client.batch_write_item(RequestItems={stores.table_name: batch})
+    shards: dict[int, list[int]] = {}
+    for member_id in ids:
+        shards.setdefault(keys.member_shard(member_id), []).append(member_id)
+    for members in shards.values():  # each shard's count, as the API keeps it (one change per shard here)
+        stores.client.update_item(**layout.member_count_change(stores.table_name, account_id, members[0], len(members)))
+    return ids

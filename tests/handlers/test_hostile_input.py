@@ -252,7 +252,7 @@ def assert_survives(world: dict[str, Any], name: str, event: dict[str, Any]) -> 
     return survives(world["items"], name, event)
 
 
-BODY_FUNCTIONS = ["create_event_type", "update_event_type", "add_member", "create_member_events"]
+BODY_FUNCTIONS = ["create_event_type", "update_event_type", "add_member", "create_field", "create_member_events"]
 ALL_FUNCTIONS = [
     "create_event_type",
     "list_event_types",
@@ -263,6 +263,9 @@ ALL_FUNCTIONS = [
     "get_member",
     "get_member_by_email",
     "delete_member",
+    "list_members",
+    "create_field",
+    "list_fields",
     "create_member_events",
     "list_member_events",
 ]
@@ -417,7 +420,9 @@ def test_an_id_in_the_url_is_written_in_plain_digits(
 @budget(80)
 @seed(SEED)
 @given(
-    name=st.sampled_from(["list_member_events", "list_event_types", "get_member", "create_member_events"]),
+    name=st.sampled_from(
+        ["list_member_events", "list_event_types", "list_members", "list_fields", "get_member", "create_member_events"]
+    ),
     query=queries,
 )
 @example(name="list_member_events", query={"since": "0001-01-01T00:00:00+01:00"})
@@ -525,6 +530,22 @@ def test_a_cursor_this_api_did_not_issue_is_a_400(world: dict[str, Any], data: A
     if forged != cursor:
         assert result.status == 400
         assert [e["field"] for e in result.body["errors"]] == ["query.cursor"]
+
+
+@budget(30)
+@seed(SEED)
+@given(position=st.one_of(texts, st.integers(-(2**60), 2**60).map(str)))
+def test_a_members_cursor_holds_a_member_id_or_is_a_400(world: dict[str, Any], position: str) -> None:
+    """The members listing's cursor, forged with the right fingerprint (it is no secret) around any position."""
+    from emma_events.paging import encode_cursor
+
+    forged = encode_cursor(position, (ACCOUNT,))
+    event = event_of("list_members")
+    event["queryStringParameters"] = {"cursor": forged, "limit": "5"}
+    event["multiValueQueryStringParameters"] = {"cursor": [forged], "limit": ["5"]}
+    result = assert_survives(world, "list_members", event)
+    plain = position.isascii() and position.isdigit() and position == str(int(position)) and 0 < int(position) < 2**53
+    assert result.status == (200 if plain else 400), (position, result.body)
 
 
 def test_a_cursor_is_bound_to_its_member(world: dict[str, Any]) -> None:

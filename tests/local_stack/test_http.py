@@ -116,7 +116,7 @@ def test_a_route_that_does_not_exist_is_answered_by_the_gateway(stack: RunningSt
     assert reply.status == 501
     assert reply.content_type == "application/problem+json"
     assert reply.json["type"] == "urn:emma-events:problem:not-implemented"
-    assert stack.request("GET", "/100/fields").status == 501  # Emma's, not served here
+    assert stack.request("GET", "/100/groups").status == 501  # Emma's, not served here
     assert stack.request("PATCH", "/100/events").status == 501
     # Flask would serve HEAD for every GET route; API Gateway has no HEAD method on them: its missing route.
     head = stack.request("HEAD", "/100/events")

@@ -198,20 +198,24 @@ def first_sk(dynamodb: Any, type_id: int) -> str:
     )
 
 
-def test_the_local_stack_adds_the_index_to_a_table_kept_from_an_earlier_release(
+def test_the_local_stack_adds_the_indexes_to_a_table_kept_from_an_earlier_release(
     dynamodb: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from devtools.local_stack.store import EmbeddedDynamoDB
     from devtools.local_stack.template import TEMPLATE, create_table_kwargs
 
     kept = create_table_kwargs("kept-before-counts")
-    kept["GlobalSecondaryIndexes"] = [i for i in kept["GlobalSecondaryIndexes"] if i["IndexName"] != "ByMemberType"]
-    kept["AttributeDefinitions"] = [a for a in kept["AttributeDefinitions"] if a["AttributeName"] != "GSI2PK"]
+    kept["GlobalSecondaryIndexes"] = [i for i in kept["GlobalSecondaryIndexes"] if i["IndexName"] == "ByType"]
+    kept["AttributeDefinitions"] = [
+        a for a in kept["AttributeDefinitions"] if a["AttributeName"] in ("PK", "SK", "GSI1PK", "GSI1SK")
+    ]
     dynamodb.create_table(**kept)
     EmbeddedDynamoDB._add_missing_indexes(dynamodb, "kept-before-counts", "EventsTable", TEMPLATE)
     indexes = dynamodb.describe_table(TableName="kept-before-counts")["Table"]["GlobalSecondaryIndexes"]
-    assert sorted(i["IndexName"] for i in indexes) == ["ByMemberType", "ByType"]
-    assert "ops.count_events --table kept-before-counts" in capsys.readouterr().out
+    assert sorted(i["IndexName"] for i in indexes) == ["ByMemberType", "ByType", "Members"]
+    said = capsys.readouterr().out
+    assert "ops.count_events --table kept-before-counts" in said
+    assert "members added before it: .venv/bin/python -m ops.index_members --table kept-before-counts" in said
 
 
 def test_a_count_that_meets_a_settlement_of_a_removed_types_counts_reads_again(dynamodb: Any) -> None:

@@ -35,6 +35,18 @@ class Member(NamedTuple):
     member_since: datetime
 
 
+class MemberField(NamedTuple):
+    """One of an account's member fields (Emma's ``/fields``): what a member's ``fields`` are keyed by."""
+
+    account_id: int
+    field_id: int
+    shortcut_name: str
+    display_name: str
+    field_type: str
+    widget_type: str
+    column_order: int
+
+
 class NewMemberEvent(NamedTuple):
     """One event of a POST, validated; the member and type may still be named by email and name."""
 

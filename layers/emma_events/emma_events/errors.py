@@ -110,6 +110,17 @@ class EventTypeExists(ApiError):
         super().__init__(detail, errors=[field_error(("body", "event_type"), "is taken", "event_type_exists")])
 
 
+class FieldExists(ApiError):
+    """Emma answers a field whose ``shortcut_name`` the account has with 400, and so do we."""
+
+    status = 400
+    title = "Field already exists"
+    slug = "field-exists"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, errors=[field_error(("body", "shortcut_name"), "is taken", "field_exists")])
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     title = "Unsupported Media Type"

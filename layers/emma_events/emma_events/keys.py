@@ -16,9 +16,13 @@ SK = "SK"
 #: Sort key of the per-account id sequences (one numeric attribute per sequence).
 SEQUENCE_SK = "SEQ"
 EVENT_TYPE_SEQUENCE = "event_type_seq"
+FIELD_SEQUENCE = "field_seq"
 
 EVENT_TYPE_PREFIX = "ET#"
 EVENT_TYPE_NAME_PREFIX = "ETNAME#"
+#: Member fields (Emma's ``/fields``) of the account's partition, by id, and their shortcut names' guards.
+FIELD_PREFIX = "FIELD#"
+FIELD_NAME_PREFIX = "FIELDNAME#"
 #: Zero-padding keeps the lexical order of sort keys equal to the numeric order of ids (2**53 has 16 digits).
 ID_WIDTH = 16
 #: Ids are positive integers that stay exact in JavaScript (``Number.MAX_SAFE_INTEGER``), the one definition.
@@ -31,6 +35,10 @@ def account_pk(account_id: int) -> str:
 
 def event_type_sk(event_type_id: int) -> str:
     return f"{EVENT_TYPE_PREFIX}{event_type_id:0{ID_WIDTH}d}"
+
+
+def field_sk(field_id: int) -> str:
+    return f"{FIELD_PREFIX}{field_id:0{ID_WIDTH}d}"
 
 
 #: The account's item listing the event types being removed (their events not all deleted yet): the listings
@@ -51,6 +59,32 @@ EMAIL_SK = "EMAIL"
 
 def member_pk(account_id: int, member_id: int) -> str:
     return f"{account_id}#M#{member_id}"
+
+
+#: The account's members by id (``Members`` index, all attributes), spread over this many keys by member id:
+#: each index key takes at most 1,000 writes a second on AWS, so one key would cap an account's adds there.
+MEMBER_INDEX = "Members"
+MEMBER_INDEX_PK = "GSI3PK"
+MEMBER_INDEX_SK = "GSI3SK"
+MEMBER_INDEX_SHARDS = 16
+#: Per shard of the index, how many members it holds (``members``): a count reads the 16 of them.
+MEMBER_COUNT_SK = "COUNT"
+
+
+def member_shard(member_id: int) -> int:
+    return member_id % MEMBER_INDEX_SHARDS
+
+
+def member_index_pk(account_id: int, shard: int) -> str:
+    return f"{account_id}#MS#{shard}"
+
+
+def member_index_sk(member_id: int) -> str:
+    return f"{member_id:0{ID_WIDTH}d}"
+
+
+def member_count_pk(account_id: int, shard: int) -> str:
+    return f"{account_id}#MC#{shard}"
 
 
 #: ASCII's upper-case letters to lower case, and nothing else.

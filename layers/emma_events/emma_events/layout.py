@@ -8,7 +8,7 @@ from typing import Any
 
 from emma_events import keys
 from emma_events.dates import from_storage, to_storage
-from emma_events.domain import DETAILS, EventType, Member, MemberEvent
+from emma_events.domain import DETAILS, EventType, Member, MemberEvent, MemberField
 from emma_events.dynamo import Item, attr_n, attr_s
 
 
@@ -73,16 +73,43 @@ def email_key(account_id: int, email: str) -> Item:
     return {keys.PK: attr_s(keys.email_pk(account_id, email)), keys.SK: attr_s(keys.EMAIL_SK)}
 
 
-def member_item(member: Member) -> Item:
-    return member_key(member.account_id, member.member_id) | {
-        "entity": attr_s("member"),
-        "account_id": attr_n(member.account_id),
-        "member_id": attr_n(member.member_id),
-        "email": attr_s(member.email),
-        "fields": attr_s(json.dumps(member.fields, separators=(",", ":"), ensure_ascii=False)),
-        "status": attr_s(member.status),
-        "member_since": attr_s(to_storage(member.member_since)),
+def member_count_key(account_id: int, shard: int) -> Item:
+    """The item counting the members of one shard of the ``Members`` index."""
+    return {keys.PK: attr_s(keys.member_count_pk(account_id, shard)), keys.SK: attr_s(keys.MEMBER_COUNT_SK)}
+
+
+def member_count_change(table: str, account_id: int, member_id: int, change: int) -> dict[str, Any]:
+    """The Update adding ``change`` to the count of the member's shard of the ``Members`` index."""
+    return {
+        "TableName": table,
+        "Key": member_count_key(account_id, keys.member_shard(member_id)),
+        "UpdateExpression": "ADD members :change SET entity = :entity",
+        "ExpressionAttributeValues": {":change": attr_n(change), ":entity": attr_s("member_count")},
     }
+
+
+def member_index_keys(account_id: int, member_id: int) -> Item:
+    """A member's key in the ``Members`` index (its shard, its id)."""
+    return {
+        keys.MEMBER_INDEX_PK: attr_s(keys.member_index_pk(account_id, keys.member_shard(member_id))),
+        keys.MEMBER_INDEX_SK: attr_s(keys.member_index_sk(member_id)),
+    }
+
+
+def member_item(member: Member) -> Item:
+    return (
+        member_key(member.account_id, member.member_id)
+        | member_index_keys(member.account_id, member.member_id)
+        | {
+            "entity": attr_s("member"),
+            "account_id": attr_n(member.account_id),
+            "member_id": attr_n(member.member_id),
+            "email": attr_s(member.email),
+            "fields": attr_s(json.dumps(member.fields, separators=(",", ":"), ensure_ascii=False)),
+            "status": attr_s(member.status),
+            "member_since": attr_s(to_storage(member.member_since)),
+        }
+    )
 
 
 def member_of(item: Item) -> Member:
@@ -93,6 +120,37 @@ def member_of(item: Item) -> Member:
         fields=json.loads(item["fields"]["S"]),
         status=item["status"]["S"],
         member_since=from_storage(item["member_since"]["S"]),
+    )
+
+
+def field_key(account_id: int, field_id: int) -> Item:
+    return {keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.field_sk(field_id))}
+
+
+def field_name_guard(account_id: int, shortcut_name: str) -> Item:
+    return {keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.FIELD_NAME_PREFIX + shortcut_name)}
+
+
+def field_item(field: MemberField) -> Item:
+    return field_key(field.account_id, field.field_id) | {
+        "entity": attr_s("field"),
+        **{name: attr_n(getattr(field, name)) for name in ("account_id", "field_id", "column_order")},
+        **{
+            name: attr_s(getattr(field, name))
+            for name in ("shortcut_name", "display_name", "field_type", "widget_type")
+        },
+    }
+
+
+def field_of(item: Item) -> MemberField:
+    return MemberField(
+        account_id=int(item["account_id"]["N"]),
+        field_id=int(item["field_id"]["N"]),
+        shortcut_name=item["shortcut_name"]["S"],
+        display_name=item["display_name"]["S"],
+        field_type=item["field_type"]["S"],
+        widget_type=item["widget_type"]["S"],
+        column_order=int(item["column_order"]["N"]),
     )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from emma_events.api_key_store import ApiKeyStore
     from emma_events.cascade_store import CascadeStore
     from emma_events.event_type_store import EventTypeStore
+    from emma_events.field_store import FieldStore
     from emma_events.member_event_store import MemberEventStore
     from emma_events.member_store import MemberStore
 
@@ -43,6 +44,13 @@ def members() -> MemberStore:
 
 
 @lru_cache(maxsize=1)
+def fields() -> FieldStore:
+    from emma_events.field_store import FieldStore
+
+    return FieldStore(settings().table_name, client())
+
+
+@lru_cache(maxsize=1)
 def member_events() -> MemberEventStore:
     from emma_events.member_event_store import MemberEventStore
 
@@ -65,7 +73,7 @@ def cascades() -> CascadeStore:
 
 def reset() -> None:
     """Forget the client and every store (the next use builds them again from the environment)."""
-    for accessor in (client, event_types, members, member_events, api_keys, cascades):
+    for accessor in (client, event_types, members, fields, member_events, api_keys, cascades):
         accessor.cache_clear()
 
 
@@ -76,6 +84,7 @@ class Stores:
         from emma_events.api_key_store import ApiKeyStore
         from emma_events.cascade_store import CascadeStore
         from emma_events.event_type_store import EventTypeStore
+        from emma_events.field_store import FieldStore
         from emma_events.member_event_store import MemberEventStore
         from emma_events.member_store import MemberStore
 
@@ -83,6 +92,7 @@ class Stores:
         self.client = client or new_client()
         self.event_types = EventTypeStore(table_name, self.client)
         self.members = MemberStore(table_name, self.client)
+        self.fields = FieldStore(table_name, self.client)
         self.member_events = MemberEventStore(table_name, self.client)
         self.api_keys = ApiKeyStore(table_name, self.client)
         self.cascades = CascadeStore(table_name, self.client)
