@@ -1,15 +1,15 @@
 """Index and count the members added before the ``Members`` index; run once after deploying the release that has it.
 
 Each member is now written with its key of the ``Members`` index (``GET /{account_id}/members``) and counted in
-its shard's count item, in one transaction. A member added before has neither: until this runs, it is missing
-from the listing and from ``count=true`` (docs/operations.md, "Upgrading: the members listing").
+one of its account's count items, in one transaction. A member added before has neither: until this runs, it is
+missing from the listing and from ``count=true`` (docs/operations.md, "Upgrading: the members listing").
 
     python -m ops.index_members --table <TableName> [--dry-run] [--endpoint-url http://127.0.0.1:8000]
 
 It reads every member item without the index key (one filtered Scan, paginated) and, for each, in one
-transaction, sets the key (on condition that it is still unset and the member still exists) and adds 1 to its
-shard's count. So each member is counted exactly once, however often this runs or whatever runs beside it; a
-member whose transaction is refused (deleted or indexed meanwhile) is reported and left.
+transaction, sets the key (on condition that it is still unset and the member still exists) and adds 1 to one
+of the account's count items. So each member is counted exactly once, however often this runs or whatever runs
+beside it; a member whose transaction is refused (deleted or indexed meanwhile) is reported and left.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def index(client: Any, table: str, item: dict[str, Any]) -> bool:
                 },
             }
         },
-        {"Update": layout.member_count_change(table, member.account_id, member.member_id, 1)},
+        {"Update": layout.member_count_change(table, member.account_id, 1)},
     ]
     try:
         client.transact_write_items(TransactItems=parts)

@@ -82,15 +82,15 @@ def seed_events(
 
 
 def seed_members(
-    stores: Any, count: int, *, account_id: int = 100, first_id: int = 1_000_000, step: int = 1
+    stores: Any, count: int = 0, *, account_id: int = 100, first_id: int = 1_000_000, ids: list[int] | None = None
 ) -> list[int]:
-    """Write ``count`` members (``member<id>@example.com``, ids from ``first_id`` by ``step``) straight through
-    BatchWriteItem, with their email guards and their shards' counts as the API keeps them; their ids."""
-    from emma_events import keys, layout
+    """Write ``count`` members (``member<id>@example.com``, ids from ``first_id``, or ``ids``) straight through
+    BatchWriteItem, with their email guards and their count as the API keeps it; their ids."""
+    from emma_events import layout
     from emma_events.dates import utc_now
     from emma_events.domain import Member
 
-    ids = list(range(first_id, first_id + count * step, step))
+    ids = ids if ids is not None else list(range(first_id, first_id + count))
     items = []
     for member_id in ids:
         email = f"member{member_id}@example.com"
@@ -99,9 +99,6 @@ def seed_members(
     for start in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
         stores.client.batch_write_item(RequestItems={stores.table_name: batch})
-    shards: dict[int, list[int]] = {}
-    for member_id in ids:
-        shards.setdefault(keys.member_shard(member_id), []).append(member_id)
-    for members in shards.values():  # each shard's count, as the API keeps it (one change per shard here)
-        stores.client.update_item(**layout.member_count_change(stores.table_name, account_id, members[0], len(members)))
+    if ids:  # the account's count, as the API keeps it (here in one change)
+        stores.client.update_item(**layout.member_count_change(stores.table_name, account_id, len(ids)))
     return ids

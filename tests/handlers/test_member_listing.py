@@ -84,7 +84,7 @@ def test_accounts_with_colliding_member_ids_never_see_each_others_members(dynamo
 _accounts = itertools.count(10_000)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     size=st.integers(0, 70),
     deleted=st.sets(st.integers(0, 69)),
@@ -177,3 +177,20 @@ def test_members_added_before_the_listing_are_indexed_and_counted_once_by_the_up
     assert index_members(dynamodb) == (0, "0 member(s) indexed, 0 refused\n")  # run again: nothing twice
     delete_member(100, 8)
     assert (ids(list_members(100)), count(100)) == (sorted([7, new]), 2)
+
+
+def test_the_listings_queries_side_by_side_keep_the_invocations_deadline(dynamodb: Any) -> None:
+    """The 16 Queries run in worker threads: the deadline (a context variable of the invocation) holds there too,
+    so a listing out of time is a 503 with Retry-After, not a function timed out by the SDK's retries."""
+    from emma_events.deadline import set_deadline
+    from emma_events.errors import ServiceUnavailable
+    from emma_events.stores import members
+
+    seed(3)
+    set_deadline(0.0)
+    try:
+        with pytest.raises(ServiceUnavailable):
+            members().list_members(100, limit=10)
+    finally:
+        set_deadline(None)
+    assert [m.member_id for m in members().list_members(100, limit=10)[0]] == [1_000_000, 1_000_001, 1_000_002]

@@ -333,3 +333,24 @@ def test_a_lost_answer_to_deleting_a_member_is_still_deleted(
     assert (state["sent"], state["reads_after"]) == (2, 0)
     assert entities(table_items, "member") == []
     assert new_member() != member  # the email was freed (and ids are never reused)
+
+
+def test_a_members_index_still_being_built_is_a_503_not_a_500(monkeypatch: pytest.MonkeyPatch, dynamodb: Any) -> None:
+    """A deploy that adds the Members index leaves it backfilling for a while on AWS (no emulator shows it):
+    DynamoDB refuses its Queries with a ValidationException, which the listing answers 503 with Retry-After."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.responses import DynamoHandler
+
+    new_member()
+    original = DynamoHandler.query
+
+    def backfilling(self: Any) -> Any:
+        if self.body.get("IndexName") == "Members":  # moto keeps the parsed request here
+            raise JsonRESTError("ValidationException", "Cannot read from backfilling global secondary index: Members")
+        return original(self)
+
+    monkeypatch.setattr(DynamoHandler, "query", backfilling)
+    result = invoke("list_members", api_event("list_members"))
+    assert_problem(result, 503)
+    assert "Retry-After" in result.headers
+    assert invoke("list_members", api_event("list_members", query={"count": "true"})).body == 1

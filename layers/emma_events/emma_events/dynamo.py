@@ -43,8 +43,11 @@ class Table:
         return found
 
     def _prefix_query(self, account_id: int, prefix: str) -> dict[str, Any]:
+        """Items of the account's partition whose sort key begins with ``prefix``, strongly consistent: a type or
+        field created just before is listed (a client reads the fields, then writes what they list)."""
         return {
             "TableName": self.table_name,
+            "ConsistentRead": True,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
             "ExpressionAttributeValues": {":pk": attr_s(keys.account_pk(account_id)), ":prefix": attr_s(prefix)},
         }

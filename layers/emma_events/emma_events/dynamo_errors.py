@@ -34,8 +34,17 @@ def translate_errors(method: Callable[P, R]) -> Callable[P, R]:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in _THROTTLING:
                 raise ServiceUnavailable("The database is busy; retry the request later.") from error
+            if _index_being_built(error):  # a deploy added it; DynamoDB fills it in the background
+                raise ServiceUnavailable("An index this request reads is being built; retry it later.") from error
             raise
         except (DeadlineReached, ConnectionError, HTTPClientError):  # out of time, or no answer after the retries
             raise ServiceUnavailable("The database did not answer in time; retry the request later.") from None
 
     return wrapper
+
+
+def _index_being_built(error: ClientError) -> bool:
+    """A Query of a global secondary index that a deploy has just added: DynamoDB answers ValidationException
+    ("Cannot read from backfilling global secondary index") until it is ``ACTIVE``."""
+    problem = error.response.get("Error", {})
+    return problem.get("Code") == "ValidationException" and "backfilling" in str(problem.get("Message", "")).lower()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from emma_events import keys, layout
 from emma_events.domain import MemberField
-from emma_events.dynamo import Table, attr_n
+from emma_events.dynamo import Table, attr_n, attr_s
 from emma_events.dynamo_errors import translate_errors
 from emma_events.errors import FieldExists, reject
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
@@ -43,30 +43,45 @@ class FieldStore(Table):
         widget_type: str,
         column_order: int | None,
     ) -> MemberField:
-        """A new field. 1 x GetItem (the name's guard: a name taken costs no id) + 1 x UpdateItem (id) +
-        1 x TransactWriteItems (field + name guard, both ``attribute_not_exists``): of two concurrent creations
-        of one name, one wins."""
-        guard_key = layout.field_name_guard(account_id, shortcut_name)
-        if shortcut_name in {name for name, _ in DEFAULT_FIELDS} or self._item(guard_key):
+        """A new field. 1 x GetItem (the account's fields' sequence) + 1 x TransactWriteItems: it advanced on
+        condition that it is still the value read and below ``MAX_FIELDS``, the field and its name guard (both
+        ``attribute_not_exists``). Ids are dense and the cap exact: a creation refused (a name taken, a
+        concurrent creation) takes no id. Of two concurrent creations of one name, one wins."""
+        if shortcut_name in {name for name, _ in DEFAULT_FIELDS}:
             raise FieldExists(_taken(shortcut_name))
-        created = self.next_id(account_id, keys.FIELD_SEQUENCE)
-        if created > MAX_FIELDS:
-            reject("body.shortcut_name", f"an account creates at most {MAX_FIELDS} fields", "too_many_fields")
-        field_id = created + len(DEFAULT_FIELDS)
-        field = MemberField(
-            account_id, field_id, shortcut_name, display_name, field_type, widget_type, column_order or field_id
-        )
-        guard = guard_key | {"field_id": attr_n(field_id)}
-        parts = [Part("field", {"Put": self._put(layout.field_item(field))}), Part("name", {"Put": self._put(guard)})]
+        sequence = {keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.FIELD_SEQUENCE_SK)}
+        guard_key = layout.field_name_guard(account_id, shortcut_name)
+
+        def attempt() -> tuple[list[Part], MemberField]:
+            created = int((self._item(sequence) or {}).get(keys.FIELD_SEQUENCE, {}).get("N", 0))
+            if created >= MAX_FIELDS:
+                reject("body.shortcut_name", f"an account creates at most {MAX_FIELDS} fields", "too_many_fields")
+            field_id = created + 1 + len(DEFAULT_FIELDS)
+            field = MemberField(
+                account_id, field_id, shortcut_name, display_name, field_type, widget_type, column_order or field_id
+            )
+            advance = {
+                "TableName": self.table_name,
+                "Key": sequence,
+                "UpdateExpression": "SET #seq = :next",
+                "ConditionExpression": "#seq = :read" if created else "attribute_not_exists(#seq)",
+                "ExpressionAttributeNames": {"#seq": keys.FIELD_SEQUENCE},
+                "ExpressionAttributeValues": {":next": attr_n(created + 1)}
+                | ({":read": attr_n(created)} if created else {}),
+            }
+            return [
+                Part("sequence", {"Update": advance}),
+                Part("field", {"Put": self._put(layout.field_item(field))}),
+                Part("name", {"Put": self._put(guard_key | {"field_id": attr_n(field_id)})}),
+            ], field
 
         def cancelled(error: Cancelled, _: MemberField) -> MemberField | Again:
-            if error.failed("field"):
-                return field  # its id is this request's own: an earlier attempt of it was written
+            # (the SDK resends a transaction with its client token: a resend of one written is a success there)
             if error.failed("name"):
                 raise FieldExists(_taken(shortcut_name)) from error
-            return AGAIN
+            return AGAIN  # another field took this id first (or a conflict): read the sequence again
 
-        return self.write(lambda: (parts, field), cancelled, f"field {shortcut_name!r}")
+        return self.write(attempt, cancelled, f"field {shortcut_name!r}")
 
     @translate_errors
     def list_fields(self, account_id: int, *, offset: int = 0, limit: int | None = None) -> list[MemberField]:

@@ -16,7 +16,9 @@ SK = "SK"
 #: Sort key of the per-account id sequences (one numeric attribute per sequence).
 SEQUENCE_SK = "SEQ"
 EVENT_TYPE_SEQUENCE = "event_type_seq"
+#: The account's fields' ids, in an item of their own (``FIELDSEQ``): a creation advances it in its transaction.
 FIELD_SEQUENCE = "field_seq"
+FIELD_SEQUENCE_SK = "FIELDSEQ"
 
 EVENT_TYPE_PREFIX = "ET#"
 EVENT_TYPE_NAME_PREFIX = "ETNAME#"
@@ -67,12 +69,18 @@ MEMBER_INDEX = "Members"
 MEMBER_INDEX_PK = "GSI3PK"
 MEMBER_INDEX_SK = "GSI3SK"
 MEMBER_INDEX_SHARDS = 16
-#: Per shard of the index, how many members it holds (``members``): a count reads the 16 of them.
+#: An account's member count, in this many items (``members``) that only sum to it: each add or delete changes one
+#: of them at random in its transaction, so concurrent adds rarely meet (a transaction touching an item of another
+#: in flight is cancelled); a count reads them all in one BatchGetItem.
+MEMBER_COUNT_ITEMS = 64
 MEMBER_COUNT_SK = "COUNT"
 
 
 def member_shard(member_id: int) -> int:
-    return member_id % MEMBER_INDEX_SHARDS
+    """The member's key of the ``Members`` index: the top 4 bits of a multiplicative (Fibonacci) hash of its id.
+    Ids come in blocks of 100 per container (ids.py): ``id mod 16`` would put a container's first ids of each
+    block on 4 of the 16 keys (100 = 4 mod 16)."""
+    return ((member_id * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> 60
 
 
 def member_index_pk(account_id: int, shard: int) -> str:
@@ -83,8 +91,8 @@ def member_index_sk(member_id: int) -> str:
     return f"{member_id:0{ID_WIDTH}d}"
 
 
-def member_count_pk(account_id: int, shard: int) -> str:
-    return f"{account_id}#MC#{shard}"
+def member_count_pk(account_id: int, item: int) -> str:
+    return f"{account_id}#MC#{item}"
 
 
 #: ASCII's upper-case letters to lower case, and nothing else.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -73,16 +74,16 @@ def email_key(account_id: int, email: str) -> Item:
     return {keys.PK: attr_s(keys.email_pk(account_id, email)), keys.SK: attr_s(keys.EMAIL_SK)}
 
 
-def member_count_key(account_id: int, shard: int) -> Item:
-    """The item counting the members of one shard of the ``Members`` index."""
-    return {keys.PK: attr_s(keys.member_count_pk(account_id, shard)), keys.SK: attr_s(keys.MEMBER_COUNT_SK)}
+def member_count_key(account_id: int, item: int) -> Item:
+    """One of the items whose sum is the account's member count."""
+    return {keys.PK: attr_s(keys.member_count_pk(account_id, item)), keys.SK: attr_s(keys.MEMBER_COUNT_SK)}
 
 
-def member_count_change(table: str, account_id: int, member_id: int, change: int) -> dict[str, Any]:
-    """The Update adding ``change`` to the count of the member's shard of the ``Members`` index."""
+def member_count_change(table: str, account_id: int, change: int) -> dict[str, Any]:
+    """The Update adding ``change`` to one of the account's member count items, taken at random."""
     return {
         "TableName": table,
-        "Key": member_count_key(account_id, keys.member_shard(member_id)),
+        "Key": member_count_key(account_id, random.randrange(keys.MEMBER_COUNT_ITEMS)),  # noqa: S311 - a spread
         "UpdateExpression": "ADD members :change SET entity = :entity",
         "ExpressionAttributeValues": {":change": attr_n(change), ":entity": attr_s("member_count")},
     }

@@ -1,15 +1,16 @@
 """A page of an account's members by id, merged from the shards of the ``Members`` index.
 
-Member ids are dealt to the 16 shards in turn (``id mod 16``), so the first N members of the account are about
-N / 16 of each shard. Each shard is read for its share and a margin, side by side; the merge answers the members
-it knows to be complete: those up to the lowest last id of a shard that has more. The shards that fall short (the
-others' members deleted more) are read further, for what the page misses (or twice as many as before), until it is
-complete.
+Member ids are spread over the 16 shards by a hash (``keys.member_shard``), so the first N members of the account
+are about N / 16 of each shard. Each shard is read for its share and a margin, side by side; the merge answers
+the members it knows to be complete: those up to the lowest last id of a shard that has more. The shards that
+fall short (the others' members deleted more) are read further, for what the page misses (or twice as many as
+before), until it is complete.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from functools import lru_cache, partial
 from typing import Any
 
@@ -49,20 +50,23 @@ def members_page(
     """Members ``[offset, wanted)`` of the account by id (after member ``after``), and the id the next page
     continues after (None when none follows). ``table``: the store (its client and table name)."""
     shards = [_Shard(number) for number in range(SHARDS)]
-    size = -(-wanted * 5 // (4 * SHARDS)) + 4  # the share of each shard, plus a quarter and 4
+    size = -(-wanted * 5 // (4 * SHARDS)) + 8  # the share of each shard, plus a quarter and 8
     reading = shards
     while True:
-        list(_pool().map(partial(_read, table, account_id, size=size, after=after), reading))
+        # each Query in a copy of this context: the invocation's deadline (deadline.py) holds in the workers too
+        read = partial(_read, table, account_id, size=size, after=after)
+        for future in [_pool().submit(copy_context().run, read, shard) for shard in reading]:
+            future.result()
         open_shards = [shard for shard in shards if shard.more]
         bound = min((shard.last for shard in open_shards), default=None)  # every member up to it is read
-        read = sorted((item for shard in shards for item in shard.items), key=_id)
-        complete = read if bound is None else [item for item in read if _id(item) <= bound]
+        known = sorted((item for shard in shards for item in shard.items), key=_id)
+        complete = known if bound is None else [item for item in known if _id(item) <= bound]
         if bound is None or len(complete) >= wanted:
             page = [layout.member_of(item) for item in complete[offset:wanted]]
             more = len(complete) > wanted or bound is not None
             return page, (page[-1].member_id if more and page else None)
         # the members a complete page needs are below the wanted-th read so far: read further where they may be
-        needed = _id(read[wanted - 1]) if len(read) >= wanted else None
+        needed = _id(known[wanted - 1]) if len(known) >= wanted else None
         reading = [shard for shard in open_shards if needed is None or shard.last < needed]
         size = min(max(size * 2, wanted - len(complete)), QUERY_PAGE_ITEMS)  # at most what is missing
 

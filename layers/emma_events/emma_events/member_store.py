@@ -26,8 +26,8 @@ class MemberStore(Table):
         """The member with this email (``added`` False), or a new one (``added`` True).
 
         Existing: 1 x GetItem (email guard) + 1 x GetItem (member). New: 1 x GetItem + 1 x UpdateItem (id, once
-        per block) + 1 x TransactWriteItems (member + guard, both ``attribute_not_exists``, + 1 on its shard's
-        count). Of two concurrent adds of one email, the loser's guard condition fails and it returns the
+        per block) + 1 x TransactWriteItems (member + guard, both ``attribute_not_exists``, + 1 on a count
+        item). Of two concurrent adds of one email, the loser's guard condition fails and it returns the
         winner's member.
         """
 
@@ -45,7 +45,7 @@ class MemberStore(Table):
             return [
                 Part("member", {"Put": self._put(layout.member_item(member))}),
                 Part("email", {"Put": self._put(guard)}),
-                Part("count", {"Update": layout.member_count_change(self.table_name, account_id, member.member_id, 1)}),
+                Part("count", {"Update": layout.member_count_change(self.table_name, account_id, 1)}),
             ], (
                 member,
                 True,
@@ -92,8 +92,8 @@ class MemberStore(Table):
 
     @translate_errors
     def delete_member(self, account_id: int, member_id: int) -> None:
-        """Delete a member and free its email. 1 x GetItem + 1 x TransactWriteItems (member + email guard, - 1 on
-        its shard's count when it was counted).
+        """Delete a member and free its email. 1 x GetItem + 1 x TransactWriteItems (member + email guard, - 1 on a
+        count item when it was counted).
 
         The member's events are deleted afterwards by the stream-triggered cascade, not in this request. A member
         gone since this request read it (a concurrent delete, or a resend of this very write) is a success.
@@ -113,7 +113,7 @@ class MemberStore(Table):
             # ops.index_members runs: the condition holds the count to what was read
             if keys.MEMBER_INDEX_PK in item:
                 items = [{"Delete": self._delete(key, f"attribute_exists({keys.MEMBER_INDEX_PK})")}]
-                items.append({"Update": layout.member_count_change(self.table_name, account_id, member_id, -1)})
+                items.append({"Update": layout.member_count_change(self.table_name, account_id, -1)})
             else:
                 items = [
                     {
@@ -134,8 +134,8 @@ class MemberStore(Table):
 
     @translate_errors
     def count_members(self, account_id: int) -> int:
-        """How many members the account has: 1 x BatchGetItem of its 16 shards' counts, strongly consistent."""
-        wanted = [layout.member_count_key(account_id, shard) for shard in range(keys.MEMBER_INDEX_SHARDS)]
+        """How many members the account has: 1 x BatchGetItem of its 64 count items, strongly consistent."""
+        wanted = [layout.member_count_key(account_id, item) for item in range(keys.MEMBER_COUNT_ITEMS)]
         return sum(int(item["members"]["N"]) for item in self._batch_get(wanted).values())
 
     @translate_errors
@@ -144,7 +144,6 @@ class MemberStore(Table):
     ) -> tuple[list[Member], int | None]:
         """The account's members by id: ``limit`` of them after the first ``offset`` (after member ``after``),
         and the id to continue after (None: there are no more). Queries of the 16 shards of the ``Members`` index
-        side by side, each for its share of the page and a margin (member ids are dealt to shards in turn);
-        merged, and read further only where a shard falls short (members deleted unevenly): a page reads about
-        1.25 x what it answers, in one wave of 16 Queries."""
+        side by side, each for its share of the page and a margin (member ids are spread by a hash); merged, and
+        read further only where a shard falls short (member_listing.py)."""
         return members_page(self, account_id, offset + limit, after, offset)
