@@ -53,6 +53,8 @@ from devtools.local_stack.template import create_table_kwargs  # noqa: E402
 STORES = ("moto", "dynamodb-local")
 #: Fixtures that put a test on a store; in the reference tier, tests without one are not run again.
 STORE_FIXTURES = {"dynamodb", "stack", "stack_with_state", "table_items"}
+#: Where the processes of one run (pytest-xdist's) find what they share: the run's local stack (``api_stack``).
+SHARED_DIR = "TEST_RUN_SHARED_DIR"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,12 +73,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: over HTTP at a base URL (the local stack, or E2E_API_URL's stage)")
     store = config.getoption("--store")
     os.environ["TEST_STORE"] = store  # local stacks started by the tests run on the same store
+    if not hasattr(config, "workerinput"):  # the run's controller: its processes inherit the folder
+        os.environ[SHARED_DIR] = tempfile.mkdtemp(prefix="test-run-")
     if store == "dynamodb-local":
         from devtools.local_stack.store import dynamodb_local_unavailable
 
         reason = dynamodb_local_unavailable()
         if reason:
             raise pytest.UsageError(f"--store=dynamodb-local: {reason}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's controller stops what its processes shared."""
+    if hasattr(config, "workerinput") or SHARED_DIR not in os.environ:
+        return
+    import shutil
+
+    from devtools.testing.stack_process import stop_shared_stacks
+
+    shared = Path(os.environ.pop(SHARED_DIR))
+    stop_shared_stacks(shared)
+    shutil.rmtree(shared, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -124,12 +141,33 @@ def _dynamodb_local(store: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def api_stack(store: str) -> Iterator[Any]:
-    """One local stack of template.yaml for the HTTP test modules, which each use accounts of their own."""
-    from devtools.testing.stack_process import running_stack
+def api_stack(store: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """One local stack of template.yaml for the HTTP test modules, which each use accounts of their own: one for
+    the whole run, shared by its processes (started by the first that needs it, stopped by the run's end)."""
+    from devtools.testing.stack_process import running_stack, shared_stack
 
+    if hasattr(request.config, "workerinput"):  # a pytest-xdist process
+        yield shared_stack(Path(os.environ[SHARED_DIR]), store)
+        return
     with running_stack(store=store) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def run_once() -> Any:
+    """``run_once(name, setup)``: ``setup()``'s JSON answer, computed once for the whole run (whichever of its
+    processes asks first): a module's data on the shared ``api_stack``."""
+    from devtools.testing.stack_process import once
+
+    return lambda name, setup: once(Path(os.environ[SHARED_DIR]), name, setup)
+
+
+@pytest.fixture(scope="session")
+def run_counter() -> Any:
+    """``run_counter(name, first)``: the next number of a counter of the whole run (``first``, then up)."""
+    from devtools.testing.stack_process import take
+
+    return lambda name, first: take(Path(os.environ[SHARED_DIR]), name, first)
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,8 @@ def p99(values: list[float]) -> float:
 
 def soak(store: str, requests: int) -> dict[str, Any]:
     with running_stack(store=store, startup_timeout=60) as stack:
+        process = stack.process
+        assert process is not None  # started here
         created = stack.request("POST", "/100/events", {"event_type": "soak", "display_name": "Soak"})
         assert created.status == 200, created.text
         member = stack.request("POST", "/100/members/add", {"email": "soak@example.com"})
@@ -75,7 +77,7 @@ def soak(store: str, requests: int) -> dict[str, Any]:
         for _ in range(WARMUP):  # cold starts of the authorizer and the function are not what is measured
             assert stack.request("POST", "/100/events/members", batch).status == 200
         latencies: list[float] = []
-        peak = start_rss = tree_rss_mb(stack.process.pid)
+        peak = start_rss = tree_rss_mb(process.pid)
         started = time.monotonic()
         for n in range(requests):
             before = time.perf_counter()
@@ -84,14 +86,14 @@ def soak(store: str, requests: int) -> dict[str, Any]:
             if reply.status != 200 or len(reply.json) != 10:
                 raise AssertionError(f"request {n}: {reply.status} {reply.text[:300]}")
             if n % 50 == 0 or n == requests - 1:
-                peak = max(peak, tree_rss_mb(stack.process.pid))
+                peak = max(peak, tree_rss_mb(process.pid))
         elapsed = time.monotonic() - started
-        end_rss = tree_rss_mb(stack.process.pid)
+        end_rss = tree_rss_mb(process.pid)
         count = stack.request("GET", f"/100/events/members/{member.json['member_id']}?count=true")
         assert count.json == (WARMUP + requests) * 10, count.text
         stopping = time.monotonic()
-        stack.process.send_signal(signal.SIGINT)  # Ctrl-C, with all that data in the store
-        stack.process.wait(timeout=60)
+        process.send_signal(signal.SIGINT)  # Ctrl-C, with all that data in the store
+        process.wait(timeout=60)
         stop_s = time.monotonic() - stopping
     first, last = latencies[:WINDOW], latencies[-WINDOW:]
     return {

@@ -82,10 +82,12 @@ class Unauthenticated(Exception):
 
 
 class RefusalIsNotAnError(logging.Filter):
-    """SAM logs every authorizer refusal as an ERROR; a 401 is a normal answer (its access line says enough)."""
+    """SAM logs every authorizer refusal as an ERROR; a 401 (credentials refused) and a 403 (another account's
+    path: the policy does not allow it) are normal answers (their access lines say enough)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.args and record.args[0] == str(Unauthenticated()))  # type: ignore[index]
+        refusal = str(record.args[0]) if record.args else ""  # type: ignore[index]
+        return not (refusal == str(Unauthenticated()) or refusal.startswith("Request is not authorized for "))
 
 
 #: API Gateway's integration timeout (29 s by default): past it API Gateway answers 504 whatever the function does.

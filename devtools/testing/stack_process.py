@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
+import functools
 import json
 import os
 import signal
@@ -13,7 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +75,7 @@ def basic(public: str, private: str) -> str:
 @dataclass
 class RunningStack:
     base_url: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: a stack another test process started (``shared_stack``)
     log_path: Path
 
     def request(
@@ -120,7 +123,24 @@ def running_stack(
 ) -> Iterator[RunningStack]:
     """The local stack on free ports, on ``store`` (default: TEST_STORE, else moto), in memory unless
     ``data_dir`` is given (DynamoDB Local's files); ``state_file``: where it says where its store is (as
-    `make run` does for `make invoke`)."""
+    `make run` does for `make invoke`). Stopped at the end of the block."""
+    stack, stop = start_stack(template, startup_timeout, extra_env, store, data_dir, state_file, index_lag_s)
+    try:
+        yield stack
+    finally:
+        stop()
+
+
+def start_stack(
+    template: Path | None = None,
+    startup_timeout: float = 30,
+    extra_env: dict[str, str] | None = None,
+    store: str | None = None,
+    data_dir: Path | None = None,
+    state_file: Path | None = None,
+    index_lag_s: float = INDEX_LAG_S,
+) -> tuple[RunningStack, Callable[[], None]]:
+    """``running_stack``'s stack, started, and what stops it."""
     port = free_port()
     store = store or os.environ.get("TEST_STORE") or "moto"
     command = [sys.executable, "-m", "devtools.local_stack.server", "--host", "127.0.0.1", "--port", str(port)]
@@ -140,6 +160,14 @@ def running_stack(
     log_file = tempfile.NamedTemporaryFile(prefix="local-stack-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
     stack = RunningStack(f"http://127.0.0.1:{port}", process, Path(log_file.name))
+
+    def stop() -> None:
+        if process.poll() is None:
+            stop_process(process.pid, lambda: process.poll() is not None)
+        process.wait()
+        log_file.close()
+        os.unlink(env_vars.name)
+
     try:
         waited = seconds(startup_timeout)
         deadline = time.monotonic() + waited
@@ -153,13 +181,75 @@ def running_stack(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{ran_out('local stack not ready', waited)}:\n{stack.log()}") from None
                 time.sleep(0.1)
-        yield stack
-    finally:
-        process.send_signal(signal.SIGINT)
+    except BaseException:
+        stop()
+        raise
+    return stack, stop
+
+
+def stop_process(pid: int, ended: Callable[[], bool]) -> None:
+    """SIGINT, as Ctrl-C (the stack stops its store and its functions' processes), then SIGKILL if it has not
+    ended in time."""
+    with contextlib.suppress(ProcessLookupError):  # ended already
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + seconds(15)
+        while not ended():
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+
+def shared_stack(directory: Path, store: str) -> RunningStack:
+    """The one local stack of a test run's processes (pytest-xdist's): the first that asks starts it and writes
+    where it is in ``directory``, the others use it; ``stop_shared_stacks`` ends it when the run ends. Each
+    stack costs a store and a warm process per function: one per run instead of one per process."""
+    info = directory / f"stack-{store}.json"
+    with open(directory / "stacks.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not info.exists():
+            stack, _ = start_stack(store=store)  # stopped by the run's controller, not by this process
+            assert stack.process is not None
+            info.write_text(json.dumps({"url": stack.base_url, "log": str(stack.log_path), "pid": stack.process.pid}))
+        found = json.loads(info.read_text())
+    return RunningStack(found["url"], None, Path(found["log"]))
+
+
+def once(directory: Path, name: str, setup: Callable[[], Any]) -> Any:
+    """What ``setup`` answers (JSON), computed by the first process of the run that asks and read by the others:
+    a module's data on the run's shared stack is written once, however its tests are spread over processes."""
+    answer = directory / f"once-{name}.json"
+    with open(directory / f"once-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not answer.exists():
+            answer.write_text(json.dumps(setup()))
+        return json.loads(answer.read_text())
+
+
+def take(directory: Path, name: str, first: int) -> int:
+    """The next number of the run's counter ``name`` (``first``, then up by one), whichever process asks."""
+    counter = directory / f"counter-{name}"
+    with open(directory / f"counter-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        number = int(counter.read_text()) if counter.exists() else first
+        counter.write_text(str(number + 1))
+    return number
+
+
+def stop_shared_stacks(directory: Path) -> None:
+    """Stop the stacks ``shared_stack`` started in ``directory`` (their processes were other test processes')."""
+
+    def ended(pid: int) -> bool:
         try:
-            process.wait(timeout=seconds(15))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
-        os.unlink(env_vars.name)
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # a zombie left by a parent that is gone: ended, once its new parent reaps it
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+        except OSError:
+            return True
+
+    for info in directory.glob("stack-*.json"):
+        pid = json.loads(info.read_text())["pid"]
+        if not ended(pid):
+            stop_process(pid, functools.partial(ended, pid))

@@ -27,7 +27,7 @@ def stage(request: pytest.FixtureRequest) -> Iterator[Stage]:
     from devtools.testing.stack_process import TEST_KEYS
 
     local = request.getfixturevalue("api_stack")
-    yield Stage(local.base_url, 1042, TEST_KEYS[1042])
+    yield Stage(local.base_url, 1089, TEST_KEYS[1089])
 
 
 def problem(reply: Any, status: int) -> dict[str, Any]:

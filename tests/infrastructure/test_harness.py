@@ -1,14 +1,18 @@
-"""The test harness on a busy machine: processes follow the cores given, waits follow the load, and the reference
-tier's DynamoDB Local is started afresh once enough items were written."""
+"""The test harness on a busy machine: processes follow the cores given, waits follow the load, the reference
+tier's DynamoDB Local is started afresh once enough items were written, and a run's processes share one local
+stack, its data written once and its accounts handed out once."""
 
 from __future__ import annotations
 
 import os
+import threading
+from pathlib import Path
 
 import pytest
 
 from devtools.testing import patience, tiers
 from devtools.testing.reference_store import RESTART_AFTER_ITEMS, ReferenceStore, items_written
+from devtools.testing.stack_process import once, take
 
 
 def test_the_tiers_take_one_process_more_than_the_cores_given(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,3 +51,24 @@ def test_the_reference_store_restarts_after_enough_items_written() -> None:
     store.count("PutItem", {})
     assert store.refresh() is True
     assert (starts, store.written) == ([RESTART_AFTER_ITEMS], 0)
+
+
+def test_what_a_runs_processes_share_is_made_once_and_handed_out_once(tmp_path: Path) -> None:
+    """``once`` and ``take`` hold a lock on a file of the run's folder: here from threads, each with a file of its
+    own open, as the run's processes have."""
+    setups: list[int] = []
+    taken: list[int] = []
+    answers: list[object] = []
+
+    def process() -> None:
+        answers.append(once(tmp_path, "data", lambda: setups.append(1) or {"ids": [1, 2]}))
+        taken.extend(take(tmp_path, "accounts", 1000) for _ in range(10))
+
+    threads = [threading.Thread(target=process) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert setups == [1]
+    assert answers == [{"ids": [1, 2]}] * 8
+    assert sorted(taken) == list(range(1000, 1080))

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from itertools import count
 from typing import Any
 
 import pytest
 
 from devtools.testing.patience import seconds
-from devtools.testing.stack_process import INDEX_LAG_S, RunningStack, dynamodb_client
+from devtools.testing.stack_process import INDEX_LAG_S, TEST_KEYS, RunningStack, dynamodb_client
 
 pytestmark = pytest.mark.stores  # on moto, then again on DynamoDB Local
 
-_accounts = count(1000)
+#: The accounts ``account`` hands out, across the run's processes (they share one stack).
+ACCOUNTS = range(1000, 1080)
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,11 @@ def stack(api_stack: RunningStack) -> RunningStack:
 
 
 @pytest.fixture
-def account() -> int:
+def account(run_counter: Any) -> int:
     """A fresh account id per test: tests share the stack but never each other's data."""
-    return next(_accounts)
+    number = run_counter("test_http-accounts", ACCOUNTS.start)
+    assert number in ACCOUNTS, f"more tests than accounts {ACCOUNTS}"
+    return number
 
 
 def create(stack: RunningStack, account: int, name: str = "purchase") -> Any:
@@ -126,8 +128,10 @@ def test_a_route_that_does_not_exist_is_answered_by_the_gateway(stack: RunningSt
 def test_a_refused_key_is_one_info_line_in_the_log_not_an_error(stack: RunningStack) -> None:
     logged = len(stack.log())
     assert stack.request("GET", "/100/events", auth=("nobody", "wrong")).status == 401
+    assert stack.request("GET", "/1000/events", auth=TEST_KEYS[100]).status == 403  # another account's path
     new_lines = stack.log()[logged:]
     assert "GET /100/events -> 401" in new_lines
+    assert "GET /1000/events -> 403" in new_lines
     assert "Traceback" not in new_lines
     assert " ERROR " not in new_lines
 

@@ -19,18 +19,23 @@ SECRETS = ("victim-secret-type", "victim-secret@example.com", "victim-secret-att
 
 
 @pytest.fixture(scope="module")
-def stack(api_stack: RunningStack) -> RunningStack:
+def stack(api_stack: RunningStack, run_once: Any) -> RunningStack:
     """The shared stack (tests/conftest.py), with the victim's data, which no other credentials may see, and a
-    key of its own account, revoked straight in the stack's table. This module's accounts are its own."""
-    from emma_events.api_key_store import ApiKeyStore
+    key of its own account, revoked straight in the stack's table (once for the run). This module's accounts are
+    its own."""
 
-    api_stack.request("POST", f"/{VICTIM}/events", {"event_type": SECRETS[0], "display_name": "Secret"})
-    member = api_stack.request("POST", f"/{VICTIM}/members/add", {"email": SECRETS[1]}).json["member_id"]
-    events = [{"member_id": member, "event_type": SECRETS[0], "attributes": {"note": SECRETS[2]}}]
-    assert api_stack.request("POST", f"/{VICTIM}/events/members", {"events": events}).status == 200
-    ApiKeyStore("EventsTable", dynamodb_client(api_stack.store_endpoint())).revoke_api_key(
-        REVOKED_ACCOUNT, TEST_KEYS[REVOKED_ACCOUNT][0]
-    )
+    def setup() -> None:
+        from emma_events.api_key_store import ApiKeyStore
+
+        api_stack.request("POST", f"/{VICTIM}/events", {"event_type": SECRETS[0], "display_name": "Secret"})
+        member = api_stack.request("POST", f"/{VICTIM}/members/add", {"email": SECRETS[1]}).json["member_id"]
+        events = [{"member_id": member, "event_type": SECRETS[0], "attributes": {"note": SECRETS[2]}}]
+        assert api_stack.request("POST", f"/{VICTIM}/events/members", {"events": events}).status == 200
+        ApiKeyStore("EventsTable", dynamodb_client(api_stack.store_endpoint())).revoke_api_key(
+            REVOKED_ACCOUNT, TEST_KEYS[REVOKED_ACCOUNT][0]
+        )
+
+    run_once("security-victim", setup)
     return api_stack
 
 
@@ -115,7 +120,12 @@ def snapshot(stack: RunningStack, account: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def colliding(stack: RunningStack) -> dict[int, dict[str, Any]]:
+def colliding(stack: RunningStack, run_once: Any) -> dict[int, dict[str, Any]]:
+    before = run_once("security-colliding", lambda: [[a, s] for a, s in seed_colliding(stack).items()])
+    return {account: seen for account, seen in before}
+
+
+def seed_colliding(stack: RunningStack) -> dict[int, dict[str, Any]]:
     for account in COLLIDING:
         for name in ("purchase", "signup"):
             assert stack.request("POST", f"/{account}/events", {"event_type": name, "display_name": name}).status == 200
