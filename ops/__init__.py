@@ -4,7 +4,7 @@
   keys (HTTP Basic credentials), and add the usage-plan key.
 - ``replay_cascades.py`` (`make replay-cascades ARGS="--table ... --queue-url ..."`): replay cascade deletes that
   failed into the dead-letter queue, or restart one.
-- ``rekey_emails.py``, ``count_events.py``: run once after deploying the release that needs them
+- ``rekey_emails.py``, ``count_events.py``, ``index_members.py``: run once after deploying the release that needs them
   (docs/operations.md, "Upgrading").
 
 Development tools (the local stack, benchmarks, the test harness) live in ``devtools/``.
@@ -75,3 +75,57 @@ def one_line_errors(main: Callable[[], int], tool: str, *, local: bool = True) -
         problem = f"{error.response['Error'].get('Message', code)}: check --table (the stack's TableName output)"
     print(f"{tool}: {problem}", file=sys.stderr)
     return 2
+
+
+def lacking(entity: str, attribute: str) -> Callable[[Any, str], Any]:
+    """What an upgrade changes: every item of ``entity`` without ``attribute`` (one filtered Scan, paginated,
+    strongly consistent)."""
+
+    def found(client: Any, table: str) -> Any:
+        pages = client.get_paginator("scan").paginate(
+            TableName=table,
+            FilterExpression="entity = :entity AND attribute_not_exists(#attribute)",
+            ExpressionAttributeNames={"#attribute": attribute},
+            ExpressionAttributeValues={":entity": {"S": entity}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            yield from page["Items"]
+
+    return found
+
+
+def upgrade(
+    doc: str,
+    argv: list[str] | None,
+    out: Any,
+    client: Any,
+    *,
+    found: Callable[[Any, str], Any],
+    parts: Callable[[str, dict[str, Any]], list[dict[str, Any]]],
+    name: Callable[[dict[str, Any]], str],
+    what: str,
+) -> int:
+    """An upgrade tool's run: each item ``found`` (client, table) is changed by one transaction of its ``parts``
+    (table, item), each of which holds on a condition that makes a second run change nothing. A refused one is
+    printed by its ``name`` and left; the tally ends the output, ``what`` being e.g. ("event(s)", "count").
+    Exit 1 when any was refused."""
+    from botocore.exceptions import ClientError
+
+    out = out or sys.stdout
+    noun, verb = what.split(" ")
+    args, client = table_tool(doc, argv, client, f"print how many {noun} to {verb}")
+    done = refused = 0
+    for item in found(client, args.table):
+        if not args.dry_run:
+            try:
+                client.transact_write_items(TransactItems=parts(args.table, item))
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                refused += 1
+                print(f"{name(item)}: refused ({verb}ed or deleted meanwhile?)", file=out)
+                continue
+        done += 1
+    print(f"{done} {noun} {'to ' + verb if args.dry_run else verb + 'ed'}, {refused} refused", file=out)
+    return 1 if refused else 0

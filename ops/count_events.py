@@ -17,31 +17,15 @@ from the usual AWS environment.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from emma_events import counts, keys, layout
-from ops import one_line_errors, table_tool
+from ops import lacking, one_line_errors, upgrade
 
 
-def uncounted(client: Any, table: str) -> Iterator[dict[str, Any]]:
-    """Every event item without its ``ByMemberType`` key (recorded before counts were kept)."""
-    pages = client.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression="entity = :event AND attribute_not_exists(#index)",
-        ExpressionAttributeNames={"#index": keys.MEMBER_TYPE_INDEX_PK},
-        ExpressionAttributeValues={":event": {"S": "member_event"}},
-        ConsistentRead=True,
-    )
-    for page in pages:
-        yield from page["Items"]
-
-
-def count(client: Any, table: str, item: dict[str, Any]) -> bool:
-    """Count one event: whether it was (False: refused, because it was counted or deleted meanwhile, or its
-    member or type is gone)."""
+def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The transaction that counts one event; refused when it was counted or deleted meanwhile, or its member or
+    type is gone."""
     event = layout.event_of(item)
     key = {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}
     index_pk = keys.member_type_pk(event.account_id, event.member_id, event.event_type_id)
@@ -49,7 +33,7 @@ def count(client: Any, table: str, item: dict[str, Any]) -> bool:
     def exists(of: dict[str, Any]) -> dict[str, Any]:
         return {"ConditionCheck": {"TableName": table, "Key": of, "ConditionExpression": "attribute_exists(PK)"}}
 
-    parts: list[dict[str, Any]] = [
+    changes: list[dict[str, Any]] = [
         {
             "Update": {
                 "TableName": table,
@@ -63,30 +47,21 @@ def count(client: Any, table: str, item: dict[str, Any]) -> bool:
         exists(layout.member_key(event.account_id, event.member_id)),
         exists(layout.type_key(event.account_id, event.event_type_id)),
     ]
-    parts += [{"Update": counts.update(table, at, added)} for at, added in counts.increments([event]).items()]
-    try:
-        client.transact_write_items(TransactItems=parts)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
-        return False
-    return True
+    return changes + [{"Update": counts.update(table, at, added)} for at, added in counts.increments([event]).items()]
 
 
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:
     """``client``: a DynamoDB client (tests give theirs); else boto3's, at ``--endpoint-url``."""
-    out = out or sys.stdout
-    args, client = table_tool(__doc__, argv, client, "print how many events to count")
-    done = refused = 0
-    for item in uncounted(client, args.table):
-        if args.dry_run or count(client, args.table, item):
-            done += 1
-        else:
-            refused += 1
-            print(f"{item[keys.PK]['S']} {item[keys.SK]['S']}: refused (counted or deleted meanwhile?)", file=out)
-    verb = "to count" if args.dry_run else "counted"
-    print(f"{done} event(s) {verb}, {refused} refused", file=out)
-    return 1 if refused else 0
+    return upgrade(
+        __doc__ or "",
+        argv,
+        out,
+        client,
+        found=lacking("member_event", keys.MEMBER_TYPE_INDEX_PK),
+        parts=parts,
+        name=lambda item: f"{item[keys.PK]['S']} {item[keys.SK]['S']}",
+        what="event(s) count",
+    )
 
 
 if __name__ == "__main__":

@@ -15,33 +15,17 @@ beside it; a member whose transaction is refused (deleted or indexed meanwhile) 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from emma_events import keys, layout
-from ops import one_line_errors, table_tool
+from ops import lacking, one_line_errors, upgrade
 
 
-def unindexed(client: Any, table: str) -> Iterator[dict[str, Any]]:
-    """Every member item without its ``Members`` key (added before the index)."""
-    pages = client.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression="entity = :member AND attribute_not_exists(#index)",
-        ExpressionAttributeNames={"#index": keys.MEMBER_INDEX_PK},
-        ExpressionAttributeValues={":member": {"S": "member"}},
-        ConsistentRead=True,
-    )
-    for page in pages:
-        yield from page["Items"]
-
-
-def index(client: Any, table: str, item: dict[str, Any]) -> bool:
-    """Index and count one member: whether it was (False: refused, as it was indexed or deleted meanwhile)."""
+def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The transaction that indexes and counts one member; refused when it was indexed or deleted meanwhile."""
     member = layout.member_of(item)
     index_keys = layout.member_index_keys(member.account_id, member.member_id)
-    parts: list[dict[str, Any]] = [
+    return [
         {
             "Update": {
                 "TableName": table,
@@ -57,29 +41,20 @@ def index(client: Any, table: str, item: dict[str, Any]) -> bool:
         },
         {"Update": layout.member_count_change(table, member.account_id, 1)},
     ]
-    try:
-        client.transact_write_items(TransactItems=parts)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
-        return False
-    return True
 
 
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:
     """``client``: a DynamoDB client (tests give theirs); else boto3's, at ``--endpoint-url``."""
-    out = out or sys.stdout
-    args, client = table_tool(__doc__, argv, client, "print how many members to index")
-    done = refused = 0
-    for item in unindexed(client, args.table):
-        if args.dry_run or index(client, args.table, item):
-            done += 1
-        else:
-            refused += 1
-            print(f"{item[keys.PK]['S']}: refused (indexed or deleted meanwhile?)", file=out)
-    verb = "to index" if args.dry_run else "indexed"
-    print(f"{done} member(s) {verb}, {refused} refused", file=out)
-    return 1 if refused else 0
+    return upgrade(
+        __doc__ or "",
+        argv,
+        out,
+        client,
+        found=lacking("member", keys.MEMBER_INDEX_PK),
+        parts=parts,
+        name=lambda item: item[keys.PK]["S"],
+        what="member(s) index",
+    )
 
 
 if __name__ == "__main__":

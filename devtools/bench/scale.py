@@ -126,15 +126,7 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
         account_rows = accounts_at_scale(stores, meter, big_account(big))
         for size in members:
             for kind, name, action in reads(size):
-                meter.reset()
-                action()
-                row = rows.setdefault(name, {"operation": name, "kind": kind, "sizes": {}})
-                row["sizes"][str(size)] = {
-                    "round_trips": sum(meter.calls.values()),
-                    "calls": dict(sorted(meter.calls.items())),
-                    "read_units": round(max(meter.reads, meter.reported), 1),
-                    "items_read": meter.items_read,
-                }
+                _metered(meter, rows, kind, name, size, action)
     finally:
         embedded.stop()
     failed = []
@@ -175,18 +167,22 @@ def accounts_at_scale(stores: Any, meter: Any, big: int) -> list[dict[str, Any]]
     rows: dict[str, dict[str, Any]] = {}
     for size, account in ((10, 201), (big, 202)):
         seed_members(stores, size, account_id=account, first_id=1)
-        reads = _account_reads(stores.members, account)
-        for kind, name, action in reads:
-            meter.reset()
-            action()
-            row = rows.setdefault(name, {"operation": name, "kind": kind, "sizes": {}})
-            row["sizes"][str(size)] = {
-                "round_trips": sum(meter.calls.values()),
-                "calls": dict(sorted(meter.calls.items())),
-                "read_units": round(max(meter.reads, meter.reported), 1),
-                "items_read": meter.items_read,
-            }
+        for kind, name, action in _account_reads(stores.members, account):
+            _metered(meter, rows, kind, name, size, action)
     return list(rows.values())
+
+
+def _metered(meter: Any, rows: dict[str, dict[str, Any]], kind: str, name: str, size: int, action: Any) -> None:
+    """Run ``action`` metered, as the row ``name``'s figures at ``size``."""
+    meter.reset()
+    action()
+    row = rows.setdefault(name, {"operation": name, "kind": kind, "sizes": {}})
+    row["sizes"][str(size)] = {
+        "round_trips": sum(meter.calls.values()),
+        "calls": dict(sorted(meter.calls.items())),
+        "read_units": round(max(meter.reads, meter.reported), 1),
+        "items_read": meter.items_read,
+    }
 
 
 def _account_reads(listing: Any, account: int) -> list[tuple[str, str, Any]]:

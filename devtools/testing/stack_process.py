@@ -112,19 +112,9 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(
-    template: Path | None = None,
-    startup_timeout: float = 30,
-    extra_env: dict[str, str] | None = None,
-    store: str | None = None,
-    data_dir: Path | None = None,
-    state_file: Path | None = None,
-    index_lag_s: float = INDEX_LAG_S,
-) -> Iterator[RunningStack]:
-    """The local stack on free ports, on ``store`` (default: TEST_STORE, else moto), in memory unless
-    ``data_dir`` is given (DynamoDB Local's files); ``state_file``: where it says where its store is (as
-    `make run` does for `make invoke`). Stopped at the end of the block."""
-    stack, stop = start_stack(template, startup_timeout, extra_env, store, data_dir, state_file, index_lag_s)
+def running_stack(**options: Any) -> Iterator[RunningStack]:
+    """``start_stack``'s stack (its ``options``), stopped at the end of the block."""
+    stack, stop = start_stack(**options)
     try:
         yield stack
     finally:
@@ -140,7 +130,9 @@ def start_stack(
     state_file: Path | None = None,
     index_lag_s: float = INDEX_LAG_S,
 ) -> tuple[RunningStack, Callable[[], None]]:
-    """``running_stack``'s stack, started, and what stops it."""
+    """The local stack on free ports, on ``store`` (default: TEST_STORE, else moto), in memory unless
+    ``data_dir`` is given (DynamoDB Local's files); ``state_file``: where it says where its store is (as
+    `make run` does for `make invoke`). Started, and what stops it."""
     port = free_port()
     store = store or os.environ.get("TEST_STORE") or "moto"
     command = [sys.executable, "-m", "devtools.local_stack.server", "--host", "127.0.0.1", "--port", str(port)]

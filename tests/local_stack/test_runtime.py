@@ -20,7 +20,7 @@ APP = Path(__file__).parent / "fixtures" / "stack_app" / "template.yaml"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
-    with running_stack(APP) as running:
+    with running_stack(template=APP) as running:
         yield running
 
 
