@@ -77,10 +77,14 @@ class MemberStore(Table):
     @translate_errors
     def get_member(self, account_id: int, member_id: int) -> Member:
         """1 x GetItem (strongly consistent). ``NotFound`` when the account has no such member."""
+        return layout.member_of(self._member_item(account_id, member_id))
+
+    def _member_item(self, account_id: int, member_id: int) -> Item:
+        """The member's item as stored (its index key included): 1 x GetItem, strongly consistent."""
         item = self._item(layout.member_key(account_id, member_id))
         if item is None:
             raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
-        return layout.member_of(item)
+        return item
 
     @translate_errors
     def get_member_by_email(self, account_id: int, email: str) -> Member:
@@ -100,28 +104,20 @@ class MemberStore(Table):
         """
         key = layout.member_key(account_id, member_id)
 
-        def read() -> Item:
-            item = self._item(key)
-            if item is None:
-                raise NotFound(f"Member {member_id} does not exist in account {account_id}.")
-            return item
-
         def transaction(item: Item) -> list[dict[str, Any]]:
             member = layout.member_of(item)
             guard, mine = layout.email_key(account_id, member.email), {":id": attr_n(member_id)}
             # a member added by a release before the Members index is neither indexed nor counted until
             # ops.index_members runs: the condition holds the count to what was read
-            if keys.MEMBER_INDEX_PK in item:
-                items = [{"Delete": self._delete(key, f"attribute_exists({keys.MEMBER_INDEX_PK})")}]
+            indexed = keys.MEMBER_INDEX_PK in item
+            held = (
+                f"attribute_exists({keys.MEMBER_INDEX_PK})"
+                if indexed
+                else f"attribute_exists(PK) AND attribute_not_exists({keys.MEMBER_INDEX_PK})"
+            )
+            items = [{"Delete": self._delete(key, held)}]
+            if indexed:
                 items.append({"Update": layout.member_count_change(self.table_name, account_id, -1)})
-            else:
-                items = [
-                    {
-                        "Delete": self._delete(
-                            key, f"attribute_exists(PK) AND attribute_not_exists({keys.MEMBER_INDEX_PK})"
-                        )
-                    }
-                ]
             legacy = keys.legacy_email_pk(account_id, member.email)
             if legacy == guard[keys.PK]["S"]:
                 return [*items, {"Delete": self._delete(guard, "member_id = :id", mine)}]
@@ -130,7 +126,7 @@ class MemberStore(Table):
             either = "attribute_not_exists(PK) OR member_id = :id"
             return [*items, *({"Delete": self._delete(g, either, mine)} for g in (guard, old))]
 
-        self.delete_what_was_read(key, read, transaction, "member")
+        self.delete_what_was_read(key, lambda: self._member_item(account_id, member_id), transaction, "member")
 
     @translate_errors
     def count_members(self, account_id: int) -> int:
