@@ -114,6 +114,7 @@ def upgrade(
 
     out = out or sys.stdout
     noun, verb = what.split(" ")
+    past = verb[:-1] + "ied" if verb.endswith("y") else verb + "ed"
     args, client = table_tool(doc, argv, client, f"print how many {noun} to {verb}")
     done = refused = 0
     for item in found(client, args.table):
@@ -124,8 +125,8 @@ def upgrade(
                 if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise
                 refused += 1
-                print(f"{name(item)}: refused ({verb}ed or deleted meanwhile?)", file=out)
+                print(f"{name(item)}: refused ({past} or deleted meanwhile?)", file=out)
                 continue
         done += 1
-    print(f"{done} {noun} {'to ' + verb if args.dry_run else verb + 'ed'}, {refused} refused", file=out)
+    print(f"{done} {noun} {'to ' + verb if args.dry_run else past}, {refused} refused", file=out)
     return 1 if refused else 0

@@ -7,7 +7,8 @@ is missing from ``count=true`` and from listings filtered by type (docs/operatio
     python -m ops.count_events --table <TableName> [--dry-run] [--endpoint-url http://127.0.0.1:8000]
 
 It reads every event item without the index key (one filtered Scan, paginated) and, for each, in one transaction:
-sets the key (on condition it is still unset and the event still exists), adds the event to its member's counts,
+sets the key (on condition it is still unset and the event still exists), adds the event to its member's counts
+(its value and its type's totals too, and marks it tallied: ``ops.tally_events`` then leaves it),
 and checks that its member and type still exist (a deleted one's cascade removes its events, and a type's cascade
 takes its counts off). So each event is counted exactly once, however often this runs or whatever runs beside it;
 an event whose transaction is refused is reported and left (run again to retry it). Credentials and region come
@@ -38,10 +39,10 @@ def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
             "Update": {
                 "TableName": table,
                 "Key": key,
-                "UpdateExpression": "SET #index = :pk",
+                "UpdateExpression": "SET #index = :pk, #tallied = :tallied",
                 "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#index)",
-                "ExpressionAttributeNames": {"#index": keys.MEMBER_TYPE_INDEX_PK},
-                "ExpressionAttributeValues": {":pk": {"S": index_pk}},
+                "ExpressionAttributeNames": {"#index": keys.MEMBER_TYPE_INDEX_PK, "#tallied": keys.TALLIED},
+                "ExpressionAttributeValues": {":pk": {"S": index_pk}, ":tallied": {"BOOL": True}},
             }
         },
         exists(layout.member_key(event.account_id, event.member_id)),

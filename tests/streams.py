@@ -31,17 +31,20 @@ class BudgetContext(LambdaContext):
 
 
 @dataclass
-class CascadeDriver:
-    """Attaches to the stream when created, at its end (``LATEST``): the records of the test's setup are not read,
-    as for a mapping created after them. ``from_start`` reads the whole stream (``TRIM_HORIZON``) instead."""
+class StreamDriver:
+    """Attaches a stream consumer (``function``, its folder ``folder``) to the stream when created, at its end
+    (``LATEST``): the records of the test's setup are not read, as for a mapping created after them.
+    ``from_start`` reads the whole stream (``TRIM_HORIZON``) instead."""
 
     context: Callable[[], LambdaContext] = LambdaContext
     from_start: bool = False
     invocations: list[list[dict[str, Any]]] = field(default_factory=list)
+    function: str = "CascadeDeleteFunction"
+    folder: str = "cascade_delete"
 
     def __post_init__(self) -> None:
-        (properties,) = [p for name, p, _ in stream_subscriptions() if name == "CascadeDeleteFunction"]
-        self.subscription = Subscription.from_event("CascadeDeleteFunction", properties, "EventsTable")
+        (properties,) = [p for name, p, _ in stream_subscriptions() if name == self.function]
+        self.subscription = Subscription.from_event(self.function, properties, "EventsTable")
         if not self.from_start:
             self.subscription.starting_position = "LATEST"
         table = boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])["Table"]
@@ -53,7 +56,7 @@ class CascadeDriver:
         event = json.loads(event_json)
         self.invocations.append(event["Records"])
         try:
-            result = load_function("cascade_delete").lambda_handler(event, self.context())
+            result = load_function(self.folder).lambda_handler(event, self.context())
         except Exception as error:  # a function error: the mapping retries the batch
             return True, json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)})
         return False, json.dumps(result)
@@ -68,3 +71,30 @@ class CascadeDriver:
     @property
     def delivered(self) -> list[dict[str, Any]]:
         return [record for batch in self.invocations for record in batch]
+
+
+#: The cascade's consumer: the tests' usual driver.
+CascadeDriver = StreamDriver
+
+
+def publisher_driver(**options: Any) -> StreamDriver:
+    """The EventBridge publisher's consumer (it also keeps the types' stats), from the stream's end."""
+    return StreamDriver(function="PublishEventsFunction", folder="publish_events", **options)
+
+
+class FakeEventBridge:
+    """PutEvents that refuses the entries ``refuse(call number, entry)`` names, with ThrottlingException."""
+
+    def __init__(self, refuse: Any = lambda call, item: False) -> None:
+        self.refuse = refuse
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(Entries)
+        answers = [
+            {"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}
+            if self.refuse(len(self.calls), item)
+            else {"EventId": f"id-{len(self.calls)}-{n}"}
+            for n, item in enumerate(Entries)
+        ]
+        return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}

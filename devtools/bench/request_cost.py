@@ -145,6 +145,7 @@ def run() -> list[dict[str, Any]]:
             budget=2,
         )
         row("member events: count", lambda: call("list_member_events", path=member, query={"count": "true"}))
+        row("member stats (2 types)", lambda: call("get_member_event_stats", path=member), budget=6)
     return rows
 
 

@@ -73,6 +73,7 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
     import logging
 
     from devtools.bench.capacity import CapacityMeter
+    from devtools.bench.stats_scale import type_stats_at_scale
     from devtools.local_stack.store import EmbeddedDynamoDB
     from devtools.local_stack.template import create_table_kwargs
     from emma_events.domain import EventFilter
@@ -124,12 +125,13 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
 
         rows: dict[str, dict[str, Any]] = {}
         account_rows = accounts_at_scale(stores, meter, big_account(big))
+        stats_rows, stats_failed = type_stats_at_scale(stores, lambda action: _figures(meter, action))
         for size in members:
             for kind, name, action in reads(size):
                 _metered(meter, rows, kind, name, size, action)
     finally:
         embedded.stop()
-    failed = []
+    failed = list(stats_failed)
     for row in rows.values():
         row["sizes"][str(MODELLED)] = dict(row["sizes"][str(big)], modelled=True)
         budget = PAGE_BUDGET if row["kind"] == "page" else COUNT_BUDGET
@@ -150,6 +152,7 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
         "density_per_hour": round(timedelta(hours=1) / SPACING),
         "seed_seconds": round(seeded, 1),
         "operations": list(rows.values()),
+        "type_stats": stats_rows,
         "failed": sorted(set(failed)),
     }
 
@@ -174,10 +177,15 @@ def accounts_at_scale(stores: Any, meter: Any, big: int) -> list[dict[str, Any]]
 
 def _metered(meter: Any, rows: dict[str, dict[str, Any]], kind: str, name: str, size: int, action: Any) -> None:
     """Run ``action`` metered, as the row ``name``'s figures at ``size``."""
+    row = rows.setdefault(name, {"operation": name, "kind": kind, "sizes": {}})
+    row["sizes"][str(size)] = _figures(meter, action)
+
+
+def _figures(meter: Any, action: Any) -> dict[str, Any]:
+    """``action``'s calls, read units and items read."""
     meter.reset()
     action()
-    row = rows.setdefault(name, {"operation": name, "kind": kind, "sizes": {}})
-    row["sizes"][str(size)] = {
+    return {
         "round_trips": sum(meter.calls.values()),
         "calls": dict(sorted(meter.calls.items())),
         "read_units": round(max(meter.reads, meter.reported), 1),
@@ -226,5 +234,16 @@ def report(scale: dict[str, Any]) -> None:
         accounts["sizes"],
         accounts["operations"],
     )
+    print(
+        "\n6c. A type's stats: a year of a busy type's stats items (every quarter-hour holding events; the cost "
+        "depends on the buckets and the items' size, not on the events)"
+    )
+    width = max(len(row["operation"]) for row in scale["type_stats"])
+    for row in scale["type_stats"]:
+        budget = f"budget {row['budget']}" if row["budget"] else ""
+        print(
+            f"  {row['operation']:<{width}}  {row['round_trips']} calls ({', '.join(row['calls'])}), "
+            f"{row['read_units']:.1f} read units, {row['items_read']} items  {budget}"
+        )
     for failure in scale["failed"]:
         print(f"  FAILED: {failure}")

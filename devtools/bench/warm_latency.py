@@ -87,6 +87,7 @@ def warm_latency(calls: int = 1000) -> list[dict[str, Any]]:
             ("count members", "list_members", {"query": {"count": "true"}}),
             ("list fields", "list_fields", {}),
             ("member events (50)", "list_member_events", {}),
+            ("member stats", "get_member_event_stats", {}),
             ("POST 10 events", "create_member_events", {"body": by_ids}),
             ("POST 10, with a schema", "create_member_events", {"body": {"events": checked["events"] * 10}}),
             ("delete event type", "delete_event_type", {"path": {"event_type_id": 2}}),

@@ -181,6 +181,15 @@ EVENTS_BY_FUNCTION = {
         {"account_id": 100, "member_id": 1},
         query={"start": "0", "end": "50"},
     ),
+    "get_event_type_stats": build_event(
+        "GET",
+        "/{account_id}/events/{event_type_id}/stats",
+        {"account_id": 100, "event_type_id": 1},
+        query={"since": "@D:2026-11-01T00:00:00", "until": "@D:2026-11-30T23:59:59", "interval": "day", "tz": "UTC"},
+    ),
+    "get_member_event_stats": build_event(
+        "GET", "/{account_id}/events/members/{member_id}/stats", {"account_id": 100, "member_id": 1}
+    ),
 }
 
 

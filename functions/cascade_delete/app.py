@@ -64,6 +64,8 @@ def step(record: DynamoDBRecord, lambda_context: Any) -> StepResult | None:
             "events_deleted": result.total,
         }
         publisher.publish([entry(EVENT_TYPE_DELETED if kind == "event_type" else MEMBER_DELETED, detail)])
+        if kind == "event_type":
+            cascade.store.drop_type_stats(result.parent)
         cascade.store.close(result.parent)
     return result
 

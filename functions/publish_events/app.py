@@ -1,10 +1,13 @@
-"""Stream consumer: puts every recorded member event on the EventBridge bus as ``Member Event Recorded``.
+"""Stream consumer: adds every recorded member event to its type's stats, and puts it on the EventBridge bus as
+``Member Event Recorded``.
 
 Invoked by the table's stream through an event source mapping whose FilterCriteria (template.yaml) let through
-only the inserts of member events: an event is published once its batch is committed, never for a rejected one.
-Entries go out 10 to a PutEvents call (emma_events.publisher); records whose entries EventBridge still refuses
-after the retries are reported in ``batchItemFailures``, so the mapping retries from the first of them, bisects,
-and finally hands them to the on-failure queue.
+only the inserts and deletions of member events: an event is published once its batch is committed, never for a
+rejected one. First the batch's changes go to the types' stats (emma_events.type_rollups: an insert added, a
+member's cascade's deletion taken off, each exactly once however often a record comes); should that fail, the
+whole batch is retried. Then the inserted events go out 10 to a PutEvents call (emma_events.publisher); records
+whose entries EventBridge still refuses after the retries are reported in ``batchItemFailures``, so the mapping
+retries from the first of them, bisects, and finally hands them to the on-failure queue.
 """
 
 from __future__ import annotations
@@ -19,30 +22,45 @@ from emma_events.config import METRICS_NAMESPACE
 from emma_events.event_models import MemberEventResponse
 from emma_events.layout import event_of
 from emma_events.publisher import MEMBER_EVENT_RECORDED, Publisher, PublishFailed, entry
+from emma_events.stores import rollups
+from emma_events.type_rollups import Change
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 publisher = Publisher()
 
 
-def entries_of(records: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(sequence number, entry) for each member event a record inserts, in stream order."""
+def changes_of(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:
+    """(sequence number, change) for each member event a record inserts or deletes, in stream order."""
     found = []
     for record in records:
-        image = record["dynamodb"].get("NewImage") or {}
-        if image.get("entity", {}).get("S") != "member_event":  # the filter lets nothing else through
-            logger.warning("record is not a member event's insert", extra={"keys": record["dynamodb"].get("Keys")})
+        images = record["dynamodb"]
+        new, old = images.get("NewImage"), images.get("OldImage")
+        image, sign = (new, 1) if new else (old, -1)
+        if not image or image.get("entity", {}).get("S") != "member_event":  # the filter lets nothing else through
+            logger.warning("record is not a member event's insert or deletion", extra={"keys": images.get("Keys")})
             continue
-        detail = MemberEventResponse.of(event_of(image)).model_dump(mode="json")
-        found.append((record["dynamodb"]["SequenceNumber"], entry(MEMBER_EVENT_RECORDED, detail)))
+        found.append((images["SequenceNumber"], Change(event_of(image), sign)))
     return found
+
+
+def entries_of(changes: list[tuple[str, Change]]) -> list[tuple[str, dict[str, Any]]]:
+    """(sequence number, entry) for each inserted event."""
+    return [
+        (sequence, entry(MEMBER_EVENT_RECORDED, MemberEventResponse.of(change.event).model_dump(mode="json")))
+        for sequence, change in changes
+        if change.sign > 0
+    ]
 
 
 @settles_init
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    found = entries_of(event["Records"])
+    changes = changes_of(event["Records"])
+    added = rollups().apply([change for _, change in changes])
+    metrics.add_metric(name="StatsChangesApplied", unit=MetricUnit.Count, value=added)
+    found = entries_of(changes)
     try:
         publisher.publish([item for _, item in found])
     except PublishFailed as error:

@@ -35,7 +35,8 @@ def test_the_eventbridge_entry_of_a_checked_event_is_the_one_of_any_event(dynamo
     posted = post_events(100, [member_event(member, type_id, attributes={"sku": "ABC-1"})])
     (stored,) = entities(table_items, "member_event")
     record = {"dynamodb": {"NewImage": stored, "SequenceNumber": "1"}}
-    ((_, entry),) = load_function("publish_events").entries_of([record])
+    module = load_function("publish_events")
+    ((_, entry),) = module.entries_of(module.changes_of([record]))
     assert entry["DetailType"] == "Member Event Recorded"
     assert json.loads(entry["Detail"]) == posted.body[0]
 

@@ -40,6 +40,8 @@ EXPECTED: dict[str, tuple[str, int | str]] = {
     "list_fields": ("ListFieldsFunction", 200),
     "list_members": ("ListMembersFunction", 200),
     "list_member_events": ("ListMemberEventsFunction", 200),
+    "get_member_event_stats": ("GetMemberEventStatsFunction", 200),
+    "get_event_type_stats": ("GetEventTypeStatsFunction", 200),
     "publish_events": ("PublishEventsFunction", "no batch item failures"),
     "update_event_type": ("UpdateEventTypeFunction", 200),
 }

@@ -7,29 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from streams import FakeEventBridge
 
 from devtools.testing.events import load_event
 from devtools.testing.in_process import LambdaContext, load_function
 from emma_events import publisher
 from emma_events.publisher import MAX_CALL_BYTES, Publisher, PublishFailed, batches, entry, entry_size
-
-
-class FakeEventBridge:
-    """PutEvents that refuses the entries ``refuse(call number, entry)`` names, with ThrottlingException."""
-
-    def __init__(self, refuse: Any = lambda call, item: False) -> None:
-        self.refuse = refuse
-        self.calls: list[list[dict[str, Any]]] = []
-
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.calls.append(Entries)
-        answers = [
-            {"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}
-            if self.refuse(len(self.calls), item)
-            else {"EventId": f"id-{len(self.calls)}-{n}"}
-            for n, item in enumerate(Entries)
-        ]
-        return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}
 
 
 def numbered(count: int, padding: int = 0) -> list[dict[str, Any]]:
@@ -130,7 +113,10 @@ def records_of(count: int) -> dict[str, Any]:
     return {"Records": records}
 
 
-def test_the_stream_consumer_publishes_each_event_as_the_api_returns_it(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.moto_only  # the consumer's stats read and write the table; the events' types are not in it
+def test_the_stream_consumer_publishes_each_event_as_the_api_returns_it(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = FakeEventBridge()
     module = load_function("publish_events")
     monkeypatch.setattr(module, "publisher", Publisher(client, retry_delay_s=0))
@@ -155,8 +141,9 @@ def test_the_stream_consumer_publishes_each_event_as_the_api_returns_it(monkeypa
     }
 
 
+@pytest.mark.moto_only
 def test_records_whose_events_were_not_published_are_reported_for_the_stream_to_retry(
-    monkeypatch: pytest.MonkeyPatch,
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = FakeEventBridge(refuse=lambda call, item: json.loads(item["Detail"])["event_id"] == 2)
     module = load_function("publish_events")

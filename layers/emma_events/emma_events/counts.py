@@ -4,7 +4,8 @@ transaction, so that counting a member's events costs the same at any size (docs
 Three items per scope and period, in the member's partition: a day's item counts its hours, a month's its days,
 a year's its months. The scope is the member's events of one type (``<type id>``) or all of them (``*``). A
 time range is read as the items that cover its whole hours (at most three per end, and the whole years between,
-one Query), plus the events of the at most two hours it covers in part.
+one Query), plus the events of the at most two hours it covers in part. Day and month entries also sum the
+events' values (sums.py), and a totals item per type holds its count and value of all time (member_stats.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from emma_events import keys
+from emma_events import keys, sums
 from emma_events.domain import MemberEvent
 
 ALL = "*"
@@ -82,34 +83,54 @@ def count_sk(scope: str, period: str) -> str:
     return f"{keys.COUNT_PREFIX}{scope}#{period}"
 
 
+def totals_sk(scope: str) -> str:
+    """A member's totals item of one type (``scope_of`` its id): its events' count ``n`` and value (``VALUE``)."""
+    return f"{keys.TOTALS_PREFIX}{scope}"
+
+
+#: The bands of a value's sum (sums.py) are named by the entry they add to and this, then the band: ``d05v0``.
+VALUE = "v"
+
+
 def _counted_in(hour: datetime) -> tuple[tuple[str, datetime], ...]:
     """The units an event of ``hour`` is counted in: its hour (in its day's item), day (month's), month (year's)."""
     return ("hour", hour), ("day", hour.replace(hour=0)), ("month", hour.replace(day=1, hour=0))
 
 
-def increments(events: Iterable[MemberEvent]) -> dict[tuple[str, str], dict[str, int]]:
+def increments(events: Iterable[MemberEvent], *, counted: bool = True) -> dict[tuple[str, str], dict[str, int]]:
     """What a batch adds to its members' count items, by item key (PK, SK): per attribute (``h09``: the hour
-    from 09:00), the number of events, for the events' types and for all types; and to each item's ``TOTAL``
-    (every change of an item changes it: a settlement deletes an item only as it read it). No sums of monetary
-    values: one of 1e-130 and one of 1e3 in an hour would need 134 digits, and DynamoDB keeps 38 (the ADD, and
-    with it the batch, would be refused)."""
+    from 09:00), the number of events, for the events' types and for all types, and to each item's ``TOTAL``
+    (every change of an item changes it: a settlement deletes an item only as it read it); per day and month
+    entry, the sum of the events' values, in bands (sums.py: ``d05v0``); and to the totals item of each event's
+    type, its count and value. ``counted`` False: only what an event counted by a release before lacks, the values
+    and the totals (``ops.tally_events``)."""
     added: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for event in events:
         pk = keys.member_pk(event.account_id, event.member_id)
         hour = event.event_timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        for scope in (ALL, scope_of(event.event_type_id)):
+        value = {} if event.event_monetary_value is None else sums.bands(event.event_monetary_value)
+        scope = scope_of(event.event_type_id)
+        for each in (ALL, scope):
             for level, unit in _counted_in(hour):
                 period, attribute = _where(level, unit)
-                item = added[(pk, count_sk(scope, period))]
-                item[attribute] += 1
-                item[TOTAL] += 1
-    return added
+                item = added[(pk, count_sk(each, period))]
+                if counted:
+                    item[attribute] += 1
+                    item[TOTAL] += 1
+                if level != "hour":
+                    for band, part in value.items():
+                        item[sums.attribute(attribute + VALUE, band)] += part
+        totals = added[(pk, totals_sk(scope))]
+        totals[TOTAL] += 1
+        for band, part in value.items():
+            totals[sums.attribute(VALUE, band)] += part
+    return {at: values for at, values in added.items() if values}
 
 
 def items_of(event_keys: Iterable[dict[str, Any]], scope: str) -> set[tuple[str, str]]:
     """The keys of the count items of ``scope`` that count the events of ``event_keys``: an event's sort key holds
     its time (``EV#YYYY-MM-DDTHH:MM:SSZ#id``), whose day, month and year name its hour's, day's and month's items
-    (as ``_where`` names them)."""
+    (as ``_where`` names them); and its member's totals item of ``scope``."""
     found = set()
     start = len(keys.EVENT_PREFIX)
     for key in event_keys:
@@ -117,6 +138,7 @@ def items_of(event_keys: Iterable[dict[str, Any]], scope: str) -> set[tuple[str,
         if sk.startswith(keys.EVENT_PREFIX):
             pk, day = key[keys.PK]["S"], sk[start : start + 10]
             found |= {(pk, count_sk(scope, period)) for period in (f"D#{day}", f"M#{day[:7]}", f"Y#{day[:4]}")}
+            found.add((pk, totals_sk(scope)))
     return found
 
 
@@ -248,7 +270,7 @@ def _settling(table_name: str, pk: str, items: list[dict[str, Any]], scope: str)
     prefix = count_sk(scope, "")
     parts: list[dict[str, Any]] = [{"Update": update(table_name, (pk, SETTLED_SK), {TOTAL: 1})}]
     for item in items:
-        period = item[keys.SK]["S"].removeprefix(prefix)
+        sk = item[keys.SK]["S"]
         read = {name: value for name, value in item.items() if name not in (keys.PK, keys.SK)}
         values = {name: -int(value["N"]) for name, value in read.items()}
         # deleted only as read, every attribute: an item changed (or deleted and made again) since holds other
@@ -265,5 +287,6 @@ def _settling(table_name: str, pk: str, items: list[dict[str, Any]], scope: str)
             "ExpressionAttributeValues": {f":a{i}": value for i, value in enumerate(read.values())},
         }
         parts.append({"Delete": delete})
-        parts.append({"Update": update(table_name, (pk, count_sk(ALL, period)), values)})
+        if sk.startswith(prefix):  # a period's item; a totals item has no all-types twin
+            parts.append({"Update": update(table_name, (pk, count_sk(ALL, sk.removeprefix(prefix))), values)})
     return parts

@@ -4,8 +4,11 @@ standard retries, which stop when the time left could not fit one more attempt (
 from __future__ import annotations
 
 import time
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar, copy_context
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.config import Config
 
@@ -32,6 +35,12 @@ CLIENT_CONFIG = Config(
 ATTEMPT_WORST_CASE_S = 1 + 4 + 0.5
 #: When the invocation must have its answer: the SDK's retries stop before it (``set_deadline``).
 _deadline: ContextVar[float | None] = ContextVar("dynamodb_deadline", default=None)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+#: Calls one request makes side by side (a members page's 16 shards, a member's stats per type).
+SIDE_BY_SIDE = 16
 
 
 class DeadlineReached(Exception):
@@ -69,3 +78,15 @@ def new_client() -> DynamoDBClient:
     client.meta.events.register("before-send.dynamodb.*", _check_deadline)  # every attempt, retries included
     client.meta.events.register_first("needs-retry.dynamodb.*", _retry_within_deadline)
     return client
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=SIDE_BY_SIDE, thread_name_prefix="side-by-side")
+
+
+def side_by_side(call: Callable[[T], R], each: Iterable[T]) -> list[R]:
+    """``call`` of each, in the container's threads, each in a copy of this context (so the invocation's deadline
+    holds in them too); the results in order, the first error raised."""
+    futures = [_pool().submit(copy_context().run, call, one) for one in each]
+    return [future.result() for future in futures]

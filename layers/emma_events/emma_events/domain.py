@@ -6,7 +6,9 @@ imports these at its cold start (docs/performance.md).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 
@@ -81,6 +83,17 @@ class MemberEvent(NamedTuple):
     event_monetary_value: int | float | None
     mailing_id: int | None
     attributes: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class TypeStats:
+    """A member's events of one type: how many, the sum of their values (exact), the first and the last."""
+
+    event_type_id: int
+    count: int
+    value: Decimal
+    first: datetime
+    last: datetime
 
 
 class Parent(NamedTuple):

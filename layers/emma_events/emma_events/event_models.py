@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from decimal import Decimal
+from typing import Annotated, Any, Self
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PlainSerializer, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from emma_events import sums
 from emma_events.domain import NewMemberEvent
 from emma_events.models import (
     MAX_EVENTS_PER_POST,
@@ -79,3 +81,34 @@ class MemberEventResponse(ResponseModel):
     event_monetary_value: int | float | None
     mailing_id: int | None
     attributes: dict[str, Any] | None
+
+
+#: An exact sum of values as decimal text (sums.py): a JSON number would be read as a double and lose digits.
+ExactValue = Annotated[
+    Decimal,
+    PlainSerializer(sums.text, return_type=str),
+    Field(
+        description="The exact sum of the events' `event_monetary_value`s (0 when none has one), as decimal text: a "
+        "JSON number would be read as a double by most clients and lose digits.",
+        examples=["39.98"],
+        json_schema_extra={"pattern": r"^-?\d+(\.\d+)?$"},
+    ),
+]
+
+
+class MemberTypeStatsResponse(ResponseModel):
+    """A member's events of one type: how many, the sum of their `event_monetary_value`s, the first and the last."""
+
+    event_type_id: int
+    count: int
+    value: ExactValue
+    first: EmmaDate
+    last: EmmaDate
+
+
+class TypeStatsBucketResponse(ResponseModel):
+    """A type's events in one bucket: from `start` (UTC) to the next bucket's start."""
+
+    start: EmmaDate
+    count: int
+    value: ExactValue

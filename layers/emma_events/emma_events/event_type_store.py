@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from emma_events import event_batch, keys, layout
 from emma_events.dates import utc_now
@@ -17,6 +18,9 @@ from emma_events.dynamo import Table, attr_n, attr_s
 from emma_events.dynamo_errors import translate_errors
 from emma_events.errors import EventTypeExists, NotFound
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
+
+if TYPE_CHECKING:
+    from emma_events.type_stats import Bucket
 
 #: ``update_event_type``: leave the schema as it is.
 KEEP = object()
@@ -83,6 +87,14 @@ class EventTypeStore(Table):
         if item is None:
             raise NotFound(f"Event type {event_type_id} does not exist in account {account_id}.")
         return layout.event_type_of(item)
+
+    @translate_errors
+    def type_stats(self, account_id: int, event_type_id: int, spans: list[tuple[datetime, datetime]]) -> list[Bucket]:
+        """The type's events and value per bucket (type_stats.py): 1 x GetItem (``NotFound``) + the stats' reads."""
+        from emma_events.type_stats import type_stats
+
+        self.get_event_type(account_id, event_type_id)
+        return type_stats(self, account_id, event_type_id, spans)
 
     @translate_errors
     def update_event_type(

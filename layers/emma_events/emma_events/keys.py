@@ -146,6 +146,25 @@ def member_type_pk(account_id: int, member_id: int, event_type_id: int) -> str:
 
 #: A member's event counts per hour, day and month (counts.py), in its partition: ``C#<scope>#<period>``.
 COUNT_PREFIX = "C#"
+#: A member's totals of one type (count and value, all time), in its partition: ``CT#<type id>``, side by side
+#: so that one Query reads every type's.
+TOTALS_PREFIX = "CT#"
+#: Set on an event once its value and totals are counted (``ops.tally_events`` counts those of releases before).
+TALLIED = "tallied"
+
+
+#: A type's stats (type_rollups.py): its events per UTC quarter-hour in an item per day (``D#2026-11-20``) and per
+#: day in an item per month (``M#2026-11``), in the type's partition, kept by the stream's consumer.
+def type_stats_pk(account_id: int, event_type_id: int) -> str:
+    return f"{account_id}#TS#{event_type_id}"
+
+
+#: That an event's insert (``in``) or removal (``out``) was added to its type's stats: exactly once per event.
+def rollup_marker_pk(account_id: int, event_id: int) -> str:
+    return f"{account_id}#RL#{event_id}"
+
+
+ROLLUP_MARKER_SK = "RL"
 
 
 #: A type's events are spread over this many ``ByType`` keys by member (each key takes at most 1,000 writes a

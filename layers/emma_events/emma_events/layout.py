@@ -174,6 +174,7 @@ def event_item(event: MemberEvent) -> Item:
         "event_type_id": attr_n(event.event_type_id),
         "event_timestamp": attr_s(to_storage(event.event_timestamp)),
         "inserted_at": attr_s(to_storage(event.inserted_at)),
+        keys.TALLIED: {"BOOL": True},  # its value and totals are counted with it
     }
     for name in DETAILS:  # each only when given
         value = getattr(event, name)

@@ -73,8 +73,8 @@ class MemberEventStore(MemberTimeline):
         any POST that read the type before its delete). With an
         ``Idempotency-Key``, a ``Put`` of the idempotency record: a retry fails that condition and is answered
         from the record as the failed condition returns it. And an ``Update`` adding to each count item of the
-        events' members (hour, day and month; of the type and of all types): at most 6 per event, so at most 82
-        items in all.
+        events' members (hour, day and month; of the type and of all types): at most 6 per event, and to each
+        member's totals of each type: at most 92 items in all.
         """
         batch = _Batch(account_id, events, idempotency)
 

@@ -9,12 +9,11 @@ before), until it is complete.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from emma_events import keys, layout
+from emma_events.deadline import side_by_side
 from emma_events.domain import Member
 from emma_events.dynamo import QUERY_PAGE_ITEMS, Item, attr_s
 
@@ -39,11 +38,6 @@ def _id(item: Item) -> int:
     return int(item["member_id"]["N"])
 
 
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=SHARDS, thread_name_prefix="members")
-
-
 def members_page(
     table: Any, account_id: int, wanted: int, after: int | None, offset: int
 ) -> tuple[list[Member], int | None]:
@@ -53,10 +47,7 @@ def members_page(
     size = -(-wanted * 5 // (4 * SHARDS)) + 8  # the share of each shard, plus a quarter and 8
     reading = shards
     while True:
-        # each Query in a copy of this context: the invocation's deadline (deadline.py) holds in the workers too
-        read = partial(_read, table, account_id, size=size, after=after)
-        for future in [_pool().submit(copy_context().run, read, shard) for shard in reading]:
-            future.result()
+        side_by_side(partial(_read, table, account_id, size=size, after=after), reading)
         open_shards = [shard for shard in shards if shard.more]
         bound = min((shard.last for shard in open_shards), default=None)  # every member up to it is read
         known = sorted((item for shard in shards for item in shard.items), key=_id)

@@ -13,7 +13,7 @@ from typing import Any
 
 from emma_events import counts, keys, layout
 from emma_events.dates import to_storage
-from emma_events.domain import EventFilter, EventPage
+from emma_events.domain import EventFilter, EventPage, TypeStats
 from emma_events.dynamo import QUERY_PAGE_ITEMS, Item, Table, attr_n, attr_s
 from emma_events.dynamo_errors import translate_errors
 from emma_events.errors import NotFound, ServiceUnavailable, invalid_cursor
@@ -41,7 +41,7 @@ class MemberTimeline(Table):
         are read and left out: reads go on until enough events are kept, at most ``QUERY_PAGES_PER_CALL``
         Queries for a cursor page, which may then be short and link on from where the reads stopped.
         """
-        removing, _ = self._member_and_removals(account_id, member_id)
+        removing, _ = self.member_and_removals(account_id, member_id)
         if filters.event_type_id in removing:
             return EventPage([], None)
         query = self._events_query(account_id, member_id, filters, removing)
@@ -97,6 +97,13 @@ class MemberTimeline(Table):
                 return total
         raise ServiceUnavailable("The member's counts kept changing while they were read; retry the request.")
 
+    @translate_errors
+    def member_stats(self, account_id: int, member_id: int) -> list[TypeStats]:
+        """The member's stats per event type (member_stats.py)."""
+        from emma_events.member_stats import member_stats
+
+        return member_stats(self, account_id, member_id)
+
     def _marks(self, account_id: int, member_id: int) -> tuple[tuple[int, ...], int]:
         """The types being removed and the member's settlement marker (1 x BatchGetItem)."""
         removals, marker = layout.removals_key(account_id), self._marker(account_id, member_id)
@@ -116,7 +123,7 @@ class MemberTimeline(Table):
         marker = self._marker(account_id, member_id)
         pk = keys.member_pk(account_id, member_id)
         ends = [{keys.PK: attr_s(pk), keys.SK: attr_s(counts.count_sk(scope, period))} for period in plan.items]
-        removing, found = self._member_and_removals(account_id, member_id, marker, *ends)
+        removing, found = self.member_and_removals(account_id, member_id, marker, *ends)
         seen = tuple(removing), _marker_count(found, marker)
         if filters.event_type_id in removing:
             return 0, seen
@@ -205,7 +212,7 @@ class MemberTimeline(Table):
             query["FilterExpression"] = " AND ".join(conditions)
         return query
 
-    def _member_and_removals(
+    def member_and_removals(
         self, account_id: int, member_id: int, *more: Item
     ) -> tuple[list[int], dict[tuple[str, str], Item]]:
         """The ids of the account's types being removed, checking the member exists (else ``NotFound``), and the

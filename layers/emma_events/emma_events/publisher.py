@@ -104,6 +104,8 @@ class Publisher:
         made. ``PublishFailed`` when some entries were still refused after ``PUT_EVENTS_CALLS`` calls (the others
         are published)."""
         groups = list(batches(entries))
+        if not groups:
+            return 0
         if len(groups) == 1:
             outcomes = [self._put(groups[0])]
         else:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from emma_events.field_store import FieldStore
     from emma_events.member_event_store import MemberEventStore
     from emma_events.member_store import MemberStore
+    from emma_events.type_rollups import TypeRollups
 
 
 @lru_cache(maxsize=1)
@@ -71,9 +72,16 @@ def cascades() -> CascadeStore:
     return CascadeStore(settings().table_name, client())
 
 
+@lru_cache(maxsize=1)
+def rollups() -> TypeRollups:
+    from emma_events.type_rollups import TypeRollups
+
+    return TypeRollups(settings().table_name, client())
+
+
 def reset() -> None:
     """Forget the client and every store (the next use builds them again from the environment)."""
-    for accessor in (client, event_types, members, fields, member_events, api_keys, cascades):
+    for accessor in (client, event_types, members, fields, member_events, api_keys, cascades, rollups):
         accessor.cache_clear()
 
 
@@ -87,6 +95,7 @@ class Stores:
         from emma_events.field_store import FieldStore
         from emma_events.member_event_store import MemberEventStore
         from emma_events.member_store import MemberStore
+        from emma_events.type_rollups import TypeRollups
 
         self.table_name = table_name
         self.client = client or new_client()
@@ -96,6 +105,7 @@ class Stores:
         self.member_events = MemberEventStore(table_name, self.client)
         self.api_keys = ApiKeyStore(table_name, self.client)
         self.cascades = CascadeStore(table_name, self.client)
+        self.rollups = TypeRollups(table_name, self.client)
 
     @classmethod
     def of_this_container(cls) -> Stores:
