@@ -3,12 +3,14 @@ release that keeps them (after ``ops.count_events``, for a stack older than the 
 
 Each event is now written with its value in its member's day and month entries (exact sums, emma_events/sums.py)
 and in its member's totals of its type (``GET /{account_id}/events/members/{member_id}/stats``), and marked
-``tallied``, in one transaction. An event counted before has its counts but not these: until this runs, it is
-missing from the member's stats and from sums (docs/operations.md, "Upgrading: member stats").
+``tallied``, in one transaction; the stream's consumer adds it to its type's stats
+(``GET /{account_id}/events/{event_type_id}/stats``). An event counted before has its counts but none of these:
+until this runs, it is missing from both stats and from sums (docs/operations.md, "Upgrading: stats").
 
     python -m ops.tally_events --table <TableName> [--dry-run] [--endpoint-url http://127.0.0.1:8000]
 
-It reads every event item not marked (one filtered Scan, paginated) and, for each, in one transaction: marks it
+It reads every event item not marked (one filtered Scan, paginated) and, for each, adds it to its type's stats
+(one transaction with its marker, as the consumer's: once, whoever comes first), then, in one transaction: marks it
 (on condition that it is still unmarked, exists and is counted, i.e. has its ``ByMemberType`` key), adds its value
 and totals, and checks that its member and type still exist. So each event is tallied exactly once, however
 often this runs or whatever runs beside it; an event whose transaction is refused is reported and left (not
@@ -21,6 +23,7 @@ import sys
 from typing import Any
 
 from emma_events import counts, keys, layout
+from emma_events.type_rollups import TypeRollups
 from ops import lacking, one_line_errors, upgrade
 
 
@@ -51,6 +54,21 @@ def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def type_stats(client: Any, table: str, item: dict[str, Any]) -> bool:
+    """Add the event to its type's stats first (exactly once: its marker; refused when it, its member or its type is
+    gone, or on a conflict with the stream's consumer: run again)."""
+    event = layout.event_of(item)
+    exists = [
+        {"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(PK)"}}
+        for key in (
+            {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+            layout.member_key(event.account_id, event.member_id),
+            layout.type_key(event.account_id, event.event_type_id),
+        )
+    ]
+    return TypeRollups(table, client).add_recorded(event, exists)
+
+
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:
     """``client``: a DynamoDB client (tests give theirs); else boto3's, at ``--endpoint-url``."""
     return upgrade(
@@ -62,6 +80,7 @@ def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> 
         parts=parts,
         name=lambda item: f"{item[keys.PK]['S']} {item[keys.SK]['S']}",
         what="event(s) tally",
+        before=type_stats,
     )
 
 

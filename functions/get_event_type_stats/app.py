@@ -8,6 +8,7 @@ from pydantic import Field
 
 from emma_events.api import lambda_handler_for, route
 from emma_events.arguments import AccountId, EventTypeId, TimeQuery
+from emma_events.counts import FIRST, LAST
 from emma_events.dates import utc_now
 from emma_events.endpoint import InQuery
 from emma_events.errors import reject
@@ -39,6 +40,9 @@ def get_event_type_stats(
     except UnknownZone as error:
         reject("query.tz", str(error), "unknown_zone")
     until = until or utc_now()
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and not FIRST <= moment <= LAST:
+            reject(f"query.{name}", "must be from 1970-01-01 to 9998-12-31", "out_of_range")
     since = since or stat_buckets.default_since(interval, zone, until)
     if since > until:
         reject("query.until", "must not be before since", "until_before_since")

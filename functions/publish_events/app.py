@@ -4,10 +4,11 @@
 Invoked by the table's stream through an event source mapping whose FilterCriteria (template.yaml) let through
 only the inserts and deletions of member events: an event is published once its batch is committed, never for a
 rejected one. First the batch's changes go to the types' stats (emma_events.type_rollups: an insert added, a
-member's cascade's deletion taken off, each exactly once however often a record comes); should that fail, the
-whole batch is retried. Then the inserted events go out 10 to a PutEvents call (emma_events.publisher); records
-whose entries EventBridge still refuses after the retries are reported in ``batchItemFailures``, so the mapping
-retries from the first of them, bisects, and finally hands them to the on-failure queue.
+member's cascade's deletion taken off, each exactly once however often a record comes); then the inserted events
+go out 10 to a PutEvents call (emma_events.publisher). Records whose stats change still conflicted after the
+retries, or whose entries EventBridge still refuses, are reported in ``batchItemFailures``, so the mapping
+retries from the first of them (entries after it may go out twice, as EventBridge's delivery is at least once;
+stats never count twice), bisects, and finally hands them to the on-failure queue.
 """
 
 from __future__ import annotations
@@ -58,17 +59,22 @@ def entries_of(changes: list[tuple[str, Change]]) -> list[tuple[str, dict[str, A
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     changes = changes_of(event["Records"])
-    added = rollups().apply([change for _, change in changes])
+    added, unapplied = rollups().apply([change for _, change in changes])
     metrics.add_metric(name="StatsChangesApplied", unit=MetricUnit.Count, value=added)
+    failures = [changes[index][0] for index in unapplied]
+    if failures:  # conflicts past the retries: the stream delivers them again (the entries go out meanwhile)
+        logger.warning("stats changes not applied", extra={"unapplied": len(failures)})
+        metrics.add_metric(name="StatsChangesDeferred", unit=MetricUnit.Count, value=len(failures))
     found = entries_of(changes)
     try:
         publisher.publish([item for _, item in found])
     except PublishFailed as error:
         refused = {id(item) for item, _ in error.failed}
-        failures = [sequence for sequence, item in found if id(item) in refused]
-        logger.error("entries not published", extra={"refused": len(failures), "error": str(error)})
-        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(found) - len(failures))
-        metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=len(failures))
-        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failures]}
-    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(found))
-    return {"batchItemFailures": []}
+        unpublished = [sequence for sequence, item in found if id(item) in refused]
+        logger.error("entries not published", extra={"refused": len(unpublished), "error": str(error)})
+        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(found) - len(unpublished))
+        metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=len(unpublished))
+        failures += unpublished
+    else:
+        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(found))
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failures]}

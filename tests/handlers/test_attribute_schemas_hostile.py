@@ -16,7 +16,7 @@ import random
 from typing import Any
 
 import pytest
-from helpers import new_member, survives
+from helpers import examples, new_member, survives
 from hypothesis import HealthCheck, example, given, note, seed, settings
 from hypothesis import strategies as st
 
@@ -81,7 +81,7 @@ def accounts(dynamodb: Any) -> Any:
 
 
 @settings(
-    max_examples=80,
+    max_examples=examples(80),
     deadline=None,
     database=None,
     print_blob=True,

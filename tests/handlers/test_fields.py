@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import assert_problem, run_together, survives
+from helpers import assert_problem, examples, run_together, survives
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -122,7 +122,7 @@ def test_an_invalid_field_is_a_400_naming_it(dynamodb: Any, table_items: Any, bo
     assert_problem(survives(table_items, "create_field", api_event("create_field", body=body)), 400, field)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     body=st.dictionaries(
         st.sampled_from(["shortcut_name", "display_name", "field_type", "widget_type", "column_order"]),

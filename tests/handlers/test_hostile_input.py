@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 from helpers import create_type, new_member, post_events, snapshot, survives
+from helpers import examples as scaled
 from hypothesis import HealthCheck, example, given, note, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -43,7 +44,7 @@ ACCOUNT = 1
 
 def budget(examples: int) -> Any:
     return settings(
-        max_examples=examples,
+        max_examples=scaled(examples),
         deadline=None,
         database=None,
         print_blob=True,

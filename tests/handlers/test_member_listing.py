@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from helpers import add_member, assert_problem, new_member
+from helpers import add_member, assert_problem, examples, new_member
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,7 +84,7 @@ def test_accounts_with_colliding_member_ids_never_see_each_others_members(dynamo
 _accounts = itertools.count(10_000)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     size=st.integers(0, 70),
     deleted=st.sets(st.integers(0, 69)),

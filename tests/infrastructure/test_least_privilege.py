@@ -184,6 +184,32 @@ def test_every_call_of_a_cascade_is_allowed_by_its_role(dynamodb: Any) -> None:
             assert decision("CascadeDeleteFunction", action, resource, keys) == "Allow", (action, resource, keys)
 
 
+@pytest.mark.stores
+def test_every_call_of_the_publisher_is_allowed_by_its_role(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The publisher keeps the types' stats: their items and a marker per event, for inserts and for removals."""
+    from helpers import create_type, new_member, post_events
+    from streams import CascadeDriver, FakeEventBridge, publisher_driver
+
+    from devtools.testing.events import api_event
+    from devtools.testing.in_process import load_function
+    from emma_events.publisher import Publisher
+
+    monkeypatch.setattr(load_function("publish_events"), "publisher", Publisher(FakeEventBridge(), retry_delay_s=0))
+    publish, cascade = publisher_driver(), CascadeDriver()
+    member, kind = new_member(), create_type(100, "a")
+    assert post_events(100, [{"member_id": member, "event_type_id": kind, "event_monetary_value": 2.5}]).status == 200
+    assert (
+        invoke("delete_member", api_event("delete_member", path={"account_id": 100, "member_id": member})).status == 200
+    )
+    cascade.drain()
+    calls = recorded_calls(publish.drain)
+    written = [p for name, p in calls if name == "TransactWriteItems" for p in p["TransactItems"]]
+    assert {next(iter(part)) for part in written} == {"Put", "Update"}  # the insert's marker, the removal's
+    for operation, params in calls:
+        for action, resource, keys in iam_requests(operation, params):
+            assert decision("PublishEventsFunction", action, resource, keys) == "Allow", (action, resource, keys)
+
+
 @pytest.mark.parametrize("function", sorted(API_FOLDERS.values()))
 def test_no_api_function_may_touch_an_api_key_item(function: str) -> None:
     own = [a for s in statements(function) if s["Effect"] == "Allow" for a in s["Action"] if a.startswith("dynamodb:")]

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import assert_problem, create_type, delete_type, new_member, post_events
+from helpers import assert_problem, create_type, delete_type, examples, new_member, post_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streams import CascadeDriver, FakeEventBridge, publisher_driver
@@ -66,9 +66,25 @@ def local_unit(interval: str, moment: datetime, zone: ZoneInfo) -> tuple[Any, ..
     return local.year, local.month
 
 
+#: Zones and a moment shortly before a change of their offset: at 02:00 (New York, Lord Howe's 30 minutes back in
+#: April and forward in October), at midnight (Cairo's clocks skip it in April, Santiago's in September), and
+#: the offsets on a half or a quarter of an hour.
+TRANSITIONS = [
+    ("UTC", datetime(2026, 3, 1, 7, 20, tzinfo=UTC)),
+    ("America/New_York", datetime(2026, 3, 1, 7, 20, tzinfo=UTC)),
+    ("Asia/Kolkata", datetime(2026, 3, 1, 7, 20, tzinfo=UTC)),
+    ("Asia/Kathmandu", datetime(2026, 3, 1, 7, 20, tzinfo=UTC)),
+    ("Australia/Lord_Howe", datetime(2026, 3, 1, 7, 20, tzinfo=UTC)),
+    ("Australia/Lord_Howe", datetime(2026, 9, 20, 7, 20, tzinfo=UTC)),
+    ("Pacific/Chatham", datetime(2026, 3, 1, 7, 20, tzinfo=UTC)),
+    ("Africa/Cairo", datetime(2026, 4, 10, 7, 20, tzinfo=UTC)),
+    ("America/Santiago", datetime(2026, 8, 25, 7, 20, tzinfo=UTC)),
+]
+
+
 @pytest.mark.parametrize("interval", ["hour", "day", "week", "month"])
-@pytest.mark.parametrize("name", ZONES)
-def test_buckets_begin_where_the_zones_clock_begins_a_unit(interval: str, name: str) -> None:
+@pytest.mark.parametrize(("name", "since"), TRANSITIONS)
+def test_buckets_begin_where_the_zones_clock_begins_a_unit(interval: str, name: str, since: datetime) -> None:
     from emma_events.stat_buckets import buckets, zone
 
     span = {
@@ -77,9 +93,6 @@ def test_buckets_begin_where_the_zones_clock_begins_a_unit(interval: str, name: 
         "week": timedelta(weeks=20),
         "month": timedelta(days=400),
     }
-    since = datetime(
-        2026, 3, 1, 7, 20, tzinfo=UTC
-    )  # New York (8 March) and Lord Howe (5 April, 30 minutes back) change offsets inside
     until = since + span[interval]
     found = buckets(interval, zone(name), since, until)
     quarter, starts = timedelta(minutes=15), []
@@ -160,6 +173,8 @@ def test_stats_refuse_an_unknown_zone_a_reversed_range_and_too_many_buckets(dyna
         stats(100, kind, since="@D:2000-01-01T00:00:00", until=emma(BASE), interval="day"), 400, "query.since"
     )
     assert_problem(stats(100, kind, interval="year"), 400, "query.interval")
+    assert_problem(stats(100, kind, since="0001-01-01T00:00:00Z", tz="America/New_York"), 400, "query.since")
+    assert_problem(stats(100, kind, until="9999-12-31T23:59:59Z", tz="Asia/Tokyo"), 400, "query.until")
     assert stats(100, kind, since="@D:2000-01-01T00:00:00", until=emma(BASE), interval="month").status == 200
     assert len(stats(100, kind).body) == 30  # by default the 30 days up to now, in UTC
     assert_problem(stats(100, kind + 1), 404)
@@ -167,7 +182,7 @@ def test_stats_refuse_an_unknown_zone_a_reversed_range_and_too_many_buckets(dyna
 
 
 @pytest.mark.stores
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     events=st.lists(
         st.tuples(
@@ -203,3 +218,69 @@ def test_stats_match_a_brute_force_count_of_generated_events(
     raw = [(BASE + timedelta(minutes=m), value) for kind, m, value in events if kind == 0]
     query = {"since": emma(since), "until": emma(until), "interval": interval, "tz": name}
     assert stats(account, types[0], **query).body == brute_force(raw, spans)
+
+
+@pytest.mark.stores
+def test_an_insert_and_its_removal_in_one_batch_and_a_removal_never_added_change_nothing(
+    dynamodb: Any, bus: Any
+) -> None:
+    kind = create_type(100, "a")
+    before, member = new_member(100, "old@example.com"), new_member(100, "ada@example.com")
+    assert post_events(100, [{"member_id": before, "event_type_id": kind, "event_timestamp": emma(BASE)}]).status == 200
+    publish = publisher_driver()  # from here on: the event above was recorded before the stats were kept
+    assert post_events(100, [{"member_id": member, "event_type_id": kind, "event_timestamp": emma(BASE)}]).status == 200
+    cascade = CascadeDriver()
+    for gone in (before, member):
+        assert (
+            invoke("delete_member", api_event("delete_member", path={"account_id": 100, "member_id": gone})).status
+            == 200
+        )
+    cascade.drain()
+    publish.drain()  # one batch: the insert of ada's event and its removal; and the removal of one never added
+    assert [len(batch) for batch in publish.invocations] == [3]  # taken whole: no error, no bisection
+    day = {"since": emma(BASE), "until": emma(BASE), "interval": "day"}
+    assert [(b["count"], b["value"]) for b in stats(100, kind, **day).body] == [(0, "0")]
+
+
+@pytest.mark.stores
+def test_stats_that_keep_conflicting_are_delivered_again_and_the_events_still_go_out(
+    dynamodb: Any, bus: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emma_events.errors import ServiceUnavailable
+    from emma_events.type_rollups import TypeRollups
+
+    kind, member = create_type(100, "a"), new_member()
+    publish = publisher_driver()
+    assert post_events(100, [{"member_id": member, "event_type_id": kind, "event_timestamp": emma(BASE)}]).status == 200
+    real, failing = TypeRollups._apply_run, [True]
+
+    def conflicting(self: Any, run: Any) -> int:
+        if failing.pop() if failing else False:
+            raise ServiceUnavailable("conflicts")
+        return real(self, run)
+
+    monkeypatch.setattr(TypeRollups, "_apply_run", conflicting)
+    publish.drain()
+    assert len(publish.invocations) == 2  # the first reported the record, the stream delivered it again
+    assert len(bus.calls) == 2  # the event went out with the first, and again (at least once, as EventBridge)
+    day = {"since": emma(BASE), "until": emma(BASE), "interval": "day"}
+    assert [b["count"] for b in stats(100, kind, **day).body] == [1]
+
+
+@pytest.mark.stores
+def test_a_year_of_days_in_a_zone_off_utc_reads_the_days_range_exactly(dynamodb: Any, bus: Any) -> None:
+    from emma_events.stat_buckets import buckets, zone
+
+    kind, member = create_type(100, "a"), new_member()
+    publish = publisher_driver()
+    moments = [BASE + timedelta(days=d, hours=h) for d, h in ((0, 6), (0, 7), (100, 18), (250, 23))]
+    events = [
+        {"member_id": member, "event_type_id": kind, "event_timestamp": emma(m), "event_monetary_value": 1.5}
+        for m in moments
+    ]
+    assert post_events(100, events).status == 200
+    publish.drain()
+    since, until = BASE - timedelta(days=10), BASE + timedelta(days=300)
+    spans = buckets("day", zone("Asia/Kolkata"), since, until)
+    answer = stats(100, kind, since=emma(since), until=emma(until), interval="day", tz="Asia/Kolkata")
+    assert answer.body == brute_force([(m, 1.5) for m in moments], spans)

@@ -2,9 +2,9 @@
 
 A bucket starts where the zone's clock starts its unit (a day at local midnight, or where the day begins when a
 change of offset skips midnight); an hour also where the offset changes, so an hour the clock shows twice is two
-buckets (and Lord Howe's half hour shown twice one more). Every zone's offset since 1970 is
-a multiple of 15 minutes, but for a few before 1972 (Africa/Monrovia, -0:44:30): the rollups hold quarter-hours,
-so a bucket must start on one (else ``NotQuarterAligned``).
+buckets (and Lord Howe's half hour shown twice one more). Every zone's offset since 1980 is
+a multiple of 15 minutes (not so Africa/Monrovia's -0:44:30 before 1972, Pacific/Kiritimati's -10:40 before 1979):
+the rollups hold quarter-hours, so a bucket must start on one (else ``NotQuarterAligned``).
 """
 
 from __future__ import annotations
@@ -77,8 +77,11 @@ def _next_month(unit: datetime) -> datetime:
 
 def _instants(naive: datetime, zone: ZoneInfo) -> set[datetime]:
     """The UTC instants at which the zone's clock shows ``naive`` (two in a repeated hour), or, when it never does
-    (skipped by a change of offset), the instant the clock jumps past it."""
-    return {naive.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)}
+    (skipped by a change of offset), the instant the clock jumps past it (``fold=0`` there: PEP 495)."""
+    first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) != naive:  # in a gap: fold=1 would be before the jump
+        return {first}
+    return {first, naive.replace(tzinfo=zone, fold=1).astimezone(UTC)}
 
 
 def _changes_within(starts: list[datetime], zone: ZoneInfo) -> set[datetime]:
@@ -100,9 +103,7 @@ def buckets(interval: str, zone: ZoneInfo, since: datetime, until: datetime) -> 
     starts: set[datetime] = set()
     for naive in _local_starts(interval, first, last):
         found = _instants(naive, zone)
-        if interval != "hour":  # a repeated midnight begins its day once, at its first occurrence
-            found = {min(found)}
-        starts |= found
+        starts |= found if interval == "hour" else {min(found)}  # a repeated midnight begins its day once
     ordered = sorted(starts)
     if interval == "hour":  # and where the offset changes within an hour (Lord Howe's 30 minutes back)
         ordered = sorted(set(ordered) | _changes_within(ordered, zone))

@@ -3,9 +3,9 @@
 An ``event_monetary_value`` is stored as the decimal text of a double (``19.99``, ``1e-130``): at most 17
 significant digits, between 1e-130 and 1e15 in magnitude. A sum of such values can need ~160 digits (1e15 +
 1e-130), so no single DynamoDB number holds it, and an ``ADD`` past 38 digits is refused (and with it the
-batch's transaction). A sum is therefore kept as bands of 30 decimal places: band ``k`` holds, as an integer,
-the digits of the values at places 10^(30k) to 10^(30k+29). A value touches at most two bands (its 17 digits
-span at most two), each under 10^30, so a band's integer stays within 38 digits for up to 10^8 values; bands
+batch's transaction). A sum is therefore kept as bands of 20 decimal places: band ``k`` holds, as an integer,
+the digits of the values at places 10^(20k) to 10^(20k+19). A value touches at most two bands (its 17 digits
+span at most two), each under 10^20, so a band's integer stays within 38 digits for up to 10^18 values; bands
 add with ``ADD`` like counts, and read back exactly (``total``).
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Context, Decimal
 
 #: Decimal places per band.
-WIDTH = 30
+WIDTH = 20
 #: Enough precision for any band's integer times its power of ten, and for their sum.
 _EXACT = Context(prec=400)
 

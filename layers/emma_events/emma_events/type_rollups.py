@@ -5,9 +5,10 @@ of each quarter-hour (``q00``..``q95``) and per month (``M#2026-11``) with those
 each with the sum of their values (bands, sums.py: ``q37v0``). A POST's transaction never touches them (every
 POST of a type would share the day's item, and DynamoDB cancels transactions that meet on an item): the
 consumer adds a batch's inserted events, and takes off the events a member's cascade removes, in transactions of
-the items' updates and a marker per event (``<account>#RL#<event id>``, put on condition): a retried or
-redelivered record finds its marker and adds nothing. Events of a type that is gone are left out (its cascade
-deletes its stats once its events are gone).
+the items' updates and a marker per event (``<account>#RL#<event id>``: ``in`` while the event is counted, ``out``
+once taken off, then expiring): a retried or redelivered record finds its marker as it left it and changes
+nothing, and a removal of an event never added (recorded before the stats were kept) takes nothing off. Events
+of a type that is gone are left out (its cascade deletes its stats once its events are gone).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any, NamedTuple
 from emma_events import counts, keys, layout, sums
 from emma_events.domain import MemberEvent
 from emma_events.dynamo import Table, attr_n, attr_s
-from emma_events.transactions import AGAIN, Again, Cancelled, Part, write
+from emma_events.errors import ServiceUnavailable
+from emma_events.transactions import AGAIN, Again, Cancelled, Part, transact, write
 
 #: A marker is kept past the stream's 24 hours and the mapping's retries, then expires (TTL).
 MARKER_TTL_S = 2 * 24 * 3600
@@ -68,57 +70,80 @@ def changes(batch: Iterable[Change]) -> dict[tuple[str, str], dict[str, int]]:
 
 
 def _marker(table: str, change: Change, now: float) -> dict[str, Any]:
-    """The Put of a change's marker: an insert's on condition that none is there, a removal's also over the
-    insert's (never over a removal's)."""
+    """An insert's marker, put on condition that none is there (a redelivery, or an event removed since, finds
+    one); a removal turns an insert's marker ``out`` (and lets it expire), on condition that it is ``in``: an event
+    never added (recorded before the stats were kept) or taken off already is left alone."""
     event = change.event
-    item = {
+    key = {
         keys.PK: attr_s(keys.rollup_marker_pk(event.account_id, event.event_id)),
         keys.SK: attr_s(keys.ROLLUP_MARKER_SK),
-        "state": attr_s("in" if change.sign > 0 else "out"),
-        "expires_at": attr_n(int(now) + MARKER_TTL_S),
     }
-    put: dict[str, Any] = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
-    if change.sign < 0:  # an insert's marker expired long ago is simply absent: its event was added then
-        put["ConditionExpression"] += " OR #state = :in"
-        put["ExpressionAttributeNames"] = {"#state": "state"}
-        put["ExpressionAttributeValues"] = {":in": attr_s("in")}
-    return {"Put": put}
+    if change.sign > 0:
+        item = key | {"state": attr_s("in")}
+        return {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "SET #state = :out, expires_at = :expires",
+            "ConditionExpression": "#state = :in",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {
+                ":in": attr_s("in"),
+                ":out": attr_s("out"),
+                ":expires": attr_n(int(now) + MARKER_TTL_S),
+            },
+        }
+    }
 
 
 def groups(batch: list[Change]) -> list[list[Change]]:
-    """The changes in runs whose markers and items fit one transaction."""
+    """The changes in runs whose markers and items fit one transaction, no event twice in a run (an insert and its
+    removal in one batch: a transaction may touch an item once)."""
     runs: list[list[Change]] = []
     run: list[Change] = []
     items: set[tuple[str, str]] = set()
+    events: set[tuple[int, int]] = set()
     for change in batch:
         wanted = {key for key, _ in _slots(change.event)}
-        if run and len(run) + 1 + len(items | wanted) > TRANSACTION_ITEMS:
+        event = (change.event.account_id, change.event.event_id)
+        if run and (event in events or len(run) + 1 + len(items | wanted) > TRANSACTION_ITEMS):
             runs.append(run)
-            run, items = [], set()
+            run, items, events = [], set(), set()
         run.append(change)
         items |= wanted
+        events.add(event)
     return [*runs, run] if run else runs
 
 
 class TypeRollups(Table):
     """The consumer's writes of the types' stats."""
 
-    def apply(self, batch: list[Change]) -> int:
-        """Add the changes of a stream batch to their types' stats, each exactly once; how many were added now.
+    def apply(self, batch: list[Change]) -> tuple[int, list[int]]:
+        """Add the changes of a stream batch to their types' stats, each exactly once, in order: how many were
+        added now, and the positions in ``batch`` of those that could not be (from the first run that failed: the
+        stream delivers them again).
 
         1 x BatchGetItem of the changes' types (a type that is gone is left out) + 1 x TransactWriteItems per
         run of changes (markers and stats items: at most 100), again without the changes a failed marker shows
-        were added before."""
+        were added before; a run still cancelled (conflicts with another lane's) after the retries stops there."""
         alive = self._batch_get(
             layout.type_key(account, type_id)
             for account, type_id in sorted({(c.event.account_id, c.event.event_type_id) for c in batch})
         )
         kept = [
-            c
-            for c in batch
+            index
+            for index, c in enumerate(batch)
             if (keys.account_pk(c.event.account_id), keys.event_type_sk(c.event.event_type_id)) in alive
         ]
-        return sum(self._apply_run(run) for run in groups(kept))
+        added, done = 0, 0
+        for run in groups([batch[index] for index in kept]):
+            try:
+                added += self._apply_run(run)
+            except ServiceUnavailable:
+                return added, kept[done:]
+            done += len(run)
+        return added, []
 
     def _apply_run(self, run: list[Change]) -> int:
         pending = list(run)
@@ -139,3 +164,18 @@ class TypeRollups(Table):
             return AGAIN
 
         return write(self.client, attempt, cancelled, "type's stats")
+
+    def add_recorded(self, event: MemberEvent, checks: list[dict[str, Any]]) -> bool:
+        """Add an event recorded before the stats were kept (``ops.tally_events``), exactly once, in one
+        transaction with ``checks`` (``ConditionCheck``s: the event, its member and its type still exist): whether
+        it is in its type's stats now (added, or already: by the consumer, or an earlier run). False: gone, or a
+        conflict (run again)."""
+        added = changes([Change(event, 1)])
+        parts = [Part("check", check) for check in checks]
+        parts.append(Part("marker", _marker(self.table_name, Change(event, 1), time.time())))
+        parts += [Part("stats", {"Update": counts.update(self.table_name, k, v)}) for k, v in added.items()]
+        try:
+            transact(self.client, parts)
+        except Cancelled as error:
+            return bool(error.failed("marker")) and not error.failed("check")
+        return True

@@ -11,11 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from emma_events import counts, keys, sums
+from emma_events.deadline import side_by_side
 from emma_events.dynamo import Item, Table, attr_s
 from emma_events.stat_buckets import utc_days
 from emma_events.type_rollups import DAY, QUARTER, day_sk, month_sk
 
-#: Days read one by one (BatchGetItem) up to this many; more are read as one range (Query).
+#: Keys of one BatchGetItem (DynamoDB's limit); more days, when they fill their range, are read as one Query.
 BATCH_DAYS = 100
 
 
@@ -88,12 +89,15 @@ def type_stats(
 
 
 def _days(table: Table, pk: str, days: list[date]) -> dict[str, _Slot]:
+    """The items of ``days``: 1 x Query of their range when they fill at least half of it (a day in a zone off
+    UTC: every day), else BatchGetItem calls of 100, side by side."""
     if not days:
         return {}
-    if len(days) > BATCH_DAYS:
+    if len(days) > BATCH_DAYS and 2 * len(days) >= (days[-1] - days[0]).days + 1:
         return _range(table, pk, day_sk(f"{days[0]:%Y-%m-%d}"), day_sk(f"{days[-1]:%Y-%m-%d}"))
-    found = table._batch_get({keys.PK: attr_s(pk), keys.SK: attr_s(day_sk(f"{day:%Y-%m-%d}"))} for day in days)
-    return {sk: _Slot(item) for (_, sk), item in found.items()}
+    wanted = [{keys.PK: attr_s(pk), keys.SK: attr_s(day_sk(f"{day:%Y-%m-%d}"))} for day in days]
+    chunks = [wanted[start : start + BATCH_DAYS] for start in range(0, len(wanted), BATCH_DAYS)]
+    return {sk: _Slot(item) for part in side_by_side(table._batch_get, chunks) for (_, sk), item in part.items()}
 
 
 def _range(table: Table, pk: str, first: str, last: str) -> dict[str, _Slot]:
