@@ -133,16 +133,19 @@ def ceilings() -> dict[str, Any]:
 #: EventBridge's PutEvents quota, transactions a second per AWS account and Region (adjustable): 10,000 in
 #: us-east-1, 2,400 in us-east-2, less in smaller Regions (EventBridge user guide, "Amazon EventBridge quotas").
 PUT_EVENTS_PER_S = {"us-east-1": 10_000, "us-east-2": 2_400}
-#: The model's latencies on AWS: a PutEvents call, and an invocation's own overhead (rounded up).
+#: The model's latencies on AWS: a PutEvents call, an invocation's own overhead (rounded up), and the types' stats
+#: a batch keeps first (type_rollups.py): a BatchGetItem of its types and its transactions, one after another (a
+#: batch of 100 events in up to 3 of them; DynamoDB's transactions take about twice a single write's ~10 ms).
 PUT_EVENTS_S = 0.05
 INVOCATION_S = 0.02
+STATS_S = 0.010 + 3 * 0.020
 
 
 def publisher_sizing(shapes: dict[str, Any]) -> dict[str, Any]:
     """Whether one lane of the publisher's mapping keeps up with the busiest shard of the table's stream: a shard
     follows a table partition, which takes at most as many events a second as a member's partition does (its 1,000
-    write units, at the fewest units an event costs there); a lane publishes a batch of ``BatchSize`` records in
-    PutEvents calls of 10 side by side. And what the account's PutEvents quota lets through."""
+    write units, at the fewest units an event costs there); a lane keeps a batch of ``BatchSize`` records' stats,
+    then publishes them in PutEvents calls of 10 side by side. And what the account's PutEvents quota lets through."""
     from devtools.local_stack.template import stream_subscriptions
     from emma_events.publisher import CALLS_IN_FLIGHT, MAX_ENTRIES_PER_CALL
 
@@ -155,7 +158,7 @@ def publisher_sizing(shapes: dict[str, Any]) -> dict[str, Any]:
         if kind.startswith("member: its partition, write")
     )
     rounds = math.ceil(math.ceil(batch / MAX_ENTRIES_PER_CALL) / CALLS_IN_FLIGHT)  # calls in flight, one after another
-    lane = round(batch / (INVOCATION_S + rounds * PUT_EVENTS_S))
+    lane = round(batch / (INVOCATION_S + STATS_S + rounds * PUT_EVENTS_S))
     return {
         "batch_size": batch,
         "parallelization_factor": int(mapping.get("ParallelizationFactor", 1)),
@@ -192,8 +195,9 @@ def print_ceilings(result: dict[str, Any]) -> None:
     pub = result["publisher"]
     quota = ", ".join(f"{region} {n:,}/s" for region, n in pub["account_events_per_s"].items())
     print(
-        f"  publisher: a lane takes {pub['batch_size']} records in PutEvents calls side by side, ~"
-        f"{pub['lane_events_per_s']:,} events/s; the busiest shard carries <= {pub['busiest_shard_events_per_s']:,}/s "
+        f"  publisher: a lane takes {pub['batch_size']} records, keeps their types' stats, then PutEvents calls "
+        f"side by side, ~{pub['lane_events_per_s']:,} events/s; "
+        f"the busiest shard carries <= {pub['busiest_shard_events_per_s']:,}/s "
         f"(headroom {pub['headroom']}x, goal >= 2; ParallelizationFactor {pub['parallelization_factor']}); "
         f"the AWS account's PutEvents quota lets through {quota} (x10 entries a call)"
     )
