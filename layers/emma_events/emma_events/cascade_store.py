@@ -94,20 +94,14 @@ class CascadeStore(CascadeProgress):
     def drop_type_stats(self, parent: Parent) -> int:
         """Delete a removed type's stats items (type_rollups.py), once its events are gone; how many. 1 x Query
         (keys, strongly consistent; more for a type of many years) + its deletes."""
-        query: dict[str, Any] = {
+        query = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk",
             "ExpressionAttributeValues": {":pk": attr_s(keys.type_stats_pk(parent.account_id, parent.parent_id))},
             "ProjectionExpression": "PK, SK",
             "ConsistentRead": True,
         }
-        found: list[Item] = []
-        while True:
-            page = self.client.query(**query)
-            found += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return self.delete_keys(found)
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self.delete_keys(self._query_all(query))
 
     def delete_keys(self, items: list[Item], max_attempts: int = 8) -> int:
         """Delete items by key: BatchWriteItem in chunks of 25 (the service's limit), side by side, retrying

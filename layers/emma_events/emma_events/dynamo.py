@@ -76,6 +76,16 @@ class Table:
             delete["ExpressionAttributeValues"] = values
         return delete
 
+    def _query_all(self, query: dict[str, Any]) -> list[Item]:
+        """Every item a Query matches, page after page (each reads at most 1 MB)."""
+        query, items = dict(query), []
+        while True:
+            page = self.client.query(**query)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def _count(self, query: dict[str, Any]) -> int:
         """How many items a Query matches: ``Select=COUNT``, page after page (each reads at most 1 MB)."""
         query = query | {"Select": "COUNT"}

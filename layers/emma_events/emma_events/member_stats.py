@@ -8,8 +8,9 @@ its ``ByMemberType`` key (one ``Limit 1`` Query each way, side by side). Types b
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from emma_events import counts, keys, sums
 from emma_events.dates import from_storage
@@ -47,22 +48,17 @@ def member_stats(store: MemberTimeline, account_id: int, member_id: int) -> list
 
 
 def _totals(store: MemberTimeline, pk: str) -> list[Item]:
-    query: dict[str, Any] = {
-        "TableName": store.table_name,
-        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-        "ExpressionAttributeValues": {":pk": attr_s(pk), ":prefix": attr_s(keys.TOTALS_PREFIX)},
-        "ConsistentRead": True,
-    }
-    items: list[Item] = []
-    while True:
-        page = store.client.query(**query)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return store._query_all(
+        {
+            "TableName": store.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {":pk": attr_s(pk), ":prefix": attr_s(keys.TOTALS_PREFIX)},
+            "ConsistentRead": True,
+        }
+    )
 
 
-def _end(store: MemberTimeline, account_id: int, member_id: int, wanted: tuple[int, bool]) -> Any:
+def _end(store: MemberTimeline, account_id: int, member_id: int, wanted: tuple[int, bool]) -> datetime | None:
     """The time of the member's first (``forward``) or last event of the type, by its ``ByMemberType`` key."""
     type_id, forward = wanted
     page = store.client.query(

@@ -161,12 +161,7 @@ class MemberTimeline(Table):
                 },
                 "ConsistentRead": True,
             }
-            while True:
-                page = self.client.query(**query)
-                years += page["Items"]
-                if "LastEvaluatedKey" not in page:
-                    break
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            years = self._query_all(query)
         return counts.total(plan, items, years)
 
     def _events_query(

@@ -8,7 +8,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from emma_events import counts, keys, sums
 from emma_events.deadline import side_by_side
@@ -102,15 +101,9 @@ def _days(table: Table, pk: str, days: list[date]) -> dict[str, _Slot]:
 
 def _range(table: Table, pk: str, first: str, last: str) -> dict[str, _Slot]:
     """The stats items with sort keys first..last (1 x Query, more past 1 MB)."""
-    query: dict[str, Any] = {
+    query = {
         "TableName": table.table_name,
         "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
         "ExpressionAttributeValues": {":pk": attr_s(pk), ":first": attr_s(first), ":last": attr_s(last)},
     }
-    found: dict[str, _Slot] = {}
-    while True:
-        page = table.client.query(**query)
-        found |= {item[keys.SK]["S"]: _Slot(item) for item in page["Items"]}
-        if "LastEvaluatedKey" not in page:
-            return found
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return {item[keys.SK]["S"]: _Slot(item) for item in table._query_all(query)}
