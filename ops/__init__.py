@@ -105,11 +105,9 @@ def upgrade(
     parts: Callable[[str, dict[str, Any]], list[dict[str, Any]]],
     name: Callable[[dict[str, Any]], str],
     what: str,
-    before: Callable[[Any, str, dict[str, Any]], bool] | None = None,
 ) -> int:
     """An upgrade tool's run: each item ``found`` (client, table) is changed by one transaction of its ``parts``
-    (table, item), each of which holds on a condition that makes a second run change nothing; ``before`` (client,
-    table, item), when given, first: an item it refuses is refused. A refused one is
+    (table, item), each of which holds on a condition that makes a second run change nothing. A refused one is
     printed by its ``name`` and left; the tally ends the output, ``what`` being e.g. ("event(s)", "count").
     Exit 1 when any was refused."""
     from botocore.exceptions import ClientError
@@ -121,10 +119,6 @@ def upgrade(
     done = refused = 0
     for item in found(client, args.table):
         if not args.dry_run:
-            if before is not None and not before(client, args.table, item):  # a step of its own first
-                refused += 1
-                print(f"{name(item)}: refused ({past} or deleted meanwhile?)", file=out)
-                continue
             try:
                 client.transact_write_items(TransactItems=parts(args.table, item))
             except ClientError as error:

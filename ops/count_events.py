@@ -8,7 +8,8 @@ is missing from ``count=true`` and from listings filtered by type (docs/operatio
 
 It reads every event item without the index key (one filtered Scan, paginated) and, for each, in one transaction:
 sets the key (on condition it is still unset and the event still exists), adds the event to its member's counts
-(its value and its type's totals too, and marks it tallied: ``ops.tally_events`` then leaves it),
+(its value, its member's totals of its type and its type's stats too, and marks it tallied: ``ops.tally_events``
+then leaves it),
 and checks that its member and type still exist (a deleted one's cascade removes its events, and a type's cascade
 takes its counts off). So each event is counted exactly once, however often this runs or whatever runs beside it;
 an event whose transaction is refused is reported and left (run again to retry it). Credentials and region come
@@ -18,9 +19,11 @@ from the usual AWS environment.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from emma_events import counts, keys, layout
+from emma_events.type_rollups import recorded_parts
 from ops import lacking, one_line_errors, upgrade
 
 
@@ -48,7 +51,8 @@ def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
         exists(layout.member_key(event.account_id, event.member_id)),
         exists(layout.type_key(event.account_id, event.event_type_id)),
     ]
-    return changes + [{"Update": counts.update(table, at, added)} for at, added in counts.increments([event]).items()]
+    counted = [{"Update": counts.update(table, at, added)} for at, added in counts.increments([event]).items()]
+    return changes + counted + recorded_parts(table, event, time.time())  # and its type's stats, with the mark
 
 
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:

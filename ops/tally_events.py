@@ -9,21 +9,23 @@ until this runs, it is missing from both stats and from sums (docs/operations.md
 
     python -m ops.tally_events --table <TableName> [--dry-run] [--endpoint-url http://127.0.0.1:8000]
 
-It reads every event item not marked (one filtered Scan, paginated) and, for each, adds it to its type's stats
-(one transaction with its marker, as the consumer's: once, whoever comes first), then, in one transaction: marks it
+It reads every event item not marked (one filtered Scan, paginated) and, for each, in one transaction: marks it
 (on condition that it is still unmarked, exists and is counted, i.e. has its ``ByMemberType`` key), adds its value
-and totals, and checks that its member and type still exist. So each event is tallied exactly once, however
+and totals and adds it to its type's stats (with its marker, as the stream's consumer does), and checks that its
+member and type still exist. The consumer counts only marked events, so a member's deletion takes off exactly
+these. So each event is tallied exactly once, however
 often this runs or whatever runs beside it; an event whose transaction is refused is reported and left (not
-counted yet: run ``ops.count_events`` first).
+counted yet: run ``ops.count_events`` first; or a conflict with the consumer on a stats item: run again).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from emma_events import counts, keys, layout
-from emma_events.type_rollups import TypeRollups
+from emma_events.type_rollups import recorded_parts
 from ops import lacking, one_line_errors, upgrade
 
 
@@ -51,22 +53,8 @@ def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
         exists(layout.member_key(event.account_id, event.member_id)),
         exists(layout.type_key(event.account_id, event.event_type_id)),
         *({"Update": counts.update(table, at, values)} for at, values in added.items()),
+        *recorded_parts(table, event, time.time()),  # its type's stats and their marker: only with the mark
     ]
-
-
-def type_stats(client: Any, table: str, item: dict[str, Any]) -> bool:
-    """Add the event to its type's stats first (exactly once: its marker; refused when it, its member or its type is
-    gone, or on a conflict with the stream's consumer: run again)."""
-    event = layout.event_of(item)
-    exists = [
-        {"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(PK)"}}
-        for key in (
-            {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-            layout.member_key(event.account_id, event.member_id),
-            layout.type_key(event.account_id, event.event_type_id),
-        )
-    ]
-    return TypeRollups(table, client).add_recorded(event, exists)
 
 
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:
@@ -80,7 +68,6 @@ def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> 
         parts=parts,
         name=lambda item: f"{item[keys.PK]['S']} {item[keys.SK]['S']}",
         what="event(s) tally",
-        before=type_stats,
     )
 
 

@@ -5,10 +5,10 @@ Invoked by the table's stream through an event source mapping whose FilterCriter
 only the inserts and deletions of member events: an event is published once its batch is committed, never for a
 rejected one. First the batch's changes go to the types' stats (emma_events.type_rollups: an insert added, a
 member's cascade's deletion taken off, each exactly once however often a record comes); then the inserted events
-go out 10 to a PutEvents call (emma_events.publisher). Records whose stats change still conflicted after the
-retries, or whose entries EventBridge still refuses, are reported in ``batchItemFailures``, so the mapping
-retries from the first of them (entries after it may go out twice, as EventBridge's delivery is at least once;
-stats never count twice), bisects, and finally hands them to the on-failure queue.
+go out 10 to a PutEvents call (emma_events.publisher). The first record whose stats change still failed after the
+retries, and those whose entries EventBridge still refuses, are reported in ``batchItemFailures``, so the mapping
+retries from the first of them (bisects, and finally hands them to the on-failure queue); the entries from the
+first stats failure on wait for that delivery (an entry goes out twice only when EventBridge refused another).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from emma_events import settles_init
 from emma_events.config import METRICS_NAMESPACE
 from emma_events.event_models import MemberEventResponse
+from emma_events.keys import TALLIED
 from emma_events.layout import event_of
 from emma_events.publisher import MEMBER_EVENT_RECORDED, Publisher, PublishFailed, entry
 from emma_events.stores import rollups
@@ -31,8 +32,10 @@ metrics = Metrics(namespace=METRICS_NAMESPACE)
 publisher = Publisher()
 
 
-def changes_of(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:
-    """(sequence number, change) for each member event a record inserts or deletes, in stream order."""
+def changes_of(records: list[dict[str, Any]]) -> list[tuple[str, Change, bool]]:
+    """(sequence number, change, whether it counts in the stats) for each member event a record inserts or deletes,
+    in stream order. An event counts once it is ``tallied`` (written so by this release; ``ops.tally_events`` adds
+    older ones), so a deletion takes off exactly the events an insert or the tool added."""
     found = []
     for record in records:
         images = record["dynamodb"]
@@ -41,15 +44,15 @@ def changes_of(records: list[dict[str, Any]]) -> list[tuple[str, Change]]:
         if not image or image.get("entity", {}).get("S") != "member_event":  # the filter lets nothing else through
             logger.warning("record is not a member event's insert or deletion", extra={"keys": images.get("Keys")})
             continue
-        found.append((images["SequenceNumber"], Change(event_of(image), sign)))
+        found.append((images["SequenceNumber"], Change(event_of(image), sign), TALLIED in image))
     return found
 
 
-def entries_of(changes: list[tuple[str, Change]]) -> list[tuple[str, dict[str, Any]]]:
+def entries_of(changes: list[tuple[str, Change, bool]]) -> list[tuple[str, dict[str, Any]]]:
     """(sequence number, entry) for each inserted event."""
     return [
         (sequence, entry(MEMBER_EVENT_RECORDED, MemberEventResponse.of(change.event).model_dump(mode="json")))
-        for sequence, change in changes
+        for sequence, change, _ in changes
         if change.sign > 0
     ]
 
@@ -59,13 +62,17 @@ def entries_of(changes: list[tuple[str, Change]]) -> list[tuple[str, dict[str, A
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     changes = changes_of(event["Records"])
-    added, unapplied = rollups().apply([change for _, change in changes])
+    counted = [(sequence, change) for sequence, change, tallied in changes if tallied]
+    added, unapplied = rollups().apply([change for _, change in counted])
     metrics.add_metric(name="StatsChangesApplied", unit=MetricUnit.Count, value=added)
-    failures = [changes[index][0] for index in unapplied]
-    if failures:  # conflicts past the retries: the stream delivers them again (the entries go out meanwhile)
-        logger.warning("stats changes not applied", extra={"unapplied": len(failures)})
-        metrics.add_metric(name="StatsChangesDeferred", unit=MetricUnit.Count, value=len(failures))
     found = entries_of(changes)
+    failures: list[str] = []
+    if unapplied:  # the stream delivers the batch again from the first of them: publish only what comes before
+        first = counted[unapplied[0]][0]
+        failures.append(first)
+        logger.warning("stats changes not applied", extra={"unapplied": len(unapplied)})
+        metrics.add_metric(name="StatsChangesDeferred", unit=MetricUnit.Count, value=len(unapplied))
+        found = found[: next((n for n, (sequence, _) in enumerate(found) if int(sequence) >= int(first)), len(found))]
     try:
         publisher.publish([item for _, item in found])
     except PublishFailed as error:
@@ -74,7 +81,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.error("entries not published", extra={"refused": len(unpublished), "error": str(error)})
         metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(found) - len(unpublished))
         metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=len(unpublished))
-        failures += unpublished
+        failures += [sequence for sequence in unpublished if sequence not in failures]
     else:
         metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(found))
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failures]}

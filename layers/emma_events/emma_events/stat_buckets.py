@@ -4,7 +4,8 @@ A bucket starts where the zone's clock starts its unit (a day at local midnight,
 change of offset skips midnight); an hour also where the offset changes, so an hour the clock shows twice is two
 buckets (and Lord Howe's half hour shown twice one more). Every zone's offset since 1980 is
 a multiple of 15 minutes (not so Africa/Monrovia's -0:44:30 before 1972, Pacific/Kiritimati's -10:40 before 1979):
-the rollups hold quarter-hours, so a bucket must start on one (else ``NotQuarterAligned``).
+the rollups hold quarter-hours, so a bucket must start on one (else ``NotQuarterAligned``); a change of offset at
+00:01 (Antarctica/Casey 2020-22, Gaza 2010-11) is taken at the quarter-hour after it.
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ of each quarter-hour (``q00``..``q95``) and per month (``M#2026-11``) with those
 each with the sum of their values (bands, sums.py: ``q37v0``). A POST's transaction never touches them (every
 POST of a type would share the day's item, and DynamoDB cancels transactions that meet on an item): the
 consumer adds a batch's inserted events, and takes off the events a member's cascade removes, in transactions of
-the items' updates and a marker per event (``<account>#RL#<event id>``: ``in`` while the event is counted, ``out``
-once taken off, then expiring): a retried or redelivered record finds its marker as it left it and changes
-nothing, and a removal of an event never added (recorded before the stats were kept) takes nothing off. Events
-of a type that is gone are left out (its cascade deletes its stats once its events are gone).
+the items' updates and a marker per event (``<account>#RL#<event id>``, ``in`` or ``out``, kept two days): a
+retried or redelivered record finds its marker as it left it and changes nothing. Only events marked ``tallied``
+count (written so by this release; ``ops.tally_events`` adds older ones in the transaction that marks them), so a
+removal takes off exactly what was added. Events of a type that is gone are left out (its cascade deletes its
+stats once its events are gone).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from collections.abc import Iterable
 from datetime import UTC
 from typing import Any, NamedTuple
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from emma_events import counts, keys, layout, sums
 from emma_events.domain import MemberEvent
 from emma_events.dynamo import Table, attr_n, attr_s
 from emma_events.errors import ServiceUnavailable
-from emma_events.transactions import AGAIN, Again, Cancelled, Part, transact, write
+from emma_events.transactions import AGAIN, Again, Cancelled, Part, write
 
 #: A marker is kept past the stream's 24 hours and the mapping's retries, then expires (TTL).
 MARKER_TTL_S = 2 * 24 * 3600
@@ -70,31 +73,31 @@ def changes(batch: Iterable[Change]) -> dict[tuple[str, str], dict[str, int]]:
 
 
 def _marker(table: str, change: Change, now: float) -> dict[str, Any]:
-    """An insert's marker, put on condition that none is there (a redelivery, or an event removed since, finds
-    one); a removal turns an insert's marker ``out`` (and lets it expire), on condition that it is ``in``: an event
-    never added (recorded before the stats were kept) or taken off already is left alone."""
+    """A change's marker, kept past the stream's 24 hours and the mapping's retries (then it expires): an insert's
+    put where none is (its redelivery, or its event's removal since, left one); a removal's where none is or over
+    the insert's (its own redelivery left one ``out``)."""
     event = change.event
-    key = {
+    item = {
         keys.PK: attr_s(keys.rollup_marker_pk(event.account_id, event.event_id)),
         keys.SK: attr_s(keys.ROLLUP_MARKER_SK),
+        "state": attr_s("in" if change.sign > 0 else "out"),
+        "expires_at": attr_n(int(now) + MARKER_TTL_S),
     }
-    if change.sign > 0:
-        item = key | {"state": attr_s("in")}
-        return {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": key,
-            "UpdateExpression": "SET #state = :out, expires_at = :expires",
-            "ConditionExpression": "#state = :in",
-            "ExpressionAttributeNames": {"#state": "state"},
-            "ExpressionAttributeValues": {
-                ":in": attr_s("in"),
-                ":out": attr_s("out"),
-                ":expires": attr_n(int(now) + MARKER_TTL_S),
-            },
-        }
-    }
+    put: dict[str, Any] = {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
+    if change.sign < 0:
+        put["ConditionExpression"] += " OR #state = :in"
+        put["ExpressionAttributeNames"] = {"#state": "state"}
+        put["ExpressionAttributeValues"] = {":in": attr_s("in")}
+    return {"Put": put}
+
+
+def recorded_parts(table: str, event: MemberEvent, now: float) -> list[dict[str, Any]]:
+    """What adds an event recorded before the stats to its type's stats, once (``ops.tally_events``, in the
+    transaction that marks it ``tallied``): its marker and its stats items' updates."""
+    change = Change(event, 1)
+    return [_marker(table, change, now)] + [
+        {"Update": counts.update(table, key, values)} for key, values in changes([change]).items()
+    ]
 
 
 def groups(batch: list[Change]) -> list[list[Change]]:
@@ -140,7 +143,7 @@ class TypeRollups(Table):
         for run in groups([batch[index] for index in kept]):
             try:
                 added += self._apply_run(run)
-            except ServiceUnavailable:
+            except (ServiceUnavailable, ClientError, BotoCoreError):  # after the retries: delivered again
                 return added, kept[done:]
             done += len(run)
         return added, []
@@ -164,18 +167,3 @@ class TypeRollups(Table):
             return AGAIN
 
         return write(self.client, attempt, cancelled, "type's stats")
-
-    def add_recorded(self, event: MemberEvent, checks: list[dict[str, Any]]) -> bool:
-        """Add an event recorded before the stats were kept (``ops.tally_events``), exactly once, in one
-        transaction with ``checks`` (``ConditionCheck``s: the event, its member and its type still exist): whether
-        it is in its type's stats now (added, or already: by the consumer, or an earlier run). False: gone, or a
-        conflict (run again)."""
-        added = changes([Change(event, 1)])
-        parts = [Part("check", check) for check in checks]
-        parts.append(Part("marker", _marker(self.table_name, Change(event, 1), time.time())))
-        parts += [Part("stats", {"Update": counts.update(self.table_name, k, v)}) for k, v in added.items()]
-        try:
-            transact(self.client, parts)
-        except Cancelled as error:
-            return bool(error.failed("marker")) and not error.failed("check")
-        return True
