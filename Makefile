@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12')
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock dynamodb-local run seed reset invoke deploy outputs logs destroy keys replay-cascades test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
+.PHONY: help install lock dynamodb-local run seed reset invoke deploy outputs logs destroy keys replay-cascades replay-published test test-fast test-deployed test-reference lint validate scan fuzz build bench soak openapi check clean
 
 # uv installs the lock file (every package pinned, dependencies included): seconds where pip took minutes.
 UV := $(VENV)/bin/uv
@@ -90,6 +90,9 @@ keys: install ## API keys of an account: make keys ENV=dev ARGS="create|list|rev
 
 replay-cascades: install ## Replay failed cascades: make replay-cascades ARGS="--table <TableName> --queue-url <url>"
 	@$(PY) -m ops.replay_cascades $(ARGS)
+
+replay-published: install ## Replay the publisher's failed batches (stats, events): make replay-published ARGS="--table <TableName> --queue-url <url>"
+	@$(PY) -m ops.replay_published $(ARGS)
 
 test: install dynamodb-local ## Run every test: the fast tier (moto) and the reference tier (DynamoDB Local), over every core
 	$(PY) -m devtools.testing.tiers

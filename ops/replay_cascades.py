@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from emma_events.cascade import cursor_state, removed_parent
@@ -28,8 +29,8 @@ from emma_events.domain import Parent
 from ops import add_target, one_line_errors, resolve_target
 
 
-def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
-    """The parents of the records between a failed batch's first and last sequence numbers."""
+def records_in_batch(streams: Any, batch: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The stream records between a failed batch's first and last sequence numbers (the stream keeps 24 hours)."""
     iterator = streams.get_shard_iterator(
         StreamArn=batch["streamArn"],
         ShardId=batch["shardId"],
@@ -37,20 +38,26 @@ def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
         SequenceNumber=batch["startSequenceNumber"],
     )["ShardIterator"]
     last = int(batch["endSequenceNumber"])
-    parents: set[Parent] = set()
     while iterator:
         page = streams.get_records(ShardIterator=iterator, Limit=1000)
         for record in page["Records"]:
             if int(record["dynamodb"]["SequenceNumber"]) > last:
-                return parents
-            images = record["dynamodb"]
-            state = cursor_state(images.get("NewImage"))
-            parent = state.parent if state else removed_parent(images.get("OldImage"), images.get("NewImage"))
-            if parent is not None:
-                parents.add(parent)
+                return
+            yield record
         if not page["Records"]:
-            return parents
+            return
         iterator = page.get("NextShardIterator")
+
+
+def parents_in_batch(streams: Any, batch: dict[str, Any]) -> set[Parent]:
+    """The parents of the records between a failed batch's first and last sequence numbers."""
+    parents: set[Parent] = set()
+    for record in records_in_batch(streams, batch):
+        images = record["dynamodb"]
+        state = cursor_state(images.get("NewImage"))
+        parent = state.parent if state else removed_parent(images.get("OldImage"), images.get("NewImage"))
+        if parent is not None:
+            parents.add(parent)
     return parents
 
 

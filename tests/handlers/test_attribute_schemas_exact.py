@@ -36,7 +36,7 @@ def test_the_eventbridge_entry_of_a_checked_event_is_the_one_of_any_event(dynamo
     (stored,) = entities(table_items, "member_event")
     record = {"dynamodb": {"NewImage": stored, "SequenceNumber": "1"}}
     module = load_function("publish_events")
-    ((_, entry),) = module.entries_of(module.changes_of([record]))
+    ((_, entry),) = module.entries_of(module.changes_of([record])[0])
     assert entry["DetailType"] == "Member Event Recorded"
     assert json.loads(entry["Detail"]) == posted.body[0]
 

@@ -288,3 +288,55 @@ def test_a_year_of_days_in_a_zone_off_utc_reads_the_days_range_exactly(dynamodb:
     spans = buckets("day", zone("Asia/Kolkata"), since, until)
     answer = stats(100, kind, since=emma(since), until=emma(until), interval="day", tz="Asia/Kolkata")
     assert answer.body == brute_force([(m, 1.5) for m in moments], spans)
+
+
+@pytest.mark.moto_only  # the on-failure queue is moto's SQS
+def test_a_batch_whose_stats_failed_past_its_retries_is_replayed_from_the_queue(
+    dynamodb: Any, bus: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stats keep conflicting until the mapping gives up (its on-failure queue); once they would not, the
+    replay tool keeps the batch's stats once and puts its events on the bus."""
+    import json
+
+    import boto3
+
+    from emma_events.errors import ServiceUnavailable
+    from emma_events.publisher import Publisher
+    from emma_events.type_rollups import TypeRollups
+    from ops.replay_published import replay_queue
+
+    kind, member = create_type(100, "a"), new_member()
+    publish = publisher_driver()
+    assert post_events(100, [{"member_id": member, "event_type_id": kind, "event_timestamp": emma(BASE)}]).status == 200
+
+    def conflicting(self: Any, run: Any) -> int:
+        raise ServiceUnavailable("conflicts")
+
+    monkeypatch.setattr(TypeRollups, "_apply_run", conflicting)
+    publish.drain()  # every delivery fails: the mapping's retries, then the batch is discarded
+    assert len(publish.invocations) == publish.subscription.maximum_retry_attempts + 1
+    assert bus.calls == []  # the entry waited for its stats, every time
+    (record,) = publish.invocations[0]
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="publish-dlq")["QueueUrl"]
+    batch = {
+        "shardId": publish.poller.open_iterators()[0],
+        "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
+        "endSequenceNumber": record["dynamodb"]["SequenceNumber"],
+        "streamArn": record["eventSourceARN"],
+        "batchSize": 1,
+    }
+    for _ in range(2):  # the same batch twice: the second replay adds nothing
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"DDBStreamBatchInfo": batch}))
+    monkeypatch.undo()
+    monkeypatch.setattr(load_function("publish_events"), "publisher", Publisher(bus, retry_delay_s=0))
+    from emma_events.stores import rollups as container_rollups
+
+    rollups = container_rollups()
+    assert replay_queue(rollups, Publisher(bus, retry_delay_s=0), sqs, boto3.client("dynamodbstreams"), queue_url) == (
+        2,
+        0,
+    )
+    day = {"since": emma(BASE), "until": emma(BASE), "interval": "day"}
+    assert [b["count"] for b in stats(100, kind, **day).body] == [1]
+    assert len(bus.calls) == 2  # the entry went out with each replay (at least once, as EventBridge delivers)
