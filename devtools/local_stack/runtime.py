@@ -151,6 +151,9 @@ class ProcessRuntime:
         self._pools: dict[str, Pool] = {}
         self._lock = threading.Condition()
         self._closed = False
+        #: Every worker alive, idle or busy: closing stops them all (a busy one, e.g. a cascade waiting out the
+        #: index's lag, would otherwise outlive the stack).
+        self._workers: set[Worker] = set()
 
     def invoke(self, spec: FunctionSpec, event: str, request_id: str | None = None) -> Invocation:
         """One invocation, with Lambda's 6 MB limit on a synchronous request and response payload: past it,
@@ -174,12 +177,8 @@ class ProcessRuntime:
         worker = self._acquire(spec)
         try:
             result = worker.invoke(event, spec.timeout, request_id)
-        except FunctionTimeout:
-            worker.stop()
-            self._release(spec.name, None)
-            raise
-        except BaseException:
-            worker.stop()
+        except BaseException:  # a timeout, a crash, the stack stopping: the environment goes
+            self._retire(worker)
             self._release(spec.name, None)
             raise
         self._release(spec.name, worker if worker.alive() else None)
@@ -187,6 +186,8 @@ class ProcessRuntime:
 
     def _acquire(self, spec: FunctionSpec) -> Worker:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the local stack is stopping")
             pool = self._pools.setdefault(spec.name, Pool(spec))
             while not pool.idle and pool.busy >= self.max_workers:
                 self._lock.wait()
@@ -194,10 +195,18 @@ class ProcessRuntime:
             if pool.idle:
                 return pool.idle.pop()
         try:
-            return Worker(spec, self.log)  # a cold start, outside the lock: other functions go on meanwhile
+            worker = Worker(spec, self.log)  # a cold start, outside the lock: other functions go on meanwhile
         except BaseException:
             self._release(spec.name, None)
             raise
+        with self._lock:
+            self._workers.add(worker)
+            closed = self._closed
+        if closed:  # closed while it started: it must not outlive the stack
+            self._retire(worker)
+            self._release(spec.name, None)
+            raise RuntimeError("the local stack is stopping")
+        return worker
 
     def _release(self, name: str, worker: Worker | None) -> None:
         with self._lock:
@@ -206,13 +215,20 @@ class ProcessRuntime:
             if worker is not None and not self._closed:
                 pool.idle.append(worker)
             elif worker is not None:
+                self._workers.discard(worker)
                 worker.stop()
             self._lock.notify_all()
 
+    def _retire(self, worker: Worker) -> None:
+        with self._lock:
+            self._workers.discard(worker)
+        worker.stop()
+
     def close(self) -> None:
+        """Stop every worker, the busy ones too (their invocations end with the stack)."""
         with self._lock:
             self._closed = True
-            workers = [w for pool in self._pools.values() for w in pool.idle]
+            workers = list(self._workers)
             for pool in self._pools.values():
                 pool.idle.clear()
         for worker in workers:

@@ -161,3 +161,30 @@ def test_data_survives_a_restart_and_dynamodb_endpoint_reuses_it(tmp_path: Path)
             assert [t["event_type"] for t in stack.request("GET", "/100/events").json] == ["kept"]
     finally:
         external.stop()
+
+
+@pytest.mark.moto_only  # no store: the runtime alone
+def test_stopping_ends_the_workers_of_invocations_still_running() -> None:
+    """A Ctrl-C while a function runs (a cascade waiting out the index's lag, say) leaves no process behind."""
+    import json
+
+    from devtools.local_stack.runtime import FunctionSpec, ProcessRuntime
+
+    spec = FunctionSpec(
+        "Misbehaving",
+        APP.parent / "misbehaving",
+        [],
+        timeout=60,
+        environment={"AWS_LAMBDA_FUNCTION_HANDLER": "app.lambda_handler"},
+    )
+    runtime = ProcessRuntime(max_workers=2)
+    event = json.dumps({"pathParameters": {"how": "timeout"}})  # sleeps 30 s
+    threading.Thread(target=lambda: runtime.invoke(spec, event), daemon=True).start()
+    deadline = time.monotonic() + seconds(20)
+    while not runtime._workers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (worker,) = runtime._workers
+    runtime.close()
+    assert worker.process.poll() is not None  # ended with the runtime, not 30 s later
+    with pytest.raises(RuntimeError, match="stopping"):
+        runtime.invoke(spec, event)
