@@ -34,6 +34,13 @@ def resolve_target(args: argparse.Namespace) -> None:
         args.endpoint_url, args.table = local_target()
 
 
+def aws_client(args: argparse.Namespace, service: Any = "dynamodb") -> Any:
+    """boto3's client of ``service`` at the target's ``--endpoint-url`` (the local stack's with ``--local``)."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=args.endpoint_url)
+
+
 def table_tool(doc: str, argv: list[str] | None, client: Any, dry_run: str) -> tuple[Any, Any]:
     """The arguments of a tool that changes a table (``add_target``, ``--dry-run``: ``dry_run`` says what it prints
     instead) and its DynamoDB client: ``client`` (tests give theirs), else boto3's."""
@@ -42,11 +49,7 @@ def table_tool(doc: str, argv: list[str] | None, client: Any, dry_run: str) -> t
     parser.add_argument("--dry-run", action="store_true", help=f"{dry_run}; change nothing")
     args = parser.parse_args(argv)
     resolve_target(args)
-    if client is None:
-        import boto3
-
-        client = boto3.client("dynamodb", endpoint_url=args.endpoint_url)
-    return args, client
+    return args, client if client is not None else aws_client(args)
 
 
 def one_line_errors(main: Callable[[], int], tool: str, *, local: bool = True) -> int:

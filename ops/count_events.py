@@ -27,32 +27,45 @@ from emma_events.type_rollups import recorded_parts
 from ops import lacking, one_line_errors, upgrade
 
 
+def event_parts(table: str, item: dict[str, Any], mark: dict[str, Any], *, counted: bool) -> list[dict[str, Any]]:
+    """One event's upgrade transaction (this tool's and ``ops.tally_events``'): ``mark``, the Update of the event
+    whose condition makes a second run change nothing; checks that its member and type still exist; its counts
+    (``counted`` False: only its value and totals, ``counts.increments``); and its type's stats with their marker."""
+    event = layout.event_of(item)
+    checks = [
+        layout.member_key(event.account_id, event.member_id),
+        layout.type_key(event.account_id, event.event_type_id),
+    ]
+    added = counts.increments([event], counted=counted)
+    return [
+        mark,
+        *(
+            {"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(PK)"}}
+            for key in checks
+        ),
+        *({"Update": counts.update(table, at, values)} for at, values in added.items()),
+        *recorded_parts(table, event, time.time()),
+    ]
+
+
 def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
     """The transaction that counts one event; refused when it was counted or deleted meanwhile, or its member or
     type is gone."""
     event = layout.event_of(item)
-    key = {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}
-    index_pk = keys.member_type_pk(event.account_id, event.member_id, event.event_type_id)
-
-    def exists(of: dict[str, Any]) -> dict[str, Any]:
-        return {"ConditionCheck": {"TableName": table, "Key": of, "ConditionExpression": "attribute_exists(PK)"}}
-
-    changes: list[dict[str, Any]] = [
-        {
-            "Update": {
-                "TableName": table,
-                "Key": key,
-                "UpdateExpression": "SET #index = :pk, #tallied = :tallied",
-                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#index)",
-                "ExpressionAttributeNames": {"#index": keys.MEMBER_TYPE_INDEX_PK, "#tallied": keys.TALLIED},
-                "ExpressionAttributeValues": {":pk": {"S": index_pk}, ":tallied": {"BOOL": True}},
-            }
-        },
-        exists(layout.member_key(event.account_id, event.member_id)),
-        exists(layout.type_key(event.account_id, event.event_type_id)),
-    ]
-    counted = [{"Update": counts.update(table, at, added)} for at, added in counts.increments([event]).items()]
-    return changes + counted + recorded_parts(table, event, time.time())  # and its type's stats, with the mark
+    mark = {
+        "Update": {
+            "TableName": table,
+            "Key": {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+            "UpdateExpression": "SET #index = :pk, #tallied = :tallied",
+            "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#index)",
+            "ExpressionAttributeNames": {"#index": keys.MEMBER_TYPE_INDEX_PK, "#tallied": keys.TALLIED},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.member_type_pk(event.account_id, event.member_id, event.event_type_id)},
+                ":tallied": {"BOOL": True},
+            },
+        }
+    }
+    return event_parts(table, item, mark, counted=True)
 
 
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:

@@ -26,7 +26,7 @@ from emma_events.cascade import cursor_state, removed_parent
 from emma_events.cascade_store import CascadeStore
 from emma_events.config import cascade_index_lag_s
 from emma_events.domain import Parent
-from ops import add_target, one_line_errors, resolve_target
+from ops import add_target, aws_client, one_line_errors, resolve_target
 
 
 def records_in_batch(streams: Any, batch: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -100,12 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     resolve_target(args)
 
-    import boto3
-
-    def client(service: Any) -> Any:
-        return boto3.client(service, endpoint_url=args.endpoint_url)
-
-    store = CascadeStore(args.table, client("dynamodb"))
+    store = CascadeStore(args.table, aws_client(args))
     if args.account is not None and (args.event_type is None) != (args.member is None):
         kind, parent_id = ("event_type", args.event_type) if args.event_type is not None else ("member", args.member)
         parent = Parent(kind, args.account, parent_id)
@@ -115,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.queue_url:
         parser.error("give --queue-url, or --account with one of --event-type/--member")
-    restarted = replay_queue(store, client("sqs"), client("dynamodbstreams"), args.queue_url, args.dry_run)
+    restarted = replay_queue(
+        store, aws_client(args, "sqs"), aws_client(args, "dynamodbstreams"), args.queue_url, args.dry_run
+    )
     print(f"{len(restarted)} cascade(s) {'would be ' if args.dry_run else ''}restarted")
     return 0
 

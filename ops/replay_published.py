@@ -23,7 +23,7 @@ from typing import Any
 from emma_events.member_event_stream import process
 from emma_events.publisher import Publisher
 from emma_events.type_rollups import TypeRollups
-from ops import add_target, one_line_errors, resolve_target
+from ops import add_target, aws_client, one_line_errors, resolve_target
 from ops.replay_cascades import records_in_batch
 
 
@@ -64,14 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     resolve_target(args)
 
-    import boto3
-
-    def client(service: Any) -> Any:
-        return boto3.client(service, endpoint_url=args.endpoint_url)
-
-    rollups = TypeRollups(args.table, client("dynamodb"))
+    rollups = TypeRollups(args.table, aws_client(args))
     replayed, left = replay_queue(
-        rollups, Publisher(), client("sqs"), client("dynamodbstreams"), args.queue_url, args.dry_run
+        rollups, Publisher(), aws_client(args, "sqs"), aws_client(args, "dynamodbstreams"), args.queue_url, args.dry_run
     )
     print(f"{replayed} batch(es) replayed, {left} left")
     return 1 if left else 0

@@ -21,22 +21,16 @@ counted yet: run ``ops.count_events`` first; or a conflict with the consumer on 
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
-from emma_events import counts, keys, layout
-from emma_events.type_rollups import recorded_parts
+from emma_events import keys
 from ops import lacking, one_line_errors, upgrade
+from ops.count_events import event_parts
 
 
 def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
     """The transaction that tallies one event; refused when it was tallied, uncounted or deleted meanwhile, or its
     member or type is gone."""
-    event = layout.event_of(item)
-
-    def exists(of: dict[str, Any]) -> dict[str, Any]:
-        return {"ConditionCheck": {"TableName": table, "Key": of, "ConditionExpression": "attribute_exists(PK)"}}
-
     mark = {
         "Update": {
             "TableName": table,
@@ -47,14 +41,7 @@ def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
             "ExpressionAttributeValues": {":tallied": {"BOOL": True}},
         }
     }
-    added = counts.increments([event], counted=False)
-    return [
-        mark,
-        exists(layout.member_key(event.account_id, event.member_id)),
-        exists(layout.type_key(event.account_id, event.event_type_id)),
-        *({"Update": counts.update(table, at, values)} for at, values in added.items()),
-        *recorded_parts(table, event, time.time()),  # its type's stats and their marker: only with the mark
-    ]
+    return event_parts(table, item, mark, counted=False)
 
 
 def main(argv: list[str] | None = None, out: Any = None, client: Any = None) -> int:

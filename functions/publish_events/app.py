@@ -17,11 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from emma_events import settles_init
 from emma_events.config import METRICS_NAMESPACE
-from emma_events.member_event_stream import changes_of, entries_of, process
+from emma_events.member_event_stream import process
 from emma_events.publisher import Publisher
 from emma_events.stores import rollups
-
-__all__ = ["changes_of", "entries_of", "lambda_handler"]
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)

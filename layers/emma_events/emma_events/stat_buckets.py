@@ -76,13 +76,14 @@ def _next_month(unit: datetime) -> datetime:
     return unit.replace(year=unit.year + (unit.month == 12), month=unit.month % 12 + 1)
 
 
-def _instants(naive: datetime, zone: ZoneInfo) -> set[datetime]:
-    """The UTC instants at which the zone's clock shows ``naive`` (two in a repeated hour), or, when it never does
-    (skipped by a change of offset), the instant the clock jumps past it (``fold=0`` there: PEP 495)."""
+def _instants(naive: datetime, zone: ZoneInfo) -> tuple[datetime, ...]:
+    """The UTC instants at which the zone's clock shows ``naive``, the first first (two in a repeated hour), or,
+    when it never does (skipped by a change of offset), the instant the clock jumps past it (``fold=0`` there:
+    PEP 495)."""
     first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
     if first.astimezone(zone).replace(tzinfo=None) != naive:  # in a gap: fold=1 would be before the jump
-        return {first}
-    return {first, naive.replace(tzinfo=zone, fold=1).astimezone(UTC)}
+        return (first,)
+    return first, naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
 
 
 def _changes_within(starts: list[datetime], zone: ZoneInfo) -> set[datetime]:
@@ -104,10 +105,10 @@ def buckets(interval: str, zone: ZoneInfo, since: datetime, until: datetime) -> 
     starts: set[datetime] = set()
     for naive in _local_starts(interval, first, last):
         found = _instants(naive, zone)
-        starts |= found if interval == "hour" else {min(found)}  # a repeated midnight begins its day once
-    ordered = sorted(starts)
+        starts.update(found if interval == "hour" else found[:1])  # a repeated midnight begins its day once
     if interval == "hour":  # and where the offset changes within an hour (Lord Howe's 30 minutes back)
-        ordered = sorted(set(ordered) | _changes_within(ordered, zone))
+        starts |= _changes_within(sorted(starts), zone)
+    ordered = sorted(starts)
     # keep the buckets that meet [since, until]: a repeated or skipped hour may add one at either end
     spans = [(a, b) for a, b in itertools.pairwise(ordered) if b > since and a <= until]
     if len(spans) > MAX_BUCKETS:
@@ -131,7 +132,7 @@ def default_since(interval: str, zone: ZoneInfo, until: datetime) -> datetime:
     else:
         months = local.year * 12 + local.month - 1 - back
         naive = datetime(months // 12, months % 12 + 1, 1)
-    return min(_instants(naive, zone))
+    return _instants(naive, zone)[0]
 
 
 def utc_days(start: datetime, end: datetime) -> list[date]:
