@@ -142,6 +142,8 @@ class CapacityMeter:
         self.reported = 0.0
         #: Items the Queries read, those their filters left out included (``ScannedCount``).
         self.items_read = 0
+        #: Items read by key (GetItem, BatchGetItem).
+        self.items_fetched = 0
         events = client.meta.events
         events.register("provide-client-params.dynamodb.*", self._ask_for_capacity)
         events.register("before-call.dynamodb.*", self._before)
@@ -150,7 +152,7 @@ class CapacityMeter:
     def reset(self) -> None:
         self.calls.clear()
         self.reads = self.writes = self.reported = 0.0
-        self.items_read = 0
+        self.items_read = self.items_fetched = 0
         self.lower_bound = False
 
     def _ask_for_capacity(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
@@ -168,6 +170,7 @@ class CapacityMeter:
         if "Error" in parsed:
             return
         self.items_read += parsed.get("ScannedCount", 0)
+        self.items_fetched += sum(len(found) for found in parsed.get("Responses", {}).values()) + ("Item" in parsed)
         reads, writes, lower = units_of(model.name, context.get("metered_params", {}), parsed)
         self.reads += reads
         self.writes += writes

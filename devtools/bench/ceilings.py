@@ -102,6 +102,10 @@ def ceilings() -> dict[str, Any]:
             "figure": f"{READ_LIMIT:,.0f} POSTs/s by that name (x10 events in full batches)",
             "key": "N / ETNAME#name",
         },
+        "type: its MembersByType key of a day, one index write per member new to the type that day": {
+            "figure": f"{WRITE_LIMIT:,.0f} new members/s per type and day (their further events: none)",
+            "key": "N#TD#N#YYYY-MM-DD",
+        },
         "account: its removals item, one strongly consistent read per listing or count": {
             "figure": f"{READ_LIMIT:,.0f} listings and counts/s (reads, not events)",
             "key": "N / REMOVING",

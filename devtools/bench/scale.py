@@ -73,6 +73,7 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
     import logging
 
     from devtools.bench.capacity import CapacityMeter
+    from devtools.bench.search_scale import searches_at_scale
     from devtools.bench.stats_scale import type_stats_at_scale
     from devtools.local_stack.store import EmbeddedDynamoDB
     from devtools.local_stack.template import create_table_kwargs
@@ -126,12 +127,14 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
         rows: dict[str, dict[str, Any]] = {}
         account_rows = accounts_at_scale(stores, meter, big_account(big))
         stats_rows, stats_failed = type_stats_at_scale(stores, lambda action: _figures(meter, action))
+        searched = max(200, big // 50)  # members of each seeded account: 2,000 at the bench's size
+        search_rows, search_failed = searches_at_scale(stores, lambda action: _figures(meter, action), searched)
         for size in members:
             for kind, name, action in reads(size):
                 _metered(meter, rows, kind, name, size, action)
     finally:
         embedded.stop()
-    failed = list(stats_failed)
+    failed = [*stats_failed, *search_failed]
     for row in rows.values():
         row["sizes"][str(MODELLED)] = dict(row["sizes"][str(big)], modelled=True)
         budget = PAGE_BUDGET if row["kind"] == "page" else COUNT_BUDGET
@@ -153,6 +156,7 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
         "seed_seconds": round(seeded, 1),
         "operations": list(rows.values()),
         "type_stats": stats_rows,
+        "searches": search_rows,
         "failed": sorted(set(failed)),
     }
 
@@ -190,6 +194,7 @@ def _figures(meter: Any, action: Any) -> dict[str, Any]:
         "calls": dict(sorted(meter.calls.items())),
         "read_units": round(max(meter.reads, meter.reported), 1),
         "items_read": meter.items_read,
+        "items_fetched": meter.items_fetched,
     }
 
 

@@ -70,7 +70,8 @@ def _link(operation: str, **parameters: str) -> dict[str, Any]:
 
 
 #: Explicit links between operations (OpenAPI `links`), so stateful fuzzing follows the API's real sequences:
-#: create a type, then read, rename, delete it; add a member, then read it, list its events, delete it.
+#: create a type, then read, rename, delete it; add a member, then read it, list its events, delete it; save a
+#: search, then read, change, run and delete it.
 LINKS = {
     ("post", "/{account_id}/events"): {
         f"{verb}EventType": _link(f"{verb.lower()}EventType", event_type_id="$response.body#/event_type_id")
@@ -89,9 +90,14 @@ LINKS = {
             for verb in ("Get", "Delete")
         },
     },
+    ("post", "/{account_id}/searches"): {
+        name: _link(name[0].lower() + name[1:], search_id="$response.body")
+        for name in ("GetSearch", "UpdateSearch", "ListSearchMembers", "DeleteSearch")
+    },
 }
 #: Each operation's tag, by its path: the entities a generated client groups its calls by.
 TAGS = (
+    ("/searches", "searches"),
     ("/events/members", "member events"),
     ("/members", "members"),
     ("/fields", "fields"),

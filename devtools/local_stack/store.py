@@ -47,6 +47,7 @@ _FILLED_BY = {
     "ByType": ("events recorded", "ops.count_events"),
     "ByMemberType": ("events recorded", "ops.count_events"),
     "Members": ("members added", "ops.index_members"),
+    "MembersByType": ("events counted", "ops.index_searches"),
 }
 _atomic_lock = threading.RLock()
 _atomic_installed = False

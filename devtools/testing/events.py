@@ -124,6 +124,7 @@ def vary(
 
 
 TYPE = "/{account_id}/events/{event_type_id}"
+SEARCH = "/{account_id}/searches/{search_id}"
 MEMBER = "/{account_id}/members/{member_id}"
 EVENTS_BY_FUNCTION = {
     "create_event_type": build_event(
@@ -189,6 +190,21 @@ EVENTS_BY_FUNCTION = {
     ),
     "get_member_event_stats": build_event(
         "GET", "/{account_id}/events/members/{member_id}/stats", {"account_id": 100, "member_id": 1}
+    ),
+    "create_search": build_event(
+        "POST",
+        "/{account_id}/searches",
+        {"account_id": 100},
+        {"name": "Bought this month", "criteria": ["and", ["event:purchase", "in last", {"month": 1}]]},
+    ),
+    "list_searches": build_event("GET", "/{account_id}/searches", {"account_id": 100}),
+    "get_search": build_event("GET", SEARCH, {"account_id": 100, "search_id": 1}),
+    "update_search": build_event(
+        "PUT", SEARCH, {"account_id": 100, "search_id": 1}, {"criteria": ["event_count:purchase", "gt", 1]}
+    ),
+    "delete_search": build_event("DELETE", SEARCH, {"account_id": 100, "search_id": 1}),
+    "list_search_members": build_event(
+        "GET", SEARCH + "/members", {"account_id": 100, "search_id": 1}, query={"start": "0", "end": "500"}
     ),
 }
 

@@ -1,7 +1,8 @@
 """Data for tests and benchmarks: the world the events/ files refer to, and events in bulk.
 
 The events/ files (``sam local invoke -e``) name account 100, event type 1 "purchase", type 2 "checkout" (with an
-attributes schema), member 1 ada@example.com and the development key; ``seed_example_world`` writes exactly that.
+attributes schema), member 1 ada@example.com, search 1 and the development key; ``seed_example_world`` writes
+exactly that.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ DEV_KEY = (100, "0123456789abcdef0123", "local-dev-private-key-0123456789ab")
 
 
 def seed_example_world(stores: Any, *, function: str | None = None) -> None:
-    """Types 1 "purchase" and 2 "checkout" (``CHECKOUT_SCHEMA``), member 1 ada@example.com and the development
-    key, in account 100 of an empty table (``stores``: its ``emma_events.stores.Stores``): the world
+    """Types 1 "purchase" and 2 "checkout" (``CHECKOUT_SCHEMA``), member 1 ada@example.com, search 1 and the
+    development key, in account 100 of an empty table (``stores``: its ``emma_events.stores.Stores``): the world
     events/<function>.json presupposes (``function``: its code folder; the types are left out for
     create_event_type and the member for add_member, which create them)."""
     from emma_events.auth import Credentials
@@ -39,6 +40,13 @@ def seed_example_world(stores: Any, *, function: str | None = None) -> None:
         assert stores.event_types.create_event_type(100, "checkout", "Checkout", CHECKOUT_SCHEMA).event_type_id == 2
     if function != "add_member":
         assert stores.members.add_member(100, "ada@example.com", {"first_name": "Ada"})[0].member_id == 1
+    if function not in ("create_event_type", "create_search"):
+        from emma_events import criteria
+
+        wanted = criteria.read(
+            ["or", ["event:purchase", "in last", {"month": 1}], ["member_field:first_name", "eq", "Ada"]]
+        )
+        assert stores.searches.create_search(100, "Ada, or bought this month", wanted) == 1
     account, public, private = DEV_KEY
     try:
         stores.api_keys.create_api_key(account, credentials=Credentials(public, private))

@@ -106,7 +106,7 @@ def test_no_wildcard_stands_before_the_account_segment() -> None:
 def test_an_account_reaches_every_route_of_its_own(method: str, route: str) -> None:
     for account in (1, 10, 100, MAX_ID):
         for value in segment_values(account, account):
-            ids = {"event_type_id": value, "member_id": value, "email": value}
+            ids = {"event_type_id": value, "member_id": value, "search_id": value, "email": value}
             assert allows(policy_of(account), method_arn(method, route, account, ids)), (account, route, value)
 
 
@@ -131,7 +131,7 @@ COLLIDING_PAIRS = [
 def test_no_account_reaches_another_accounts_route(attacker: int, victim: int, method: str, route: str) -> None:
     policy = policy_of(attacker, produced_by=f"{method}/{attacker}/events")
     for value in segment_values(attacker, victim):
-        ids = {"event_type_id": value, "member_id": value, "email": value}
+        ids = {"event_type_id": value, "member_id": value, "search_id": value, "email": value}
         assert not allows(policy, method_arn(method, route, victim, ids)), (attacker, victim, route, value)
 
 
@@ -155,7 +155,12 @@ def attacks(draw: Any) -> tuple[int, int, str, str, dict[str, str], str]:
     )
     method, route = draw(st.sampled_from(ROUTES))
     record = st.one_of(st.sampled_from(segment_values(attacker, victim)), ids.map(str))
-    chosen = {"event_type_id": draw(record), "member_id": draw(record), "email": draw(record)}
+    chosen = {
+        "event_type_id": draw(record),
+        "member_id": draw(record),
+        "search_id": draw(record),
+        "email": draw(record),
+    }
     produced_by = draw(st.sampled_from([f"{m}/{a}{r}" for m, r in ROUTES for a in (attacker, victim)]))
     return attacker, victim, method, route, chosen, re.sub(r"\{\w+\}", "1", produced_by)
 
@@ -168,7 +173,7 @@ def attacks(draw: Any) -> tuple[int, int, str, str, dict[str, str], str]:
         2,
         "GET",
         "/{account_id}/members/{member_id}",
-        {"event_type_id": "1", "member_id": "1", "email": "1"},
+        {"event_type_id": "1", "member_id": "1", "search_id": "1", "email": "1"},
         "GET/1/events",
     )
 )
@@ -178,7 +183,7 @@ def attacks(draw: Any) -> tuple[int, int, str, str, dict[str, str], str]:
         1,
         "DELETE",
         "/{account_id}/events/{event_type_id}",
-        {"event_type_id": "2", "member_id": "2", "email": "2"},
+        {"event_type_id": "2", "member_id": "2", "search_id": "2", "email": "2"},
         "GET/2/events",
     )
 )
@@ -203,7 +208,7 @@ def _access_denied() -> dict[str, Any]:
 
 def _event_for(name: str, authorized_account: Any) -> dict[str, Any]:
     folder = Path(API[name]["code_uri"]).name
-    ids = {key: 1 for key in ("event_type_id", "member_id") if "{" + key + "}" in API[name]["path"]}
+    ids = {key: 1 for key in ("event_type_id", "member_id", "search_id") if "{" + key + "}" in API[name]["path"]}
     return api_event(folder, path={"account_id": VICTIM, **ids}, authorized_account=authorized_account)
 
 

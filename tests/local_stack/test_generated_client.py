@@ -48,12 +48,14 @@ def test_the_generated_client_runs_the_readme_flow(api_stack: RunningStack, clie
     )
     from emma_events_client.api.member_events import create_member_events, list_member_events
     from emma_events_client.api.members import add_member, get_member_by_email
+    from emma_events_client.api.searches import create_search, list_search_members
     from emma_events_client.models import (
         CreateMemberEventsRequest,
         EventTypeRequest,
         MemberAddRequest,
         MemberEventRequest,
         MemberEventRequestAttributesType0,
+        SearchRequest,
     )
 
     public, private = TEST_KEYS[ACCOUNT]
@@ -97,6 +99,9 @@ def test_the_generated_client_runs_the_readme_flow(api_stack: RunningStack, clie
             (purchase.event_type_id, {"sku": "A-1"}),
             (purchase.event_type_id, None),
         ]
+        wanted = SearchRequest(name="Ordered twice", criteria=["event_count:order", "eq", 2])
+        search_id = create_search.sync(ACCOUNT, client=client, body=wanted)
+        assert [m.member_id for m in list_search_members.sync(ACCOUNT, search_id, client=client)] == [ada.member_id]
 
         assert delete_event_type.sync(ACCOUNT, purchase.event_type_id, client=client) is True
         missing = get_event_type.sync_detailed(ACCOUNT, purchase.event_type_id, client=client)

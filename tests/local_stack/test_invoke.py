@@ -42,6 +42,12 @@ EXPECTED: dict[str, tuple[str, int | str]] = {
     "list_member_events": ("ListMemberEventsFunction", 200),
     "get_member_event_stats": ("GetMemberEventStatsFunction", 200),
     "get_event_type_stats": ("GetEventTypeStatsFunction", 200),
+    "create_search": ("CreateSearchFunction", 200),
+    "list_searches": ("ListSearchesFunction", 200),
+    "get_search": ("GetSearchFunction", 200),
+    "update_search": ("UpdateSearchFunction", 200),
+    "delete_search": ("DeleteSearchFunction", 200),
+    "list_search_members": ("ListSearchMembersFunction", 200),
     "publish_events": ("PublishEventsFunction", "no batch item failures"),
     "update_event_type": ("UpdateEventTypeFunction", 200),
 }

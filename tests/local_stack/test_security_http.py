@@ -31,6 +31,8 @@ def stack(api_stack: RunningStack, run_once: Any) -> RunningStack:
         member = api_stack.request("POST", f"/{VICTIM}/members/add", {"email": SECRETS[1]}).json["member_id"]
         events = [{"member_id": member, "event_type": SECRETS[0], "attributes": {"note": SECRETS[2]}}]
         assert api_stack.request("POST", f"/{VICTIM}/events/members", {"events": events}).status == 200
+        search = {"name": "Secret", "criteria": [f"event:{SECRETS[0]}"]}
+        assert api_stack.request("POST", f"/{VICTIM}/searches", search).status == 200
         ApiKeyStore("EventsTable", dynamodb_client(api_stack.store_endpoint())).revoke_api_key(
             REVOKED_ACCOUNT, TEST_KEYS[REVOKED_ACCOUNT][0]
         )
@@ -44,6 +46,7 @@ def concrete(path: str, account: int) -> str:
         "account_id": str(account),
         "event_type_id": "1",
         "member_id": "1",
+        "search_id": "1",
         "email": "victim-secret%40example.com",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
@@ -103,6 +106,8 @@ WRITES = {
     "POST /{account_id}/events": {"event_type": "planted", "display_name": "Planted"},
     "PUT /{account_id}/events/{event_type_id}": {"event_type": "renamed", "display_name": "Renamed"},
     "POST /{account_id}/members/add": {"email": "planted@example.com"},
+    "POST /{account_id}/searches": {"name": "planted", "criteria": ["event:purchase"]},
+    "PUT /{account_id}/searches/{search_id}": {"name": "renamed", "criteria": ["not", ["event:purchase"]]},
     "POST /{account_id}/events/members": {
         "events": [{"member_id": 1, "event_type_id": 1}, {"email": "ada@example.com", "event_type": "planted"}]
     },
@@ -116,6 +121,7 @@ def snapshot(stack: RunningStack, account: int) -> dict[str, Any]:
         seen[f"member {member}"] = stack.request("GET", f"/{account}/members/{member}").json
         seen[f"events of {member}"] = stack.request("GET", f"/{account}/events/members/{member}").json
     seen["by email"] = stack.request("GET", f"/{account}/members/email/ada%40example.com").json
+    seen["searches"] = stack.request("GET", f"/{account}/searches").json
     return seen
 
 
@@ -135,6 +141,8 @@ def seed_colliding(stack: RunningStack) -> dict[int, dict[str, Any]]:
             {"member_id": m, "event_type_id": t, "attributes": {"owner": account}} for m in (1, 2) for t in (1, 2)
         ]
         assert stack.request("POST", f"/{account}/events/members", {"events": events}).status == 200
+        for name in ("purchase", "signup"):
+            assert stack.request("POST", f"/{account}/searches", {"name": name, "criteria": [f"event:{name}"]}).json
     before = {account: snapshot(stack, account) for account in COLLIDING}
     assert before[1]["member 1"]["member_id"] == before[2]["member 1"]["member_id"] == 1  # the ids do collide
     return before
@@ -145,7 +153,12 @@ PAIRS = [(1, 2), (2, 1), (1, 10), (10, 1)]
 
 def attack(stack: RunningStack, method: str, path: str, record: int, attacker: int, victim: int) -> Any:
     """Account ``attacker``'s key on account ``victim``'s path, with record ids equal to either account's id."""
-    values = {"account_id": str(victim), "event_type_id": str(record), "member_id": str(record)}
+    values = {
+        "account_id": str(victim),
+        "event_type_id": str(record),
+        "member_id": str(record),
+        "search_id": str(record),
+    }
     values["email"] = "ada%40example.com"
     target = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     return stack.request(method, target, WRITES.get(f"{method} {path}"), auth=TEST_KEYS[attacker])

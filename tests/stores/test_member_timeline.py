@@ -212,10 +212,11 @@ def test_the_local_stack_adds_the_indexes_to_a_table_kept_from_an_earlier_releas
     dynamodb.create_table(**kept)
     EmbeddedDynamoDB._add_missing_indexes(dynamodb, "kept-before-counts", "EventsTable", TEMPLATE)
     indexes = dynamodb.describe_table(TableName="kept-before-counts")["Table"]["GlobalSecondaryIndexes"]
-    assert sorted(i["IndexName"] for i in indexes) == ["ByMemberType", "ByType", "Members"]
+    assert sorted(i["IndexName"] for i in indexes) == ["ByMemberType", "ByType", "Members", "MembersByType"]
     said = capsys.readouterr().out
     assert "ops.count_events --table kept-before-counts" in said
     assert "members added before it: .venv/bin/python -m ops.index_members --table kept-before-counts" in said
+    assert "events counted before it: .venv/bin/python -m ops.index_searches --table kept-before-counts" in said
 
 
 def test_a_count_that_meets_a_settlement_of_a_removed_types_counts_reads_again(dynamodb: Any) -> None:

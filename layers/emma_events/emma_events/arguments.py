@@ -29,6 +29,7 @@ PlainId = BeforeValidator(_plain_id)
 AccountId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The account's id."), PlainId]
 EventTypeId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The event type's id."), PlainId]
 MemberId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The member's id."), PlainId]
+SearchId = Annotated[int, InPath, Field(gt=0, le=MAX_ID, description="The saved search's id."), PlainId]
 EmailPath = Annotated[
     str,
     InPath,

@@ -219,14 +219,22 @@ def _is_month(name: str) -> bool:
 
 
 def update(table_name: str, key: tuple[str, str], added: dict[str, int]) -> dict[str, Any]:
-    """A transaction's ``Update`` adding to a count item's attributes (ADD creates the item and each attribute)."""
-    return {
+    """A transaction's ``Update`` adding to a count item's attributes (ADD creates the item and each attribute).
+    A member's day item or totals item of a type also gets its ``MembersByType`` key (the same value each time:
+    the index is written only when the item is made)."""
+    update_: dict[str, Any] = {
         "TableName": table_name,
         "Key": {keys.PK: {"S": key[0]}, keys.SK: {"S": key[1]}},
         "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(added))),
         "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(added)},
         "ExpressionAttributeValues": {f":a{i}": {"N": str(value)} for i, value in enumerate(added.values())},
     }
+    indexed = keys.members_by_type_keys(*key)
+    if indexed is not None:
+        update_["UpdateExpression"] += " SET #ipk = :ipk, #isk = :isk"
+        update_["ExpressionAttributeNames"] |= {"#ipk": keys.MEMBERS_BY_TYPE_PK, "#isk": keys.MEMBERS_BY_TYPE_SK}
+        update_["ExpressionAttributeValues"] |= {":ipk": {"S": indexed[0]}, ":isk": {"S": indexed[1]}}
+    return update_
 
 
 #: Items of one transaction (DynamoDB's limit).
@@ -272,7 +280,7 @@ def _settling(table_name: str, pk: str, items: list[dict[str, Any]], scope: str)
     for item in items:
         sk = item[keys.SK]["S"]
         read = {name: value for name, value in item.items() if name not in (keys.PK, keys.SK)}
-        values = {name: -int(value["N"]) for name, value in read.items()}
+        values = {name: -int(value["N"]) for name, value in read.items() if "N" in value}  # not the index's keys
         # deleted only as read, every attribute: an item changed (or deleted and made again) since holds other
         # values, and is read again (an item of a release before has no TOTAL: none may have been added since)
         condition = [f"#a{i} = :a{i}" for i in range(len(read))]

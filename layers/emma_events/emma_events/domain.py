@@ -159,3 +159,18 @@ class EventPage(NamedTuple):
         if size >= len(self.events):
             return self
         return EventPage(self.events[:size], self.positions[size - 1], self.positions[:size])
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """A saved search: its criteria as JSON text, and what its last run found (``last_run_at`` None: never run)."""
+
+    account_id: int
+    search_id: int
+    name: str
+    criteria: str
+    active_count: int = 0
+    optout_count: int = 0
+    error_count: int = 0
+    last_run_at: datetime | None = None
+    deleted_at: datetime | None = None

@@ -153,6 +153,42 @@ TOTALS_PREFIX = "CT#"
 TALLIED = "tallied"
 
 
+#: The members who did a type, by UTC day (``<account>#TD#<type>#2026-11-20``) and of all time
+#: (``<account>#TD#<type>``), sort key the member (16 digits): the keys-only ``MembersByType`` index over a member's
+#: day count item and totals item of the type, which the POST's transaction sets (searches: search_eval.py).
+MEMBERS_BY_TYPE_INDEX = "MembersByType"
+MEMBERS_BY_TYPE_PK = "GSI4PK"
+MEMBERS_BY_TYPE_SK = "GSI4SK"
+
+
+def members_by_type_pk(account_id: int, event_type_id: int, day: str | None = None) -> str:
+    """The index key of a type's members of one UTC day (``YYYY-MM-DD``), or of all time (``day`` None)."""
+    return f"{account_id}#TD#{event_type_id}" + ("" if day is None else f"#{day}")
+
+
+_TYPE_COUNT_SK = re.compile(rf"(?:C#(\d{{{ID_WIDTH}}})#D#(\d{{4}}-\d{{2}}-\d{{2}})|CT#(\d{{{ID_WIDTH}}}))", re.ASCII)
+
+
+def members_by_type_keys(pk: str, sk: str) -> tuple[str, str] | None:
+    """The ``MembersByType`` key of a member's count item (``pk``, ``sk``): its day item of a type, or its totals
+    item of a type; None for every other item (all types' items, months, years)."""
+    found = _TYPE_COUNT_SK.fullmatch(sk)
+    account, marker, member = pk.partition("#M#")
+    if found is None or not marker or not member.isdigit():
+        return None
+    type_id = int(found.group(1) or found.group(3))
+    return members_by_type_pk(int(account), type_id, found.group(2)), f"{int(member):0{ID_WIDTH}d}"
+
+
+# ---- saved searches: in the account's partition, by id --------------------------------------------------------
+SEARCH_SEQUENCE = "search_seq"
+SEARCH_PREFIX = "SEARCH#"
+
+
+def search_sk(search_id: int) -> str:
+    return f"{SEARCH_PREFIX}{search_id:0{ID_WIDTH}d}"
+
+
 #: A type's stats (type_rollups.py): its events per UTC quarter-hour in an item per day (``D#2026-11-20``) and per
 #: day in an item per month (``M#2026-11``), in the type's partition, kept by the stream's consumer.
 def type_stats_pk(account_id: int, event_type_id: int) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from emma_events.field_store import FieldStore
     from emma_events.member_event_store import MemberEventStore
     from emma_events.member_store import MemberStore
+    from emma_events.search_store import SearchStore
     from emma_events.type_rollups import TypeRollups
 
 
@@ -79,9 +80,16 @@ def rollups() -> TypeRollups:
     return TypeRollups(settings().table_name, client())
 
 
+@lru_cache(maxsize=1)
+def searches() -> SearchStore:
+    from emma_events.search_store import SearchStore
+
+    return SearchStore(settings().table_name, client())
+
+
 def reset() -> None:
     """Forget the client and every store (the next use builds them again from the environment)."""
-    for accessor in (client, event_types, members, fields, member_events, api_keys, cascades, rollups):
+    for accessor in (client, event_types, members, fields, member_events, api_keys, cascades, rollups, searches):
         accessor.cache_clear()
 
 
@@ -95,6 +103,7 @@ class Stores:
         from emma_events.field_store import FieldStore
         from emma_events.member_event_store import MemberEventStore
         from emma_events.member_store import MemberStore
+        from emma_events.search_store import SearchStore
         from emma_events.type_rollups import TypeRollups
 
         self.table_name = table_name
@@ -106,6 +115,7 @@ class Stores:
         self.api_keys = ApiKeyStore(table_name, self.client)
         self.cascades = CascadeStore(table_name, self.client)
         self.rollups = TypeRollups(table_name, self.client)
+        self.searches = SearchStore(table_name, self.client)
 
     @classmethod
     def of_this_container(cls) -> Stores:

@@ -1,0 +1,140 @@
+"""Part of ``make bench``'s sixth phase: saved searches at a big account's size, on DynamoDB Local.
+
+Two accounts of ``MEMBERS`` members are seeded with the same last 30 days of one type (each member did it on a
+day of the window with the modelled account's odds), and one of them with three years of it before (ten times the
+events): a search's reads must be the same for both, and grow with the members it finds (its answer), not with the
+history. Each search is metered: Queries, items read by key (the members found, their count items), index entries
+read by the Queries (one per member and day of the window: keys only, ~70 bytes each) and read units.
+
+The modelled account (1M members, 10M events over three years: each member does the type on 9% of 30-day windows'
+days... about 24% of members in any 30 days) costs the seeded figures per member found, times its members found.
+
+Fails when a 30-day event term passes ``(members found x 2) items by key + one Query per day`` (a day's index key
+read whole: one Query per 1 MB, ~15,000 members).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+
+from emma_events import counts, keys
+
+MEMBERS = 2_000
+#: The modelled account: 1M members, 10M events over three years, one type.
+MODELLED_MEMBERS = 1_000_000
+MODELLED_EVENTS = 10_000_000
+HISTORY_DAYS = 3 * 365
+WINDOW = 30
+#: A member's chance of doing the type on a given day, in the model: 10 events in 3 years.
+DAILY = MODELLED_EVENTS / MODELLED_MEMBERS / HISTORY_DAYS
+TODAY = date(2026, 6, 30)
+
+
+def _count_items(account: int, type_id: int, member: int, days: list[date]) -> list[dict[str, Any]]:
+    """A member's day items and month items of the type for ``days`` (one event each), and its totals item, as the
+    POST's transactions leave them (their index keys included)."""
+    pk = keys.member_pk(account, member)
+    scope = counts.scope_of(type_id)
+    items: dict[str, dict[str, Any]] = {}
+    for day in days:
+        for sk, entry in (
+            (counts.count_sk(scope, f"D#{day}"), "h12"),
+            (counts.count_sk(scope, f"M#{day:%Y-%m}"), f"d{day:%d}"),
+        ):
+            item = items.setdefault(sk, {keys.PK: {"S": pk}, keys.SK: {"S": sk}, counts.TOTAL: {"N": "0"}})
+            item[entry] = {"N": str(int(item.get(entry, {"N": "0"})["N"]) + 1)}
+            item[counts.TOTAL] = {"N": str(int(item[counts.TOTAL]["N"]) + 1)}
+    items[counts.totals_sk(scope)] = {
+        keys.PK: {"S": pk},
+        keys.SK: {"S": counts.totals_sk(scope)},
+        counts.TOTAL: {"N": str(len(days))},
+    }
+    for sk, item in items.items():
+        indexed = keys.members_by_type_keys(pk, sk)
+        if indexed:
+            item[keys.MEMBERS_BY_TYPE_PK], item[keys.MEMBERS_BY_TYPE_SK] = {"S": indexed[0]}, {"S": indexed[1]}
+    return list(items.values())
+
+
+def seed_account(stores: Any, account: int, size: int, *, history: bool) -> tuple[int, set[int]]:
+    """The account's ``size`` members, type and count items; its type's id and the members active in the window."""
+    from devtools.testing.seeding import seed_members
+
+    members = seed_members(stores, size, account_id=account, first_id=1)
+    type_id = stores.event_types.create_event_type(account, "purchase", "Purchase").event_type_id
+    dice = random.Random(7)  # noqa: S311  (the same window in both accounts)
+    older = random.Random(11)  # noqa: S311
+    active, items = set(), []
+    for member in members:
+        days = [TODAY - timedelta(days=n) for n in range(WINDOW) if dice.random() < DAILY]
+        if days:
+            active.add(member)
+        if history:
+            days += [TODAY - timedelta(days=n) for n in range(WINDOW, HISTORY_DAYS) if older.random() < DAILY]
+        if days:
+            items += _count_items(account, type_id, member, days)
+    for start in range(0, len(items), 25):
+        pending = {stores.table_name: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+        while pending:
+            pending = stores.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    return type_id, active
+
+
+SEARCHES: dict[str, list[Any]] = {
+    "search: did it in the last 30 days": ["event:purchase", "in last", {"day": WINDOW}],
+    "search: twice or more in the last 30 days": ["event_count:purchase", "gt", 1, {"in last": {"day": WINDOW}}],
+    "search: in the last 30 days, and a field": [
+        "and",
+        ["event:purchase", "in last", {"day": WINDOW}],
+        ["member_field:n", "eq", 7],
+    ],
+    "search: not in the last 30 days (every member read)": ["not", ["event:purchase", "in last", {"day": WINDOW}]],
+}
+
+
+def searches_at_scale(stores: Any, figures_of: Any, size: int = MEMBERS) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of each search in accounts of ``size`` members at both histories, and modelled, and what failed
+    (``figures_of(action)``)."""
+    from emma_events import criteria
+    from emma_events.search_eval import Evaluation
+
+    rows, failed = [], []
+    accounts = {"30 days": 401, "3 years": 402}
+    active = {}
+    for name, account in accounts.items():
+        _, active[name] = seed_account(stores, account, size, history=name == "3 years")
+    store = stores.searches
+    for operation, sent in SEARCHES.items():
+        wanted = criteria.read(sent)
+        row: dict[str, Any] = {"operation": operation, "sizes": {}}
+        for name, account in accounts.items():
+            found: list[Any] = []
+
+            def run(account: int = account, found: list[Any] = found, tree: Any = wanted.tree) -> None:
+                found += Evaluation(store, account, TODAY, {"purchase"}).members(tree)
+
+            figures = figures_of(run)
+            figures["members_found"] = len(found)
+            row["sizes"][name] = figures
+        seeded, recent = row["sizes"]["3 years"], row["sizes"]["30 days"]
+        if any(seeded[k] != recent[k] for k in ("round_trips", "items_fetched", "items_read")):
+            failed.append(f"{operation}: its reads grow with the history")
+        ratio = MODELLED_MEMBERS / size
+        row["sizes"]["modelled"] = {
+            "members_found": round(seeded["members_found"] * ratio),
+            "items_fetched": round(seeded["items_fetched"] * ratio),
+            "index_entries_read": round(seeded["items_read"] * ratio),
+            "read_units": round(seeded["read_units"] * ratio),
+            "queries": seeded["calls"].get("Query", 0) if sent[0] != "not" else "30 + the Members index read whole",
+            "modelled": True,
+        }
+        if operation == "search: did it in the last 30 days":
+            # the members found, twice, and the type's name guard; a Query per day
+            budget = {"items_fetched": 2 * seeded["members_found"] + 1, "queries": WINDOW}
+            row["budget"] = budget
+            if seeded["items_fetched"] > budget["items_fetched"] or seeded["calls"].get("Query", 0) > WINDOW:
+                failed.append(f"{operation} over its budget")
+        rows.append(row)
+    return rows, failed

@@ -1,0 +1,28 @@
+"""GET /{account_id}/searches/{search_id}/members: the members a saved search matches now, by id, with Emma
+paging; the run is recorded on the search (``active_count``, ``last_run_at``)."""
+
+from __future__ import annotations
+
+from emma_events import criteria
+from emma_events.api import lambda_handler_for, route
+from emma_events.arguments import AccountId, SearchId
+from emma_events.member_models import MemberResponse
+from emma_events.paging import Count, End, Start, fit_answer, page_bounds
+from emma_events.stores import searches
+
+
+@route("GET", "/{account_id}/searches/{search_id}/members", "List a search's members")
+def list_search_members(
+    account_id: AccountId, search_id: SearchId, start: Start = 0, end: End = None, count: Count = False
+) -> list[MemberResponse] | int:
+    page = page_bounds(start, end)
+    store = searches()
+    saved = criteria.read(store.get_search(account_id, search_id).criteria)
+    matching = store.run_search(account_id, search_id, saved)
+    if count:
+        return len(matching)
+    answer = [MemberResponse.of(m) for m in matching[page.offset : page.offset + page.size]]
+    return answer[: fit_answer(answer)]  # Lambda answers at most 6 MB: the rest with a larger start
+
+
+lambda_handler = lambda_handler_for(list_search_members)

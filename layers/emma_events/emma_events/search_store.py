@@ -1,0 +1,209 @@
+"""Saved searches: create, list, count, get, change and delete an account's searches, and run one (search_eval.py).
+
+A search is an item of the account's partition (``SEARCH#<id>``): its name, its criteria as JSON text, and what
+its last run counted. Each method documents the DynamoDB calls it makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from emma_events import keys, layout
+from emma_events.criteria import Criteria, invalid
+from emma_events.dates import from_storage, to_storage, utc_now
+from emma_events.deadline import side_by_side
+from emma_events.domain import Member, Search
+from emma_events.dynamo import Item, Table, attr_n, attr_s
+from emma_events.dynamo_errors import translate_errors
+from emma_events.errors import NotFound
+from emma_events.search_eval import Evaluation
+
+#: Keys of one BatchGetItem (DynamoDB's limit).
+BATCH_KEYS = 100
+#: Emma's member statuses, and the count of a search's run each one adds to.
+STATUS_COUNTS = {"a": "active_count", "o": "optout_count", "e": "error_count"}
+
+
+class SearchStore(Table):
+    """An account's saved searches, and what running one reads."""
+
+    @translate_errors
+    def create_search(self, account_id: int, name: str, criteria: Criteria) -> int:
+        """1 x BatchGetItem (the types the criteria name: each must exist) + 1 x UpdateItem (id) + 1 x PutItem."""
+        self.check_types(account_id, criteria)
+        search = Search(account_id, self.next_id(account_id, keys.SEARCH_SEQUENCE), name, criteria.text)
+        self.client.put_item(**self._put(_item(search)))
+        return search.search_id
+
+    @translate_errors
+    def list_searches(self, account_id: int, *, offset: int, limit: int) -> list[Search]:
+        """1 x Query of the account's ``SEARCH#`` items (more past 1,000 or 1 MB), strongly consistent."""
+        found = list(self._query_prefix(account_id, keys.SEARCH_PREFIX, offset + limit))
+        return [_search(item) for item in found[offset:]]
+
+    @translate_errors
+    def count_searches(self, account_id: int) -> int:
+        return self._count(self._prefix_query(account_id, keys.SEARCH_PREFIX))
+
+    @translate_errors
+    def get_search(self, account_id: int, search_id: int) -> Search:
+        """1 x GetItem, strongly consistent; ``NotFound``."""
+        item = self._item(_key(account_id, search_id))
+        if item is None:
+            raise NotFound(f"Search {search_id} does not exist in account {account_id}.")
+        return _search(item)
+
+    @translate_errors
+    def update_search(self, account_id: int, search_id: int, name: str | None, criteria: Criteria | None) -> None:
+        """1 x UpdateItem on condition that it exists (+ 1 x BatchGetItem of the types new criteria name)."""
+        if criteria is not None:
+            self.check_types(account_id, criteria)
+        changes = {"name": None if name is None else attr_s(name)}
+        changes["criteria"] = None if criteria is None else attr_s(criteria.text)
+        changed = {f"#{k}": k for k, v in changes.items() if v is not None}
+        if not changed:
+            self.get_search(account_id, search_id)
+            return
+        self._on_existing(
+            account_id,
+            search_id,
+            self.client.update_item,
+            UpdateExpression="SET " + ", ".join(f"{n} = :{n[1:]}" for n in changed),
+            ExpressionAttributeNames=changed,
+            ExpressionAttributeValues={f":{k}": v for k, v in changes.items() if v is not None},
+        )
+
+    @translate_errors
+    def delete_search(self, account_id: int, search_id: int) -> None:
+        """1 x DeleteItem on condition that it exists; ``NotFound``."""
+        self._on_existing(account_id, search_id, self.client.delete_item)
+
+    def _on_existing(self, account_id: int, search_id: int, call: Any, **request: Any) -> None:
+        try:
+            call(
+                TableName=self.table_name,
+                Key=_key(account_id, search_id),
+                ConditionExpression="attribute_exists(PK)",
+                **request,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise NotFound(f"Search {search_id} does not exist in account {account_id}.") from None
+
+    @translate_errors
+    def run_search(self, account_id: int, search_id: int, criteria: Criteria) -> list[Member]:
+        """The members the search matches, by id, and its run recorded (its counts and ``last_run_at``, unless its
+        criteria changed meanwhile): search_eval.py's reads + 1 x UpdateItem."""
+        now = utc_now()
+        found = Evaluation(self, account_id, now.date(), {t.type_name for t in criteria.event_terms()})
+        matching = [layout.member_of(item) for item in found.members(criteria.tree)]
+        tally = dict.fromkeys(STATUS_COUNTS.values(), 0)
+        for member in matching:
+            if member.status in STATUS_COUNTS:
+                tally[STATUS_COUNTS[member.status]] += 1
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(account_id, search_id),
+                UpdateExpression="SET " + ", ".join(f"{k} = :{k}" for k in tally) + ", last_run_at = :at",
+                ConditionExpression="criteria = :criteria",
+                ExpressionAttributeValues={f":{k}": attr_n(v) for k, v in tally.items()}
+                | {":at": attr_s(to_storage(now)), ":criteria": attr_s(criteria.text)},
+            )
+        except ClientError as error:  # changed or deleted since it was read: this run is not its record
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        return matching
+
+    def check_types(self, account_id: int, criteria: Criteria) -> None:
+        """``ValidationFailed`` naming the first event term whose type the account does not have."""
+        found = self.type_ids(account_id, {term.type_name for term in criteria.event_terms()})
+        for term in criteria.event_terms():
+            if term.type_name not in found:
+                raise invalid((*term.path, 0), f"the account has no event type {term.type_name!r}", "criteria_type")
+
+    # ---- what an evaluation reads (search_eval.Source) -------------------------------------------------------
+
+    def type_ids(self, account_id: int, names: Iterable[str]) -> dict[str, int]:
+        """The ids of the types named, by their name guards (1 x BatchGetItem per 100): a type deleted is not."""
+        guards = {(keys.account_pk(account_id), keys.event_type_name_sk(n)): n for n in names}
+        found = self.items([layout.name_guard(account_id, name) for name in guards.values()])
+        return {guards[at]: int(item["event_type_id"]["N"]) for at, item in found.items() if at in guards}
+
+    def index_members(self, account_id: int, index_keys: list[str]) -> list[set[int]]:
+        """The members under each ``MembersByType`` key: 1 x Query per key (per 1 MB), side by side."""
+        return side_by_side(self._index_key, index_keys)
+
+    def _index_key(self, pk: str) -> set[int]:
+        query = {
+            "TableName": self.table_name,
+            "IndexName": keys.MEMBERS_BY_TYPE_INDEX,
+            "KeyConditionExpression": f"{keys.MEMBERS_BY_TYPE_PK} = :pk",
+            "ExpressionAttributeValues": {":pk": attr_s(pk)},
+            "ProjectionExpression": keys.MEMBERS_BY_TYPE_SK,
+        }
+        return {int(item[keys.MEMBERS_BY_TYPE_SK]["S"]) for item in self._query_all(query)}
+
+    def items(self, wanted: list[Item]) -> dict[tuple[str, str], Item]:
+        """Items by key, strongly consistent: 1 x BatchGetItem per 100 keys, side by side."""
+        chunks = [wanted[start : start + BATCH_KEYS] for start in range(0, len(wanted), BATCH_KEYS)]
+        found: dict[tuple[str, str], Item] = {}
+        for part in side_by_side(self._batch_get, chunks):
+            found |= part
+        return found
+
+    def members(self, account_id: int, ids: Iterable[int]) -> dict[int, Item]:
+        read = self.items([layout.member_key(account_id, i) for i in ids])
+        return {int(item["member_id"]["N"]): item for item in read.values()}
+
+    def every_member(self, account_id: int) -> dict[int, Item]:
+        """Every member of the account: each of the 16 ``Members`` keys read whole (1 Query per 1 MB), side by
+        side."""
+        shards = side_by_side(partial(_shard, self, account_id), range(keys.MEMBER_INDEX_SHARDS))
+        return {int(item["member_id"]["N"]): item for shard in shards for item in shard}
+
+
+def _shard(store: SearchStore, account_id: int, shard: int) -> list[Item]:
+    return store._query_all(
+        {
+            "TableName": store.table_name,
+            "IndexName": keys.MEMBER_INDEX,
+            "KeyConditionExpression": f"{keys.MEMBER_INDEX_PK} = :pk",
+            "ExpressionAttributeValues": {":pk": attr_s(keys.member_index_pk(account_id, shard))},
+        }
+    )
+
+
+def _key(account_id: int, search_id: int) -> Item:
+    return {keys.PK: attr_s(keys.account_pk(account_id)), keys.SK: attr_s(keys.search_sk(search_id))}
+
+
+def _item(search: Search) -> Item:
+    return _key(search.account_id, search.search_id) | {
+        "entity": attr_s("search"),
+        "account_id": attr_n(search.account_id),
+        "search_id": attr_n(search.search_id),
+        "name": attr_s(search.name),
+        "criteria": attr_s(search.criteria),
+        "created_at": attr_s(to_storage(utc_now())),
+    }
+
+
+def _search(item: Item) -> Search:
+    last: datetime | None = from_storage(item["last_run_at"]["S"]) if "last_run_at" in item else None
+    return Search(
+        account_id=int(item["account_id"]["N"]),
+        search_id=int(item["search_id"]["N"]),
+        name=item["name"]["S"],
+        criteria=item["criteria"]["S"],
+        active_count=int(item.get("active_count", {}).get("N", 0)),
+        optout_count=int(item.get("optout_count", {}).get("N", 0)),
+        error_count=int(item.get("error_count", {}).get("N", 0)),
+        last_run_at=last,
+    )
