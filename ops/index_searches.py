@@ -7,8 +7,8 @@ events are missing from searches (docs/operations.md, "Upgrading: searches").
     python -m ops.index_searches --table <TableName> [--dry-run] [--endpoint-url http://127.0.0.1:8000]
 
 It reads every count item without the key (one filtered Scan, paginated) and sets the key on each on condition
-that it still exists and is still unset: however often this runs, or whatever runs beside it, each is indexed
-once; an item deleted meanwhile (its type's or member's cascade) is reported and left.
+that it still exists: the key follows from the item's own, so a POST that set it meanwhile set the same, and a
+second run finds nothing; an item deleted meanwhile (its type's or member's cascade) is reported and left.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def parts(table: str, item: dict[str, Any]) -> list[dict[str, Any]]:
                 "TableName": table,
                 "Key": {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
                 "UpdateExpression": "SET #pk = :pk, #sk = :sk",
-                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#pk)",
+                "ConditionExpression": "attribute_exists(PK)",  # a POST that set it since set the same
                 "ExpressionAttributeNames": {"#pk": keys.MEMBERS_BY_TYPE_PK, "#sk": keys.MEMBERS_BY_TYPE_SK},
                 "ExpressionAttributeValues": {":pk": {"S": index_pk}, ":sk": {"S": index_sk}},
             }

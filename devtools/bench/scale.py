@@ -127,7 +127,7 @@ def scale_benchmark(big: int = 100_000) -> dict[str, Any]:
         rows: dict[str, dict[str, Any]] = {}
         account_rows = accounts_at_scale(stores, meter, big_account(big))
         stats_rows, stats_failed = type_stats_at_scale(stores, lambda action: _figures(meter, action))
-        searched = max(200, big // 50)  # members of each seeded account: 2,000 at the bench's size
+        searched = max(100, big // 50)  # members of each seeded account: 2,000 at the bench's size
         search_rows, search_failed = searches_at_scale(stores, lambda action: _figures(meter, action), searched)
         for size in members:
             for kind, name, action in reads(size):

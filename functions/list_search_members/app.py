@@ -18,10 +18,10 @@ def list_search_members(
     page = page_bounds(start, end)
     store = searches()
     saved = criteria.read(store.get_search(account_id, search_id).criteria)
-    matching = store.run_search(account_id, search_id, saved)
+    total, shown = store.run_search(account_id, search_id, saved, slice(page.offset, page.offset + page.size))
     if count:
-        return len(matching)
-    answer = [MemberResponse.of(m) for m in matching[page.offset : page.offset + page.size]]
+        return total
+    answer = [MemberResponse.of(m) for m in shown]
     return answer[: fit_answer(answer)]  # Lambda answers at most 6 MB: the rest with a larger start
 
 

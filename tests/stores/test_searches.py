@@ -176,7 +176,7 @@ EVENTS = st.lists(
 
 
 @pytest.mark.stores
-@settings(max_examples=examples(12), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     events=EVENTS,
     searches=st.lists(CRITERIA, min_size=1, max_size=3),
@@ -305,6 +305,12 @@ def test_saved_searches_are_emmas_shape_and_pages(dynamodb: Any) -> None:
         (["not"], "body.criteria"),
         ("[not json", "body.criteria"),
         ([["and"]], "body.criteria"),
+        (["event_count:purchase", [], 1], "body.criteria.1"),  # an operator that is not a text
+        (["event:purchase", "between", "2026-W01-1", "2026-01-10"], "body.criteria.2"),  # an ISO week date
+        (["member_field:color", "eq", "\ud800"], "body.criteria.2"),  # DynamoDB cannot store it
+        (["event:pur\u0000chase"], "body.criteria.0"),
+        (["member_field:n", "eq", float("nan")], "body.criteria.2"),
+        (["or", *[["member_field:c", "in", ["x" * 999] * 2]] * 20], "body.criteria"),  # 40 KB of text
     ],
 )
 def test_invalid_criteria_are_a_400_naming_the_part_at_fault(dynamodb: Any, criteria: Any, field: str) -> None:
@@ -332,6 +338,11 @@ def test_an_accounts_searches_and_members_never_meet_anothers(dynamodb: Any) -> 
     assert_problem(get_search(102, 1), 404)
 
 
+#: What criteria are made of, for hostile ones to be made of too.
+WORDS = ("and", "or", "not", "event:purchase", "event_count:purchase", "event_value:purchase", "member_field:x")
+WORDS += ("in last", "between", "eq", "gt", "in", "contains", "member_since", "2026-01-01")
+
+
 @st.composite
 def hostile(draw: Any) -> Any:
     leaf = st.one_of(
@@ -340,14 +351,14 @@ def hostile(draw: Any) -> Any:
         st.floats(allow_nan=True),
         st.none(),
         st.booleans(),
-        st.sampled_from(["and", "or", "not", "event:purchase", "in last", "between", "eq", "member_since"]),
+        st.sampled_from(WORDS),
         st.dictionaries(st.sampled_from(["day", "year", "in last", "between"]), st.integers(-5, 10**9), max_size=2),
     )
     return draw(st.recursive(leaf, lambda inner: st.lists(inner, max_size=6), max_leaves=60))
 
 
 @pytest.mark.stores
-@settings(max_examples=examples(60), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
 @given(criteria=st.one_of(hostile(), hostile().map(json.dumps)))
 def test_hostile_criteria_get_a_4xx_or_a_search_and_change_nothing_else(
     dynamodb: Any, table_items: Any, criteria: Any
@@ -375,3 +386,74 @@ def test_a_window_at_its_bounds_and_the_terms_cost_bounds(dynamodb: Any) -> None
     assert search(100, deep).status == 200
     assert_problem(search(100, ["not", deep]), 400)
     assert_problem(search(100, ["or", *[["event:purchase"]] * 33]), 400)
+
+
+@pytest.mark.stores
+def test_a_value_term_is_exact_past_28_digits(dynamodb: Any) -> None:
+    member, kind = new_member(100, "ada@example.com"), create_type(100, "purchase")
+    values = [1e15, 1e-20]  # 1000000000000000.00000000000000000001: 36 digits
+    assert (
+        post_events(
+            100, [{"member_id": member, "event_type_id": kind, "event_monetary_value": v} for v in values]
+        ).status
+        == 200
+    )
+    for criteria, expected in (
+        (["event_value:purchase", "gt", 1e15], [member]),
+        (["event_value:purchase", "eq", 1e15], []),
+        (["event_value:purchase", "gt", 1e15, {"in last": {"day": 1}}], [member]),
+    ):
+        created = search(100, criteria)
+        assert [m["member_id"] for m in members_of(100, created.body).body] == expected, criteria
+
+
+@pytest.mark.stores
+def test_a_search_past_what_one_run_may_read_is_a_422_and_changes_nothing(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emma_events.search_store
+
+    ids = [new_member(100, f"m{n}@example.com") for n in range(6)]
+    kind = create_type(100, "purchase")
+    assert post_events(100, [{"member_id": m, "event_type_id": kind} for m in ids]).status == 200
+    assert search(100, ["not", ["event:purchase"]]).body == 1
+    assert members_of(100, 1).body == []
+    before = get_search(100, 1).body
+    monkeypatch.setattr(emma_events.search_store, "RUN_ITEMS", 10)  # the 6 index entries, then 6 members: 12
+    assert_problem(members_of(100, 1), 422)
+    assert get_search(100, 1).body == before  # its last run still the one that ran
+    monkeypatch.setattr(emma_events.search_store, "RUN_ITEMS", 12)
+    assert members_of(100, 1, {"count": "true"}).body == 0
+
+
+@pytest.mark.stores
+def test_new_criteria_forget_the_last_runs_figures(dynamodb: Any) -> None:
+    kind = create_type(100, "purchase")
+    member = new_member(100, "ada@example.com")
+    assert post_events(100, [{"member_id": member, "event_type_id": kind}]).status == 200
+    assert search(100, ["event:purchase"]).body == 1
+    assert members_of(100, 1, {"count": "true"}).body == 1
+    path = {"account_id": 100, "search_id": 1}
+    assert invoke("update_search", api_event("update_search", path=path, body={"name": "renamed"})).body is True
+    assert get_search(100, 1).body["active_count"] == 1  # a new name: the same search
+    changed = {"criteria": ["not", ["event:purchase"]]}
+    assert invoke("update_search", api_event("update_search", path=path, body=changed)).body is True
+    assert (get_search(100, 1).body["active_count"], get_search(100, 1).body["last_run_at"]) == (0, None)
+
+
+@pytest.mark.stores
+def test_a_search_posted_again_with_its_key_is_made_once(dynamodb: Any) -> None:
+    create_type(100, "purchase")
+
+    def post(criteria: Any) -> Any:
+        event = api_event("create_search", path={"account_id": 100}, body={"name": "s", "criteria": criteria})
+        event["headers"]["Idempotency-Key"] = "search-1"
+        event["multiValueHeaders"]["Idempotency-Key"] = ["search-1"]
+        return invoke("create_search", event)
+
+    assert post(["event:purchase"]).body == 1
+    assert post(["event:purchase"]).body == 1  # a resend after a lost answer: the same search
+    listed = invoke("list_searches", api_event("list_searches", path={"account_id": 100}))
+    assert [s["search_id"] for s in listed.body] == [1]
+    assert_problem(post(["not", ["event:purchase"]]), 422)  # the key with another body
+    assert search(100, ["event:purchase"]).body == 4  # without a key, a new one (the resends burnt ids 2 and 3)

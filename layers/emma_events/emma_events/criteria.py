@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import calendar
 import json
+import math
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,6 +35,8 @@ MAX_WINDOW_DAYS = 366
 MAX_INDEX_DAYS = 1_500
 MAX_VALUES = 100
 MAX_TEXT = 1_000
+#: The criteria's JSON text, at most (it is stored in the search's item, which DynamoDB caps at 400 KB).
+MAX_CRITERIA_BYTES = 32_768
 #: The largest N of an interval per unit: every window of an event term fits in MAX_WINDOW_DAYS.
 UNITS = {"day": 366, "week": 52, "month": 12, "year": 1}
 #: member_since's intervals read no index: they may reach back to the first members.
@@ -40,6 +44,7 @@ SINCE_UNITS = {"day": 36_600, "week": 5_200, "month": 1_200, "year": 100}
 OPERATORS = {"eq": 1, "gt": 1, "lt": 1, "between": 2}
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 Path = tuple[Any, ...]
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,10 @@ def read(sent: Any, path: Path = ("body", "criteria")) -> Criteria:
             _fail(path, f"not JSON: {error}")
     reader = _Reader()
     tree = reader.node(sent, path, 0)
-    return Criteria(tree, json.dumps(sent, separators=(",", ":"), ensure_ascii=False))
+    text = json.dumps(sent, separators=(",", ":"), ensure_ascii=False)
+    if len(text.encode()) > MAX_CRITERIA_BYTES:
+        _fail(path, f"longer than {MAX_CRITERIA_BYTES} bytes as compact JSON", "criteria_too_large")
+    return Criteria(tree, text)
 
 
 class _Reader:
@@ -205,7 +213,7 @@ class _Reader:
         elif operator == "contains":
             if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
                 _fail((*path, 2), f"'contains' takes a text of 1 to {MAX_TEXT} characters")
-            values = (value,)
+            values = (_text(value, (*path, 2)),)
         else:
             values = (_scalar(value, (*path, 2)),)
         return FieldTerm(name, operator, values)
@@ -214,7 +222,7 @@ class _Reader:
         if measure == "event":
             window = self.window(sent[1], sent[2:], _at(path), UNITS) if len(sent) > 1 else None
             return EventTerm(path, measure, name, window=window)
-        if len(sent) < 3 or sent[1] not in OPERATORS:
+        if len(sent) < 3 or not isinstance(sent[1], str) or sent[1] not in OPERATORS:
             _fail((*path, 1), f"an {measure} term is [name, 'eq' | 'gt' | 'lt' | 'between', number(s), window?]")
         operator = sent[1]
         arity = OPERATORS[operator]
@@ -271,16 +279,25 @@ def _at(path: Path) -> list[Path]:
 
 
 def _name(name: str, path: Path) -> str:
-    name = unicodedata.normalize("NFC", name.strip())
-    if not name or len(name) > 255 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        _fail(path, "the name after the colon is 1 to 255 characters, without control characters")
+    name = unicodedata.normalize("NFC", _text(name, path).strip())
+    if not name or len(name) > 255:
+        _fail(path, "the name after the colon is 1 to 255 characters")
     return name
 
 
+def _text(value: str, path: Path) -> str:
+    """A text DynamoDB can store and a log can show: no control character, no lone surrogate."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        _fail(path, "a text holds no control character nor lone surrogate")
+    return value
+
+
 def _scalar(value: Any, path: Path) -> Any:
-    if (isinstance(value, str) and len(value) <= MAX_TEXT) or isinstance(value, bool | int | float) or value is None:
+    if isinstance(value, str) and len(value) <= MAX_TEXT:
+        return _text(value, path)
+    if isinstance(value, bool | int) or value is None or (isinstance(value, float) and math.isfinite(value)):
         return value
-    _fail(path, f"a field's value is a text of at most {MAX_TEXT} characters, a number, true, false or null")
+    _fail(path, f"a field's value is a text of at most {MAX_TEXT} characters, a finite number, true, false or null")
 
 
 def _number(value: Any, path: Path, measure: str) -> Decimal:
@@ -296,7 +313,7 @@ def _number(value: Any, path: Path, measure: str) -> Decimal:
 
 def _day(value: Any, path: Path) -> date:
     try:
-        if not isinstance(value, str) or len(value) != 10:
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
             raise ValueError
         day = date.fromisoformat(value)
     except ValueError:

@@ -110,15 +110,18 @@ class Table:
             "ConditionCheck": {"TableName": self.table_name, "Key": key, "ConditionExpression": "attribute_exists(PK)"}
         }
 
-    def _batch_get(self, wanted: Iterable[Item]) -> dict[tuple[str, str], Item]:
-        """Items by (PK, SK), strongly consistent: 1 x BatchGetItem (more only for unprocessed keys)."""
+    def _batch_get(
+        self, wanted: Iterable[Item], projection: dict[str, Any] | None = None
+    ) -> dict[tuple[str, str], Item]:
+        """Items by (PK, SK), strongly consistent: 1 x BatchGetItem (more only for unprocessed keys). ``projection``:
+        ``ProjectionExpression`` and ``ExpressionAttributeNames`` (the key is always read)."""
         unique = {(k[keys.PK]["S"], k[keys.SK]["S"]): k for k in wanted}
         found: dict[tuple[str, str], Item] = {}
         pending = list(unique.values())
         attempt = 0
         while pending:
             page = self.client.batch_get_item(
-                RequestItems={self.table_name: {"Keys": pending[:100], "ConsistentRead": True}}
+                RequestItems={self.table_name: {"Keys": pending[:100], "ConsistentRead": True, **(projection or {})}}
             )
             for item in page["Responses"].get(self.table_name, []):
                 found[(item[keys.PK]["S"], item[keys.SK]["S"])] = item

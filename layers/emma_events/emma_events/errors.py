@@ -133,6 +133,14 @@ class PayloadTooLarge(ApiError):
     slug = "payload-too-large"
 
 
+class SearchTooLarge(ApiError):
+    """A search whose run would read more than one request may (docs/api.md, "Searches")."""
+
+    status = 422
+    title = "Search too large"
+    slug = "search-too-large"
+
+
 class ServiceUnavailable(ApiError):
     """DynamoDB throttled us beyond the SDK's retries; the client should retry later."""
 

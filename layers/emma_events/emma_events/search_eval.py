@@ -13,28 +13,48 @@ deleted whose events are not yet is left out, and so are the terms of a type del
 from __future__ import annotations
 
 import json
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Protocol
 
 from emma_events import counts, keys, sums
 from emma_events.criteria import Combination, EventTerm, FieldTerm, Node, Not, SinceTerm, Window
 from emma_events.dates import from_storage
 from emma_events.dynamo import Item
+from emma_events.errors import SearchTooLarge
 
 
 class Source(Protocol):
-    """What an evaluation reads (search_store.SearchStore)."""
+    """What an evaluation reads (search_store.SearchStore); ``budget`` is spent on every item read."""
 
     def type_ids(self, account_id: int, names: Iterable[str]) -> dict[str, int]: ...
-    def index_members(self, account_id: int, keys_: list[str]) -> list[set[int]]: ...
-    def items(self, wanted: list[Item]) -> dict[tuple[str, str], Item]: ...
-    def members(self, account_id: int, ids: Iterable[int]) -> dict[int, Item]: ...
-    def every_member(self, account_id: int) -> dict[int, Item]: ...
+    def index_members(self, account_id: int, keys_: list[str], budget: Budget) -> list[set[int]]: ...
+    def items(self, wanted: list[Item], budget: Budget) -> dict[tuple[str, str], Item]: ...
+    def members(self, account_id: int, ids: Iterable[int], budget: Budget) -> dict[int, Item]: ...
+    def every_member(self, account_id: int, budget: Budget) -> dict[int, Item]: ...
+
+
+class Budget:
+    """What one run may read in all (index entries, members, count items): past it, ``SearchTooLarge`` (a 422)
+    rather than a function out of memory or time."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.spent = limit, 0
+        self._lock = threading.Lock()
+
+    def spend(self, items: int) -> None:
+        with self._lock:
+            self.spent += items
+            if self.spent > self.limit:
+                raise SearchTooLarge(
+                    f"The search reads more than {self.limit:,} items in one run: narrow it (an event term's "
+                    'window, an `and` with an event term) (docs/api.md, "Searches").'
+                )
 
 
 @dataclass(frozen=True)
@@ -67,8 +87,8 @@ def either(a: Found, b: Found) -> Found:
 class Evaluation:
     """One evaluation of one account's criteria, ``today`` (UTC) deciding the ``in last`` windows."""
 
-    def __init__(self, source: Source, account_id: int, today: date, type_names: Iterable[str]) -> None:
-        self.source, self.account_id, self.today = source, account_id, today
+    def __init__(self, source: Source, account_id: int, today: date, type_names: Iterable[str], budget: Budget) -> None:
+        self.source, self.account_id, self.today, self.budget = source, account_id, today, budget
         self.types = source.type_ids(account_id, type_names)
         self._members: dict[int, Item] = {}
         self._everyone: dict[int, Item] | None = None
@@ -117,12 +137,12 @@ class Evaluation:
         if self._everyone is not None:
             return {i: self._everyone[i] for i in ids if i in self._everyone}
         missing = [i for i in ids if i not in self._members]
-        self._members |= self.source.members(self.account_id, missing)
+        self._members |= self.source.members(self.account_id, missing, self.budget)
         return {i: self._members[i] for i in ids if i in self._members}
 
     def everyone(self) -> dict[int, Item]:
         if self._everyone is None:
-            self._everyone = self.source.every_member(self.account_id)
+            self._everyone = self.source.every_member(self.account_id, self.budget)
         return self._everyone
 
     # ---- event terms ----------------------------------------------------------------------------------------
@@ -134,7 +154,7 @@ class Evaluation:
         days = _days(term.window, self.today)
         wanted = [None] if days is None else [f"{day}" for day in days]
         index = [keys.members_by_type_pk(self.account_id, type_id, day) for day in wanted]
-        candidates = frozenset().union(*self.source.index_members(self.account_id, index))
+        candidates = frozenset().union(*self.source.index_members(self.account_id, index, self.budget))
         if term.measure == "event":
             return Found(candidates)
         amounts = self._amounts(term, type_id, candidates, days)
@@ -158,21 +178,26 @@ class Evaluation:
         wanted = [
             {keys.PK: {"S": keys.member_pk(self.account_id, m)}, keys.SK: {"S": sk}} for m in members for sk in periods
         ]
-        read = self.source.items(wanted)
+        read = self.source.items(wanted, self.budget)
         amounts: dict[int, Decimal] = {}
         for m in members:
             pk = keys.member_pk(self.account_id, m)
-            total = Decimal(0)
-            for sk, entries in periods.items():
-                item = read.get((pk, sk))
-                if item is None:
-                    continue
-                for entry in entries:
-                    if term.measure == "event_count":
-                        total += int(item.get(entry or counts.TOTAL, {}).get("N", 0))
-                    else:
-                        total += sums.total(item, entry + counts.VALUE)
-            amounts[m] = total
+            found = [(read[(pk, sk)], entries) for sk, entries in periods.items() if (pk, sk) in read]
+            if term.measure == "event_count":
+                amounts[m] = Decimal(
+                    sum(
+                        int(item.get(entry or counts.TOTAL, {}).get("N", 0))
+                        for item, entries in found
+                        for entry in entries
+                    )
+                )
+            else:  # the bands of every entry added at once: exact (sums.py)
+                amounts[m] = sums.add(
+                    pair
+                    for item, entries in found
+                    for entry in entries
+                    for pair in sums.banded(item, entry + counts.VALUE)
+                )
         return amounts
 
 
@@ -189,13 +214,21 @@ def _since(window: Window, today: date, item: Item) -> bool:
 
 
 def _field(term: FieldTerm, item: Item) -> bool:
-    fields = json.loads(item.get("fields", {}).get("S", "{}"))
+    fields = _fields(item)
     if term.name not in fields:
         return False
     value = fields[term.name]
     if term.operator == "contains":
         return isinstance(value, str) and _folded(term.values[0]) in _folded(value)
     return any(_same(value, wanted) for wanted in term.values)
+
+
+def _fields(item: Item) -> dict[str, Any]:
+    """The member's fields, parsed once per evaluation (kept beside the item)."""
+    parsed = item.get("_fields")
+    if parsed is None:
+        parsed = item["_fields"] = json.loads(item.get("fields", {}).get("S", "{}"))
+    return parsed
 
 
 def _same(value: Any, wanted: Any) -> bool:
@@ -207,5 +240,6 @@ def _same(value: Any, wanted: Any) -> bool:
     return value == wanted
 
 
+@lru_cache(maxsize=4096)
 def _folded(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()

@@ -17,14 +17,23 @@ from emma_events import keys, layout
 from emma_events.criteria import Criteria, invalid
 from emma_events.dates import from_storage, to_storage, utc_now
 from emma_events.deadline import side_by_side
-from emma_events.domain import Member, Search
+from emma_events.domain import IDEMPOTENCY_TTL_SECONDS, Idempotency, Member, Search
 from emma_events.dynamo import Item, Table, attr_n, attr_s
 from emma_events.dynamo_errors import translate_errors
-from emma_events.errors import NotFound
-from emma_events.search_eval import Evaluation
+from emma_events.errors import IdempotencyKeyReused, NotFound
+from emma_events.idempotency_store import UNUSED
+from emma_events.search_eval import Budget, Evaluation
+from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
 #: Keys of one BatchGetItem (DynamoDB's limit).
 BATCH_KEYS = 100
+#: What one run may read in all (index entries, members, count items; docs/performance.md, "Searches").
+RUN_ITEMS = 150_000
+#: What a run reads of a member: its id, status, date and fields (the page's members are then read whole).
+MEMBER_TERMS = {
+    "ProjectionExpression": "PK, SK, member_id, #status, member_since, #fields",
+    "ExpressionAttributeNames": {"#status": "status", "#fields": "fields"},
+}
 #: Emma's member statuses, and the count of a search's run each one adds to.
 STATUS_COUNTS = {"a": "active_count", "o": "optout_count", "e": "error_count"}
 
@@ -33,12 +42,40 @@ class SearchStore(Table):
     """An account's saved searches, and what running one reads."""
 
     @translate_errors
-    def create_search(self, account_id: int, name: str, criteria: Criteria) -> int:
-        """1 x BatchGetItem (the types the criteria name: each must exist) + 1 x UpdateItem (id) + 1 x PutItem."""
+    def create_search(
+        self, account_id: int, name: str, criteria: Criteria, idempotency: Idempotency | None = None
+    ) -> int:
+        """1 x BatchGetItem (the types the criteria name: each must exist) + 1 x UpdateItem (id) + 1 x PutItem; with
+        an ``Idempotency-Key``, the PutItem is a transaction with the key's record, so a retry (its condition fails
+        on the record) answers the search it made, once: ``IdempotencyKeyReused`` for a record of another body."""
         self.check_types(account_id, criteria)
         search = Search(account_id, self.next_id(account_id, keys.SEARCH_SEQUENCE), name, criteria.text)
-        self.client.put_item(**self._put(_item(search)))
-        return search.search_id
+        if idempotency is None:
+            self.client.put_item(**self._put(_item(search)))
+            return search.search_id
+        now = utc_now()
+        record = self._put(
+            _record_key(account_id, idempotency)
+            | {
+                "entity": attr_s("idempotency"),
+                "request_hash": attr_s(idempotency.request_hash),
+                "search_id": attr_n(search.search_id),
+                "expires_at": attr_n(int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS),
+            },
+            condition=UNUSED,
+            values={":now": attr_n(int(now.timestamp()))},
+        )
+        parts = [Part("search", {"Put": self._put(_item(search))}), Part("record", {"Put": record})]
+
+        def cancelled(error: Cancelled, made: int) -> int | Again:
+            for outcome in error.failed("record"):  # the key's record: this request, sent before
+                item = outcome.item or {}
+                if item.get("request_hash", {}).get("S") != idempotency.request_hash or "search_id" not in item:
+                    raise IdempotencyKeyReused("This Idempotency-Key was used in the last 24 hours for another body.")
+                return int(item["search_id"]["N"])
+            return AGAIN  # a conflict: its id is its own, written again
+
+        return self.write(lambda: (parts, search.search_id), cancelled, "search")
 
     @translate_errors
     def list_searches(self, account_id: int, *, offset: int, limit: int) -> list[Search]:
@@ -60,7 +97,8 @@ class SearchStore(Table):
 
     @translate_errors
     def update_search(self, account_id: int, search_id: int, name: str | None, criteria: Criteria | None) -> None:
-        """1 x UpdateItem on condition that it exists (+ 1 x BatchGetItem of the types new criteria name)."""
+        """1 x UpdateItem on condition that it exists (+ 1 x BatchGetItem of the types new criteria name, whose
+        search's last run is forgotten)."""
         if criteria is not None:
             self.check_types(account_id, criteria)
         changes = {"name": None if name is None else attr_s(name)}
@@ -69,11 +107,13 @@ class SearchStore(Table):
         if not changed:
             self.get_search(account_id, search_id)
             return
+        # new criteria: the last run's figures were another search's
+        forget = "" if criteria is None else " REMOVE " + ", ".join([*STATUS_COUNTS.values(), "last_run_at"])
         self._on_existing(
             account_id,
             search_id,
             self.client.update_item,
-            UpdateExpression="SET " + ", ".join(f"{n} = :{n[1:]}" for n in changed),
+            UpdateExpression="SET " + ", ".join(f"{n} = :{n[1:]}" for n in changed) + forget,
             ExpressionAttributeNames=changed,
             ExpressionAttributeValues={f":{k}": v for k, v in changes.items() if v is not None},
         )
@@ -97,16 +137,18 @@ class SearchStore(Table):
             raise NotFound(f"Search {search_id} does not exist in account {account_id}.") from None
 
     @translate_errors
-    def run_search(self, account_id: int, search_id: int, criteria: Criteria) -> list[Member]:
-        """The members the search matches, by id, and its run recorded (its counts and ``last_run_at``, unless its
-        criteria changed meanwhile): search_eval.py's reads + 1 x UpdateItem."""
+    def run_search(self, account_id: int, search_id: int, criteria: Criteria, page: slice) -> tuple[int, list[Member]]:
+        """How many members the search matches, and those of ``page`` (by id, read whole); the run recorded (its
+        counts and ``last_run_at``, unless its criteria changed meanwhile): search_eval.py's reads + 1 x
+        BatchGetItem of the page + 1 x UpdateItem. ``SearchTooLarge`` past ``RUN_ITEMS`` items read."""
         now = utc_now()
-        found = Evaluation(self, account_id, now.date(), {t.type_name for t in criteria.event_terms()})
-        matching = [layout.member_of(item) for item in found.members(criteria.tree)]
+        names = {t.type_name for t in criteria.event_terms()}
+        found = Evaluation(self, account_id, now.date(), names, Budget(RUN_ITEMS)).members(criteria.tree)
         tally = dict.fromkeys(STATUS_COUNTS.values(), 0)
-        for member in matching:
-            if member.status in STATUS_COUNTS:
-                tally[STATUS_COUNTS[member.status]] += 1
+        for item in found:
+            status = item.get("status", {}).get("S")
+            if status in STATUS_COUNTS:
+                tally[STATUS_COUNTS[status]] += 1
         try:
             self.client.update_item(
                 TableName=self.table_name,
@@ -119,7 +161,10 @@ class SearchStore(Table):
         except ClientError as error:  # changed or deleted since it was read: this run is not its record
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-        return matching
+        shown = [int(item["member_id"]["N"]) for item in found[page]]
+        whole = self._batch_get(layout.member_key(account_id, m) for m in shown) if shown else {}
+        by_id = {int(item["member_id"]["N"]): item for item in whole.values()}
+        return len(found), [layout.member_of(by_id[m]) for m in shown if m in by_id]
 
     def check_types(self, account_id: int, criteria: Criteria) -> None:
         """``ValidationFailed`` naming the first event term whose type the account does not have."""
@@ -130,17 +175,11 @@ class SearchStore(Table):
 
     # ---- what an evaluation reads (search_eval.Source) -------------------------------------------------------
 
-    def type_ids(self, account_id: int, names: Iterable[str]) -> dict[str, int]:
-        """The ids of the types named, by their name guards (1 x BatchGetItem per 100): a type deleted is not."""
-        guards = {(keys.account_pk(account_id), keys.event_type_name_sk(n)): n for n in names}
-        found = self.items([layout.name_guard(account_id, name) for name in guards.values()])
-        return {guards[at]: int(item["event_type_id"]["N"]) for at, item in found.items() if at in guards}
-
-    def index_members(self, account_id: int, index_keys: list[str]) -> list[set[int]]:
+    def index_members(self, account_id: int, index_keys: list[str], budget: Budget) -> list[set[int]]:
         """The members under each ``MembersByType`` key: 1 x Query per key (per 1 MB), side by side."""
-        return side_by_side(self._index_key, index_keys)
+        return side_by_side(partial(self._index_key, budget=budget), index_keys)
 
-    def _index_key(self, pk: str) -> set[int]:
+    def _index_key(self, pk: str, budget: Budget) -> set[int]:
         query = {
             "TableName": self.table_name,
             "IndexName": keys.MEMBERS_BY_TYPE_INDEX,
@@ -148,36 +187,61 @@ class SearchStore(Table):
             "ExpressionAttributeValues": {":pk": attr_s(pk)},
             "ProjectionExpression": keys.MEMBERS_BY_TYPE_SK,
         }
-        return {int(item[keys.MEMBERS_BY_TYPE_SK]["S"]) for item in self._query_all(query)}
+        return {int(item[keys.MEMBERS_BY_TYPE_SK]["S"]) for item in self._pages(query, budget)}
 
-    def items(self, wanted: list[Item]) -> dict[tuple[str, str], Item]:
+    def _pages(self, query: dict[str, Any], budget: Budget) -> list[Item]:
+        """Every item a Query matches, page after page, each page spent from ``budget`` before the next."""
+        query, items = dict(query), []
+        while True:
+            page = self.client.query(**query)
+            budget.spend(len(page["Items"]))
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def items(
+        self, wanted: list[Item], budget: Budget, projection: dict[str, Any] | None = None
+    ) -> dict[tuple[str, str], Item]:
         """Items by key, strongly consistent: 1 x BatchGetItem per 100 keys, side by side."""
+        budget.spend(len(wanted))
         chunks = [wanted[start : start + BATCH_KEYS] for start in range(0, len(wanted), BATCH_KEYS)]
         found: dict[tuple[str, str], Item] = {}
-        for part in side_by_side(self._batch_get, chunks):
+        for part in side_by_side(partial(self._batch_get, projection=projection), chunks):
             found |= part
         return found
 
-    def members(self, account_id: int, ids: Iterable[int]) -> dict[int, Item]:
-        read = self.items([layout.member_key(account_id, i) for i in ids])
+    def type_ids(self, account_id: int, names: Iterable[str]) -> dict[str, int]:
+        """The ids of the types named, by their name guards (1 x BatchGetItem per 100): a type deleted is not."""
+        guards = {(keys.account_pk(account_id), keys.event_type_name_sk(n)): n for n in names}
+        found = self.items([layout.name_guard(account_id, name) for name in guards.values()], Budget(len(guards)))
+        return {guards[at]: int(item["event_type_id"]["N"]) for at, item in found.items() if at in guards}
+
+    def members(self, account_id: int, ids: Iterable[int], budget: Budget) -> dict[int, Item]:
+        """The members' ids, statuses, dates and fields (what terms and counts read), by key."""
+        read = self.items([layout.member_key(account_id, i) for i in ids], budget, MEMBER_TERMS)
         return {int(item["member_id"]["N"]): item for item in read.values()}
 
-    def every_member(self, account_id: int) -> dict[int, Item]:
-        """Every member of the account: each of the 16 ``Members`` keys read whole (1 Query per 1 MB), side by
-        side."""
-        shards = side_by_side(partial(_shard, self, account_id), range(keys.MEMBER_INDEX_SHARDS))
+    def every_member(self, account_id: int, budget: Budget) -> dict[int, Item]:
+        """Every member of the account (what terms and counts read): each of the 16 ``Members`` keys read whole
+        (1 Query per 1 MB), side by side."""
+        shards = side_by_side(partial(_shard, self, account_id, budget=budget), range(keys.MEMBER_INDEX_SHARDS))
         return {int(item["member_id"]["N"]): item for shard in shards for item in shard}
 
 
-def _shard(store: SearchStore, account_id: int, shard: int) -> list[Item]:
-    return store._query_all(
-        {
-            "TableName": store.table_name,
-            "IndexName": keys.MEMBER_INDEX,
-            "KeyConditionExpression": f"{keys.MEMBER_INDEX_PK} = :pk",
-            "ExpressionAttributeValues": {":pk": attr_s(keys.member_index_pk(account_id, shard))},
-        }
-    )
+def _shard(store: SearchStore, account_id: int, shard: int, budget: Budget) -> list[Item]:
+    query = {
+        "TableName": store.table_name,
+        "IndexName": keys.MEMBER_INDEX,
+        "KeyConditionExpression": f"{keys.MEMBER_INDEX_PK} = :pk",
+        "ExpressionAttributeValues": {":pk": attr_s(keys.member_index_pk(account_id, shard))},
+    }
+    return store._pages(query | MEMBER_TERMS, budget)
+
+
+def _record_key(account_id: int, idempotency: Idempotency) -> Item:
+    """The key's record, where POST /events/members keeps its own: one key, one request, whichever endpoint."""
+    return {keys.PK: attr_s(keys.idempotency_pk(account_id, idempotency.key)), keys.SK: attr_s(keys.IDEMPOTENCY_SK)}
 
 
 def _key(account_id: int, search_id: int) -> Item:

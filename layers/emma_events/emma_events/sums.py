@@ -11,7 +11,7 @@ add with ``ADD`` like counts, and read back exactly (``total``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Context, Decimal
 
 #: Decimal places per band.
@@ -39,7 +39,12 @@ def attribute(prefix: str, band: int) -> str:
 
 def total(parts: Mapping[str, Mapping[str, str]], prefix: str) -> Decimal:
     """The exact sum held by an item's attributes named ``prefix`` + band (DynamoDB's ``{"N": ...}`` values)."""
-    return add(
+    return add(banded(parts, prefix))
+
+
+def banded(parts: Mapping[str, Mapping[str, str]], prefix: str) -> Iterator[tuple[int, int]]:
+    """The (band, integer) pairs of an item's sum named ``prefix``: several items' pairs ``add`` up exactly."""
+    return (
         (int(name[len(prefix) :]), int(value["N"]))
         for name, value in parts.items()
         if name.startswith(prefix) and _is_band(name[len(prefix) :])
