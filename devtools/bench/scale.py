@@ -250,5 +250,18 @@ def report(scale: dict[str, Any]) -> None:
             f"  {row['operation']:<{width}}  {row['round_trips']} calls ({', '.join(row['calls'])}), "
             f"{row['read_units']:.1f} read units, {row['items_read']} items  {budget}"
         )
+    print(
+        "\n6d. Searches: accounts seeded with 30 days of a type, one with 3 years before (the same reads, or FAILED); "
+        "1M members modelled (round trips / items by key / index entries / read units / found / CPU)"
+    )
+    width = max(len(row["operation"]) for row in scale["searches"])
+    for row in scale["searches"]:
+        seeded, modelled = row["sizes"]["3 years"], row["sizes"]["modelled"]
+        budget = f"  budget {row['budget']}" if row.get("budget") else ""
+        print(
+            f"  {row['operation']:<{width}}  {seeded['round_trips']} / {seeded['items_fetched']} / "
+            f"{seeded['items_read']} / {seeded['read_units']:.0f} / {seeded['members_found']} / "
+            f"{seeded['cpu_ms']} ms; at 1M: {modelled['answer']}{budget}"
+        )
     for failure in scale["failed"]:
         print(f"  FAILED: {failure}")
