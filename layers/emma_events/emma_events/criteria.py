@@ -16,17 +16,17 @@ of windows in all (each day of a window is one Query of the ``MembersByType`` in
 
 from __future__ import annotations
 
-import calendar
 import json
 import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, NoReturn
 
 from emma_events import json_text
+from emma_events.dates import Window, span
 from emma_events.errors import ValidationFailed, field_error
 
 MAX_TERMS = 32
@@ -45,36 +45,6 @@ OPERATORS = {"eq": 1, "gt": 1, "lt": 1, "between": 2}
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 Path = tuple[Any, ...]
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-
-
-@dataclass(frozen=True)
-class Window:
-    """UTC days, both ends included: the last ``amount`` ``unit``s up to today, or ``first`` to ``last``."""
-
-    unit: str | None = None
-    amount: int = 0
-    first: date | None = None
-    last: date | None = None
-
-    def days(self, today: date) -> tuple[date, date]:
-        if self.unit is None:
-            return self.first or FIRST_DAY, self.last or LAST_DAY
-        return start_of_last(self.unit, self.amount, today), today
-
-
-def start_of_last(unit: str, amount: int, today: date) -> date:
-    """The first day of the last ``amount`` ``unit``s up to ``today``: the day after the same day that long ago
-    (a month before March 31 is the last day of February)."""
-    if unit in ("day", "week"):
-        return today - timedelta(days=amount * (7 if unit == "week" else 1) - 1)
-    year, month = divmod(today.year * 12 + today.month - 1 - amount * (12 if unit == "year" else 1), 12)
-    back = date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
-    return back + timedelta(days=1)
-
-
-def _span(unit: str, amount: int) -> int:
-    """The most days the last ``amount`` ``unit``s hold."""
-    return amount * {"day": 1, "week": 7, "month": 31, "year": 366}[unit]
 
 
 @dataclass(frozen=True)
@@ -255,7 +225,7 @@ class _Reader:
             ((unit, amount),) = interval.items()
             if type(amount) is not int or not 0 < amount <= units[unit]:
                 _fail((*at[1], unit), f"N is a whole number from 1 to {units[unit]}")
-            window, days = Window(unit, amount), _span(unit, amount)
+            window, days = Window(unit, amount), span(unit, amount)
         elif how == "between" and len(args) == 2:
             first, last = _day(args[0], at[1]), _day(args[1], at[2])
             if last < first:

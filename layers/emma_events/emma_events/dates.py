@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 EMMA_DATE_PATTERN = r"^@D:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
 
@@ -73,3 +75,36 @@ def parse_timestamp(value: object) -> datetime:
     if parsed > utc_now() + MAX_FUTURE:
         raise ValueError("must not be more than a year in the future")
     return parsed
+
+
+# ---- windows of UTC days (searches' terms) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """UTC days, both ends included: the last ``amount`` ``unit``s up to today, or ``first`` to ``last``."""
+
+    unit: str | None = None
+    amount: int = 0
+    first: date | None = None
+    last: date | None = None
+
+    def days(self, today: date) -> tuple[date, date]:
+        if self.unit is None:
+            return self.first or date.min, self.last or date.max
+        return start_of_last(self.unit, self.amount, today), today
+
+
+def start_of_last(unit: str, amount: int, today: date) -> date:
+    """The first day of the last ``amount`` ``unit``s up to ``today``: the day after the same day that long ago
+    (a month before March 31 is the last day of February)."""
+    if unit in ("day", "week"):
+        return today - timedelta(days=amount * (7 if unit == "week" else 1) - 1)
+    year, month = divmod(today.year * 12 + today.month - 1 - amount * (12 if unit == "year" else 1), 12)
+    back = date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
+    return back + timedelta(days=1)
+
+
+def span(unit: str, amount: int) -> int:
+    """The most days the last ``amount`` ``unit``s hold."""
+    return amount * {"day": 1, "week": 7, "month": 31, "year": 366}[unit]

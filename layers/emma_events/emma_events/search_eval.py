@@ -23,8 +23,8 @@ from functools import lru_cache, partial
 from typing import Any, Protocol
 
 from emma_events import counts, keys, sums
-from emma_events.criteria import Combination, EventTerm, FieldTerm, Node, Not, SinceTerm, Window
-from emma_events.dates import from_storage
+from emma_events.criteria import Combination, EventTerm, FieldTerm, Node, Not, SinceTerm
+from emma_events.dates import Window, from_storage
 from emma_events.dynamo import Item
 from emma_events.errors import SearchTooLarge
 
