@@ -18,7 +18,8 @@ def list_search_members(
     page = page_bounds(start, end)
     store = searches()
     saved = criteria.read(store.get_search(account_id, search_id).criteria)
-    total, shown = store.run_search(account_id, search_id, saved, slice(page.offset, page.offset + page.size))
+    shown_slice = slice(0, 0) if count else slice(page.offset, page.offset + page.size)  # a count reads no page
+    total, shown = store.run_search(account_id, search_id, saved, shown_slice)
     if count:
         return total
     answer = [MemberResponse.of(m) for m in shown]

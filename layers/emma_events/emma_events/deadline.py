@@ -54,6 +54,12 @@ def set_deadline(seconds_left: float | None) -> None:
     _deadline.set(None if seconds_left is None else time.monotonic() + seconds_left)
 
 
+def seconds_left() -> float | None:
+    """The time this invocation has left (None: no bound)."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
 def _check_deadline(**_: Any) -> None:
     """Before each attempt: refuse it when it could not end before the deadline."""
     deadline = _deadline.get()
@@ -87,6 +93,11 @@ def _pool() -> ThreadPoolExecutor:
 
 def side_by_side(call: Callable[[T], R], each: Iterable[T]) -> list[R]:
     """``call`` of each, in the container's threads, each in a copy of this context (so the invocation's deadline
-    holds in them too); the results in order, the first error raised."""
+    holds in them too); the results in order, the first error raised (those not begun then are not begun)."""
     futures = [_pool().submit(copy_context().run, call, one) for one in each]
-    return [future.result() for future in futures]
+    try:
+        return [future.result() for future in futures]
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise

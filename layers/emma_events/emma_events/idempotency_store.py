@@ -75,7 +75,7 @@ class IdempotencyRecords(Table):
         it has expired; ``IdempotencyKeyReused`` for a record of another body."""
         if item is None or int(item["expires_at"]["N"]) < int(now.timestamp()):
             return None
-        if item["request_hash"]["S"] != idempotency.request_hash:
+        if item["request_hash"]["S"] != idempotency.request_hash or "events" not in item:  # or POST /searches' record
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used in the last 24 hours for a request with another body."
             )

@@ -19,12 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, Protocol
 
 from emma_events import counts, keys, sums
 from emma_events.criteria import Combination, EventTerm, FieldTerm, Node, Not, SinceTerm
 from emma_events.dates import Window, from_storage
+from emma_events.deadline import seconds_left
 from emma_events.dynamo import Item
 from emma_events.errors import SearchTooLarge
 
@@ -35,26 +36,34 @@ class Source(Protocol):
     def type_ids(self, account_id: int, names: Iterable[str]) -> dict[str, int]: ...
     def index_members(self, account_id: int, keys_: list[str], budget: Budget) -> list[set[int]]: ...
     def items(self, wanted: list[Item], budget: Budget) -> dict[tuple[str, str], Item]: ...
-    def members(self, account_id: int, ids: Iterable[int], budget: Budget) -> dict[int, Item]: ...
-    def every_member(self, account_id: int, budget: Budget) -> dict[int, Item]: ...
+    def members(self, account_id: int, ids: Iterable[int], budget: Budget, fields: bool) -> dict[int, Item]: ...
+    def every_member(self, account_id: int, budget: Budget, fields: bool) -> dict[int, Item]: ...
 
 
 class Budget:
-    """What one run may read in all (index entries, members, count items): past it, ``SearchTooLarge`` (a 422)
-    rather than a function out of memory or time."""
+    """What one run may read in all (index entries, members, count items; a member by its fields' size too) and
+    the time it may take: past either, ``SearchTooLarge`` (a 422) rather than a function out of memory or time.
+    ``check`` before each read, ``spend`` what it read."""
+
+    #: Time kept for what follows the evaluation: the page's members and the run's record.
+    RESERVE_S = 3.0
 
     def __init__(self, limit: int) -> None:
         self.limit, self.spent = limit, 0
         self._lock = threading.Lock()
 
+    def check(self) -> None:
+        left = seconds_left()
+        if self.spent > self.limit or (left is not None and left < self.RESERVE_S):
+            raise SearchTooLarge(
+                f"The search reads more than one run may ({self.limit:,} items, or the time of a request): narrow "
+                'it (an event term\'s window, an `and` with an event term) (docs/api.md, "Searches").'
+            )
+
     def spend(self, items: int) -> None:
         with self._lock:
             self.spent += items
-            if self.spent > self.limit:
-                raise SearchTooLarge(
-                    f"The search reads more than {self.limit:,} items in one run: narrow it (an event term's "
-                    'window, an `and` with an event term) (docs/api.md, "Searches").'
-                )
+        self.check()
 
 
 @dataclass(frozen=True)
@@ -91,10 +100,12 @@ class Evaluation:
         self.source, self.account_id, self.today, self.budget = source, account_id, today, budget
         self.types = source.type_ids(account_id, type_names)
         self._members: dict[int, Item] = {}
+        self.fields = True
         self._everyone: dict[int, Item] | None = None
 
     def members(self, tree: Node) -> list[Item]:
-        """The members the criteria match, by id: the member items."""
+        """The members the criteria match, by id: their items (id, status, date; fields where a term reads them)."""
+        self.fields = _reads_fields(tree)
         found = self.found(tree)
         if found.outside:
             everyone = self.everyone()
@@ -137,12 +148,12 @@ class Evaluation:
         if self._everyone is not None:
             return {i: self._everyone[i] for i in ids if i in self._everyone}
         missing = [i for i in ids if i not in self._members]
-        self._members |= self.source.members(self.account_id, missing, self.budget)
+        self._members |= self.source.members(self.account_id, missing, self.budget, self.fields)
         return {i: self._members[i] for i in ids if i in self._members}
 
     def everyone(self) -> dict[int, Item]:
         if self._everyone is None:
-            self._everyone = self.source.every_member(self.account_id, self.budget)
+            self._everyone = self.source.every_member(self.account_id, self.budget, self.fields)
         return self._everyone
 
     # ---- event terms ----------------------------------------------------------------------------------------
@@ -201,6 +212,14 @@ class Evaluation:
         return amounts
 
 
+def _reads_fields(node: Node) -> bool:
+    if isinstance(node, FieldTerm):
+        return True
+    if isinstance(node, Combination):
+        return any(_reads_fields(part) for part in node.parts)
+    return isinstance(node, Not) and _reads_fields(node.part)
+
+
 def _days(window: Window | None, today: date) -> list[date] | None:
     if window is None:
         return None
@@ -240,6 +259,5 @@ def _same(value: Any, wanted: Any) -> bool:
     return value == wanted
 
 
-@lru_cache(maxsize=4096)
 def _folded(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()

@@ -29,11 +29,23 @@ from emma_events.transactions import AGAIN, Again, Cancelled, Part
 BATCH_KEYS = 100
 #: What one run may read in all (index entries, members, count items; docs/performance.md, "Searches").
 RUN_ITEMS = 150_000
-#: What a run reads of a member: its id, status, date and fields (the page's members are then read whole).
-MEMBER_TERMS = {
-    "ProjectionExpression": "PK, SK, member_id, #status, member_since, #fields",
-    "ExpressionAttributeNames": {"#status": "status", "#fields": "fields"},
-}
+#: A member item counts as one item per this many bytes of its fields (at least one).
+UNIT_BYTES = 4096
+
+
+def _member_terms(fields: bool) -> dict[str, Any]:
+    """What a run reads of a member: its key, id, status and date; its fields only for a ``member_field`` term
+    (up to 32 KB each). The page's members are then read whole."""
+    return {
+        "ProjectionExpression": "PK, SK, member_id, #status, member_since" + (", #fields" if fields else ""),
+        "ExpressionAttributeNames": {"#status": "status"} | ({"#fields": "fields"} if fields else {}),
+    }
+
+
+def _units(item: Item) -> int:
+    return 1 + len(item.get("fields", {}).get("S", "")) // UNIT_BYTES
+
+
 #: Emma's member statuses, and the count of a search's run each one adds to.
 STATUS_COUNTS = {"a": "active_count", "o": "optout_count", "e": "error_count"}
 
@@ -73,6 +85,8 @@ class SearchStore(Table):
                 if item.get("request_hash", {}).get("S") != idempotency.request_hash or "search_id" not in item:
                     raise IdempotencyKeyReused("This Idempotency-Key was used in the last 24 hours for another body.")
                 return int(item["search_id"]["N"])
+            if error.failed("search"):  # its fresh id taken: never (ids are not reused), so not silently
+                raise RuntimeError(f"search id {search.search_id} of account {account_id} exists already")
             return AGAIN  # a conflict: its id is its own, written again
 
         return self.write(lambda: (parts, search.search_id), cancelled, "search")
@@ -193,8 +207,9 @@ class SearchStore(Table):
         """Every item a Query matches, page after page, each page spent from ``budget`` before the next."""
         query, items = dict(query), []
         while True:
+            budget.check()  # not one page more once a run is past its bounds
             page = self.client.query(**query)
-            budget.spend(len(page["Items"]))
+            budget.spend(sum(_units(item) for item in page["Items"]))
             items += page["Items"]
             if "LastEvaluatedKey" not in page:
                 return items
@@ -217,26 +232,28 @@ class SearchStore(Table):
         found = self.items([layout.name_guard(account_id, name) for name in guards.values()], Budget(len(guards)))
         return {guards[at]: int(item["event_type_id"]["N"]) for at, item in found.items() if at in guards}
 
-    def members(self, account_id: int, ids: Iterable[int], budget: Budget) -> dict[int, Item]:
-        """The members' ids, statuses, dates and fields (what terms and counts read), by key."""
-        read = self.items([layout.member_key(account_id, i) for i in ids], budget, MEMBER_TERMS)
+    def members(self, account_id: int, ids: Iterable[int], budget: Budget, fields: bool) -> dict[int, Item]:
+        """The members' ids, statuses and dates (and ``fields``: their fields): what terms and counts read."""
+        read = self.items([layout.member_key(account_id, i) for i in ids], budget, _member_terms(fields))
+        budget.spend(sum(_units(item) - 1 for item in read.values()))  # a big member's fields count by their size
         return {int(item["member_id"]["N"]): item for item in read.values()}
 
-    def every_member(self, account_id: int, budget: Budget) -> dict[int, Item]:
+    def every_member(self, account_id: int, budget: Budget, fields: bool) -> dict[int, Item]:
         """Every member of the account (what terms and counts read): each of the 16 ``Members`` keys read whole
         (1 Query per 1 MB), side by side."""
-        shards = side_by_side(partial(_shard, self, account_id, budget=budget), range(keys.MEMBER_INDEX_SHARDS))
+        read = partial(_shard, self, account_id, budget=budget, fields=fields)
+        shards = side_by_side(read, range(keys.MEMBER_INDEX_SHARDS))
         return {int(item["member_id"]["N"]): item for shard in shards for item in shard}
 
 
-def _shard(store: SearchStore, account_id: int, shard: int, budget: Budget) -> list[Item]:
+def _shard(store: SearchStore, account_id: int, shard: int, budget: Budget, fields: bool) -> list[Item]:
     query = {
         "TableName": store.table_name,
         "IndexName": keys.MEMBER_INDEX,
         "KeyConditionExpression": f"{keys.MEMBER_INDEX_PK} = :pk",
         "ExpressionAttributeValues": {":pk": attr_s(keys.member_index_pk(account_id, shard))},
     }
-    return store._pages(query | MEMBER_TERMS, budget)
+    return store._pages(query | _member_terms(fields), budget)
 
 
 def _record_key(account_id: int, idempotency: Idempotency) -> Item:
