@@ -196,6 +196,7 @@ EVENTS_BY_FUNCTION = {
         "/{account_id}/searches",
         {"account_id": 100},
         {"name": "Bought this month", "criteria": ["and", ["event:purchase", "in last", {"month": 1}]]},
+        headers={"Idempotency-Key": "search-bought-this-month"},
     ),
     "list_searches": build_event("GET", "/{account_id}/searches", {"account_id": 100}),
     "get_search": build_event("GET", SEARCH, {"account_id": 100, "search_id": 1}),

@@ -36,9 +36,16 @@ def fixed_now(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(emma_events.search_store, "utc_now", lambda: NOW)
 
 
+def search_event(account_id: int, criteria: Any, name: str = "s") -> dict[str, Any]:
+    """A POST /searches without the events/ file's Idempotency-Key (each call a new request)."""
+    event = api_event("create_search", path={"account_id": account_id}, body={"name": name, "criteria": criteria})
+    event["headers"].pop("Idempotency-Key", None)
+    event["multiValueHeaders"].pop("Idempotency-Key", None)
+    return event
+
+
 def search(account_id: int, criteria: Any, name: str = "s") -> Any:
-    body = {"name": name, "criteria": criteria}
-    return invoke("create_search", api_event("create_search", path={"account_id": account_id}, body=body))
+    return invoke("create_search", search_event(account_id, criteria, name))
 
 
 def members_of(account_id: int, search_id: int, query: dict[str, str] | None = None) -> Any:
@@ -365,7 +372,7 @@ def test_hostile_criteria_get_a_4xx_or_a_search_and_change_nothing_else(
     if get_search(100, 1).status == 404:  # the first example: a type its terms may name
         create_type(100, "purchase")
         assert search(100, ["event:purchase"]).body == 1
-    event = api_event("create_search", path={"account_id": 100}, body={"name": "x", "criteria": criteria})
+    event = search_event(100, criteria, "x")
     tracemalloc.start()
     started = time.process_time()
     try:
@@ -455,7 +462,7 @@ def test_a_search_posted_again_with_its_key_is_made_once(dynamodb: Any) -> None:
     create_type(100, "purchase")
 
     def post(criteria: Any) -> Any:
-        event = api_event("create_search", path={"account_id": 100}, body={"name": "s", "criteria": criteria})
+        event = search_event(100, criteria)
         event["headers"]["Idempotency-Key"] = "search-1"
         event["multiValueHeaders"]["Idempotency-Key"] = ["search-1"]
         return invoke("create_search", event)
@@ -465,7 +472,9 @@ def test_a_search_posted_again_with_its_key_is_made_once(dynamodb: Any) -> None:
     listed = invoke("list_searches", api_event("list_searches", path={"account_id": 100}))
     assert [s["search_id"] for s in listed.body] == [1]
     assert_problem(post(["not", ["event:purchase"]]), 422)  # the key with another body
-    assert search(100, ["event:purchase"]).body == 4  # without a key, a new one (the resends burnt ids 2 and 3)
+    assert search(100, ["event:purchase"]).body == 2  # without a key, a new one (a resend takes no id)
+    assert delete_type(100, 1).status == 200
+    assert post(["event:purchase"]).body == 1  # a resend after its type is gone: still its search, not a 400
 
 
 @pytest.mark.stores

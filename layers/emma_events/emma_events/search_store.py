@@ -58,8 +58,13 @@ class SearchStore(Table):
         self, account_id: int, name: str, criteria: Criteria, idempotency: Idempotency | None = None
     ) -> int:
         """1 x BatchGetItem (the types the criteria name: each must exist) + 1 x UpdateItem (id) + 1 x PutItem; with
-        an ``Idempotency-Key``, the PutItem is a transaction with the key's record, so a retry (its condition fails
-        on the record) answers the search it made, once: ``IdempotencyKeyReused`` for a record of another body."""
+        an ``Idempotency-Key``, + 1 x GetItem of its record first (a resend answers the search it made, even if its
+        types are gone since), and the PutItem is a transaction with the record (of two sent at once, one makes it):
+        ``IdempotencyKeyReused`` for a record of another body."""
+        if idempotency is not None:  # a resend is answered from its record, whatever changed since (+1 GetItem)
+            made = _made(self._item(_record_key(account_id, idempotency)), idempotency)
+            if made is not None:
+                return made
         self.check_types(account_id, criteria)
         search = Search(account_id, self.next_id(account_id, keys.SEARCH_SEQUENCE), name, criteria.text)
         if idempotency is None:
@@ -79,12 +84,9 @@ class SearchStore(Table):
         )
         parts = [Part("search", {"Put": self._put(_item(search))}), Part("record", {"Put": record})]
 
-        def cancelled(error: Cancelled, made: int) -> int | Again:
-            for outcome in error.failed("record"):  # the key's record: this request, sent before
-                item = outcome.item or {}
-                if item.get("request_hash", {}).get("S") != idempotency.request_hash or "search_id" not in item:
-                    raise IdempotencyKeyReused("This Idempotency-Key was used in the last 24 hours for another body.")
-                return int(item["search_id"]["N"])
+        def cancelled(error: Cancelled, _: int) -> int | Again:
+            for outcome in error.failed("record"):  # the key's record: this request, sent at the same time
+                return _made(outcome.item or {}, idempotency) or AGAIN
             if error.failed("search"):  # its fresh id taken: never (ids are not reused), so not silently
                 raise RuntimeError(f"search id {search.search_id} of account {account_id} exists already")
             return AGAIN  # a conflict: its id is its own, written again
@@ -254,6 +256,16 @@ def _shard(store: SearchStore, account_id: int, shard: int, budget: Budget, fiel
         "ExpressionAttributeValues": {":pk": attr_s(keys.member_index_pk(account_id, shard))},
     }
     return store._pages(query | _member_terms(fields), budget)
+
+
+def _made(record: Item | None, idempotency: Idempotency) -> int | None:
+    """The search a live record of the key made, None when there is none; ``IdempotencyKeyReused`` for a record
+    of another body or of POST /events/members."""
+    if record is None or int(record.get("expires_at", {}).get("N", 0)) < int(utc_now().timestamp()):
+        return None
+    if record.get("request_hash", {}).get("S") != idempotency.request_hash or "search_id" not in record:
+        raise IdempotencyKeyReused("This Idempotency-Key was used in the last 24 hours for another request.")
+    return int(record["search_id"]["N"])
 
 
 def _record_key(account_id: int, idempotency: Idempotency) -> Item:
