@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from emma_events import counts, keys
@@ -34,29 +34,20 @@ TODAY = date(2026, 6, 30)
 
 
 def _count_items(account: int, type_id: int, member: int, days: list[date]) -> list[dict[str, Any]]:
-    """A member's day items and month items of the type for ``days`` (one event each), and its totals item, as the
-    POST's transactions leave them (their index keys included)."""
-    pk = keys.member_pk(account, member)
-    scope = counts.scope_of(type_id)
-    items: dict[str, dict[str, Any]] = {}
-    for day in days:
-        for sk, entry in (
-            (counts.count_sk(scope, f"D#{day}"), "h12"),
-            (counts.count_sk(scope, f"M#{day:%Y-%m}"), f"d{day:%d}"),
-        ):
-            item = items.setdefault(sk, {keys.PK: {"S": pk}, keys.SK: {"S": sk}, counts.TOTAL: {"N": "0"}})
-            item[entry] = {"N": str(int(item.get(entry, {"N": "0"})["N"]) + 1)}
-            item[counts.TOTAL] = {"N": str(int(item[counts.TOTAL]["N"]) + 1)}
-    items[counts.totals_sk(scope)] = {
-        keys.PK: {"S": pk},
-        keys.SK: {"S": counts.totals_sk(scope)},
-        counts.TOTAL: {"N": str(len(days))},
-    }
-    for sk, item in items.items():
+    """A member's count items for an event of the type at noon of each of ``days``, as the POST's transactions leave
+    them: ``counts.increments``' attributes, and the index key ``counts.update`` sets."""
+    from emma_events.domain import MemberEvent
+
+    noon = [datetime(day.year, day.month, day.day, 12, tzinfo=UTC) for day in days]
+    events = [MemberEvent(account, n + 1, member, type_id, at, at, None, None, None) for n, at in enumerate(noon)]
+    items = []
+    for (pk, sk), added in counts.increments(events).items():
+        item = {keys.PK: {"S": pk}, keys.SK: {"S": sk}} | {name: {"N": str(n)} for name, n in added.items()}
         indexed = keys.members_by_type_keys(pk, sk)
         if indexed:
             item[keys.MEMBERS_BY_TYPE_PK], item[keys.MEMBERS_BY_TYPE_SK] = {"S": indexed[0]}, {"S": indexed[1]}
-    return list(items.values())
+        items.append(item)
+    return items
 
 
 def seed_account(stores: Any, account: int, size: int, *, history: bool) -> tuple[int, set[int]]:

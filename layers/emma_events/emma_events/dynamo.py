@@ -76,11 +76,14 @@ class Table:
             delete["ExpressionAttributeValues"] = values
         return delete
 
-    def _query_all(self, query: dict[str, Any]) -> list[Item]:
-        """Every item a Query matches, page after page (each reads at most 1 MB)."""
+    def _query_all(self, query: dict[str, Any], each_page: Callable[[list[Item]], None] | None = None) -> list[Item]:
+        """Every item a Query matches, page after page (each reads at most 1 MB); ``each_page`` sees each page's
+        items before the next is read (it may raise to stop)."""
         query, items = dict(query), []
         while True:
             page = self.client.query(**query)
+            if each_page is not None:
+                each_page(page["Items"])
             items += page["Items"]
             if "LastEvaluatedKey" not in page:
                 return items

@@ -50,15 +50,23 @@ class IdempotencyRecords(Table):
         # it is in the event item (a JSON document of the items would escape it a second time, and 10 events of
         # quote-heavy attributes would outgrow DynamoDB's 400 KB item). At the limits, 10 x 32 KB of attributes
         # plus ~0.3 KB per event: ~330 KB.
-        stored = [{"M": item} for item in items]
+        return self._record(account_id, idempotency, now, {EVENTS: {"L": [{"M": item} for item in items]}})
+
+    def put_search(self, account_id: int, idempotency: Idempotency, search_id: int, now: datetime) -> dict[str, Any]:
+        """The record of a POST /searches: the search it made."""
+        return self._record(account_id, idempotency, now, {SEARCH: attr_n(search_id)})
+
+    def _record(self, account_id: int, idempotency: Idempotency, now: datetime, answer: Item) -> dict[str, Any]:
+        """A ``Put`` of the key's record, holding what its POST ``answer``ed, on condition that none is live: one
+        key space for both POSTs."""
         return self._put(
             _key(account_id, idempotency)
             | {
                 "entity": attr_s("idempotency"),
                 "request_hash": attr_s(idempotency.request_hash),
-                "events": {"L": stored},
                 "expires_at": attr_n(int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS),
-            },
+            }
+            | answer,
             condition=UNUSED,
             values={":now": attr_n(int(now.timestamp()))},
         )
@@ -73,10 +81,31 @@ class IdempotencyRecords(Table):
     def replayed(item: Item | None, idempotency: Idempotency, now: datetime) -> list[MemberEvent] | None:
         """The events a record holds (as read, or as a failed condition found it), or None when there is none or
         it has expired; ``IdempotencyKeyReused`` for a record of another body."""
-        if item is None or int(item["expires_at"]["N"]) < int(now.timestamp()):
-            return None
-        if item["request_hash"]["S"] != idempotency.request_hash or "events" not in item:  # or POST /searches' record
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was used in the last 24 hours for a request with another body."
-            )
-        return [layout.event_of(stored["M"]) for stored in item["events"]["L"]]
+        live = _live(item, idempotency, now, EVENTS)
+        return None if live is None else [layout.event_of(stored["M"]) for stored in live[EVENTS]["L"]]
+
+    def search_made(self, account_id: int, idempotency: Idempotency, now: datetime) -> int | None:
+        """The search a live record of the key made, or None: 1 x GetItem."""
+        return self.searched(self._item(_key(account_id, idempotency)), idempotency, now)
+
+    @staticmethod
+    def searched(item: Item | None, idempotency: Idempotency, now: datetime) -> int | None:
+        """The search a record holds (as read, or as a failed condition found it), as ``replayed``."""
+        live = _live(item, idempotency, now, SEARCH)
+        return None if live is None else int(live[SEARCH]["N"])
+
+
+#: What a record holds: the events a POST /events/members made, or the search a POST /searches made.
+EVENTS, SEARCH = "events", "search_id"
+
+
+def _live(item: Item | None, idempotency: Idempotency, now: datetime, holding: str) -> Item | None:
+    """The record if it is there and unexpired, else None; ``IdempotencyKeyReused`` when it is of another body, or
+    of the other POST (it does not hold ``holding``)."""
+    if item is None or int(item["expires_at"]["N"]) < int(now.timestamp()):
+        return None
+    if item["request_hash"]["S"] != idempotency.request_hash or holding not in item:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used in the last 24 hours for a request with another body."
+        )
+    return item

@@ -16,12 +16,12 @@ from botocore.exceptions import ClientError
 from emma_events import keys, layout
 from emma_events.criteria import Criteria, invalid
 from emma_events.dates import from_storage, to_storage, utc_now
-from emma_events.deadline import side_by_side
-from emma_events.domain import IDEMPOTENCY_TTL_SECONDS, Idempotency, Member, Search
+from emma_events.deadline import DynamoDBClient, side_by_side
+from emma_events.domain import Idempotency, Member, Search
 from emma_events.dynamo import Item, Table, attr_n, attr_s
 from emma_events.dynamo_errors import translate_errors
-from emma_events.errors import IdempotencyKeyReused, NotFound
-from emma_events.idempotency_store import UNUSED
+from emma_events.errors import NotFound
+from emma_events.idempotency_store import IdempotencyRecords
 from emma_events.search_eval import Budget, Evaluation
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
@@ -53,6 +53,10 @@ STATUS_COUNTS = {"a": "active_count", "o": "optout_count", "e": "error_count"}
 class SearchStore(Table):
     """An account's saved searches, and what running one reads."""
 
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        super().__init__(table_name, client)
+        self.records = IdempotencyRecords(table_name, self.client)
+
     @translate_errors
     def create_search(
         self, account_id: int, name: str, criteria: Criteria, idempotency: Idempotency | None = None
@@ -61,8 +65,9 @@ class SearchStore(Table):
         an ``Idempotency-Key``, + 1 x GetItem of its record first (a resend answers the search it made, even if its
         types are gone since), and the PutItem is a transaction with the record (of two sent at once, one makes it):
         ``IdempotencyKeyReused`` for a record of another body."""
+        records = self.records
         if idempotency is not None:  # a resend is answered from its record, whatever changed since (+1 GetItem)
-            made = _made(self._item(_record_key(account_id, idempotency)), idempotency)
+            made = records.search_made(account_id, idempotency, utc_now())
             if made is not None:
                 return made
         self.check_types(account_id, criteria)
@@ -71,22 +76,12 @@ class SearchStore(Table):
             self.client.put_item(**self._put(_item(search)))
             return search.search_id
         now = utc_now()
-        record = self._put(
-            _record_key(account_id, idempotency)
-            | {
-                "entity": attr_s("idempotency"),
-                "request_hash": attr_s(idempotency.request_hash),
-                "search_id": attr_n(search.search_id),
-                "expires_at": attr_n(int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS),
-            },
-            condition=UNUSED,
-            values={":now": attr_n(int(now.timestamp()))},
-        )
+        record = records.put_search(account_id, idempotency, search.search_id, now)
         parts = [Part("search", {"Put": self._put(_item(search))}), Part("record", {"Put": record})]
 
         def cancelled(error: Cancelled, _: int) -> int | Again:
             for outcome in error.failed("record"):  # the key's record: this request, sent at the same time
-                return _made(outcome.item or {}, idempotency) or AGAIN
+                return records.searched(outcome.item, idempotency, now) or AGAIN
             if error.failed("search"):  # its fresh id taken: never (ids are not reused), so not silently
                 raise RuntimeError(f"search id {search.search_id} of account {account_id} exists already")
             return AGAIN  # a conflict: its id is its own, written again
@@ -206,16 +201,9 @@ class SearchStore(Table):
         return {int(item[keys.MEMBERS_BY_TYPE_SK]["S"]) for item in self._pages(query, budget)}
 
     def _pages(self, query: dict[str, Any], budget: Budget) -> list[Item]:
-        """Every item a Query matches, page after page, each page spent from ``budget`` before the next."""
-        query, items = dict(query), []
-        while True:
-            budget.check()  # not one page more once a run is past its bounds
-            page = self.client.query(**query)
-            budget.spend(sum(_units(item) for item in page["Items"]))
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return items
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """Every item a Query matches, each page spent from ``budget`` before the next is read."""
+        budget.check()  # not one page once a run is past its bounds
+        return self._query_all(query, lambda page: budget.spend(sum(_units(item) for item in page)))
 
     def items(
         self, wanted: list[Item], budget: Budget, projection: dict[str, Any] | None = None
@@ -231,7 +219,7 @@ class SearchStore(Table):
     def type_ids(self, account_id: int, names: Iterable[str]) -> dict[str, int]:
         """The ids of the types named, by their name guards (1 x BatchGetItem per 100): a type deleted is not."""
         guards = {(keys.account_pk(account_id), keys.event_type_name_sk(n)): n for n in names}
-        found = self.items([layout.name_guard(account_id, name) for name in guards.values()], Budget(len(guards)))
+        found = self._batch_get(layout.name_guard(account_id, name) for name in guards.values())
         return {guards[at]: int(item["event_type_id"]["N"]) for at, item in found.items() if at in guards}
 
     def members(self, account_id: int, ids: Iterable[int], budget: Budget, fields: bool) -> dict[int, Item]:
@@ -256,21 +244,6 @@ def _shard(store: SearchStore, account_id: int, shard: int, budget: Budget, fiel
         "ExpressionAttributeValues": {":pk": attr_s(keys.member_index_pk(account_id, shard))},
     }
     return store._pages(query | _member_terms(fields), budget)
-
-
-def _made(record: Item | None, idempotency: Idempotency) -> int | None:
-    """The search a live record of the key made, None when there is none; ``IdempotencyKeyReused`` for a record
-    of another body or of POST /events/members."""
-    if record is None or int(record.get("expires_at", {}).get("N", 0)) < int(utc_now().timestamp()):
-        return None
-    if record.get("request_hash", {}).get("S") != idempotency.request_hash or "search_id" not in record:
-        raise IdempotencyKeyReused("This Idempotency-Key was used in the last 24 hours for another request.")
-    return int(record["search_id"]["N"])
-
-
-def _record_key(account_id: int, idempotency: Idempotency) -> Item:
-    """The key's record, where POST /events/members keeps its own: one key, one request, whichever endpoint."""
-    return {keys.PK: attr_s(keys.idempotency_pk(account_id, idempotency.key)), keys.SK: attr_s(keys.IDEMPOTENCY_SK)}
 
 
 def _key(account_id: int, search_id: int) -> Item:
