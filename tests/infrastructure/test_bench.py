@@ -1,4 +1,7 @@
-"""The round-trip budgets hold: `make bench` (devtools/bench/__main__.py) exits 0 and reports them within budget."""
+"""The round-trip budgets hold: `make bench` (devtools/bench/__main__.py) exits 0 and reports them within budget.
+
+Its phases that seed stores (the cascade, the timeline, members, stats and searches at scale: ~40 s of CPU even at
+small sizes) are left to `make bench` itself, which CI runs whole (.ci/run)."""
 
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
     done = subprocess.run(  # noqa: S603
         [
             *(sys.executable, "-m", "devtools.bench", "--json", str(out)),
-            *("--skip-cold-starts", "--warm-calls", "20", "--cascade-events", "300", "--schema-examples", "10"),
-            *("--scale-events", "1200"),
+            *("--skip-cold-starts", "--warm-calls", "20", "--cascade-events", "0", "--schema-examples", "10"),
+            *("--scale-events", "0"),
         ],
         cwd=ROOT,
         env=env,
@@ -48,12 +51,3 @@ def test_every_operation_is_within_its_round_trip_budget(tmp_path: Path) -> None
     warm = {row["function"]: row for row in json.loads(out.read_text())["warm_latency"]}
     assert warm["create_member_events"]["round_trips"] == rows["POST 10 events by ids"]["round_trips"]
     assert all(0 < row["p50_ms"] <= row["p99_ms"] for row in warm.values())
-    scale = json.loads(out.read_text())["scale"]
-    assert scale["sizes"] == [10, 1200, 10_000_000]
-    assert not scale["failed"]
-    assert {row["operation"] for row in scale["operations"]} >= {"first page of the rare type", "count"}
-    cascades = {c["store"]: c for c in json.loads(out.read_text())["cascade"]}
-    assert set(cascades) == {"dynamodb-local", "moto"}
-    for cascade in cascades.values():
-        assert cascade["left_after_cascade"] == 0
-        assert cascade["cascade_calls"]["BatchWriteItem"] == 12  # 300 deletes, 25 per request
