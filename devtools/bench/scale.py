@@ -254,14 +254,25 @@ def report(scale: dict[str, Any]) -> None:
         "\n6d. Searches: accounts seeded with 30 days of a type, one with 3 years before (the same reads, or FAILED); "
         "1M members modelled (round trips / items by key / index entries / read units / found / CPU)"
     )
-    width = max(len(row["operation"]) for row in scale["searches"])
-    for row in scale["searches"]:
+    evaluated = [row for row in scale["searches"] if "sizes" in row]
+    width = max(len(row["operation"]) for row in evaluated)
+    for row in evaluated:
         seeded, modelled = row["sizes"]["3 years"], row["sizes"]["modelled"]
         budget = f"  budget {row['budget']}" if row.get("budget") else ""
         print(
             f"  {row['operation']:<{width}}  {seeded['round_trips']} / {seeded['items_fetched']} / "
             f"{seeded['items_read']} / {seeded['read_units']:.0f} / {seeded['members_found']} / "
-            f"{seeded['cpu_ms']} ms; at 1M: {modelled['answer']}{budget}"
+            f"{seeded['cpu_ms']} ms; at 1M: {modelled['answer']} (~{modelled['cpu_s']} s of CPU){budget}"
         )
+    for row in scale["searches"]:
+        if "run" in row:
+            run, page = row["run"], row["page"]
+            print(
+                f"  {row['operation']}: the run {run['round_trips']} calls ({', '.join(run['calls'])}), "
+                f"{run['members_found']} found, {run['bytes_per_item']} bytes held per item read, "
+                f"{run['transient_mb']:.0f} MB at its peak more ({row['outside_items_mb']} MB for a run's most); "
+                f"the page {page['round_trips']} calls "
+                f"({', '.join(page['calls'])}), {page['read_units']:.1f} read units, whatever the answer's size"
+            )
     for failure in scale["failed"]:
         print(f"  FAILED: {failure}")

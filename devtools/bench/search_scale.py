@@ -92,6 +92,7 @@ def searches_at_scale(stores: Any, figures_of: Any, size: int = MEMBERS) -> tupl
     (``figures_of(action)``)."""
     from emma_events import criteria
     from emma_events.search_eval import Budget, Evaluation
+    from emma_events.search_runs import OUTSIDE_ITEMS
     from emma_events.search_store import RUN_ITEMS
 
     rows, failed = [], []
@@ -128,8 +129,15 @@ def searches_at_scale(stores: Any, figures_of: Any, size: int = MEMBERS) -> tupl
             "index_entries_read": round(seeded["items_read"] * ratio),
             "read_units": round(seeded["read_units"] * ratio),
             # every call and item as dear as the seeded run's on average: an upper bound
-            "cpu_s": round(seeded["cpu_ms"] * ratio / 1000, 1) if items <= RUN_ITEMS else None,
-            "answer": "200" if items <= RUN_ITEMS else f"422: {items:,} items, past the run's {RUN_ITEMS:,}",
+            "cpu_s": round(seeded["cpu_ms"] * ratio / 1000, 1),
+            "answer": f"{items:,} items: "
+            + (
+                "200 in the request"
+                if items <= RUN_ITEMS
+                else "run outside the request, then paged"
+                if items <= OUTSIDE_ITEMS
+                else f"422 (past a run's {OUTSIDE_ITEMS:,})"
+            ),
             "queries": seeded["calls"].get("Query", 0) if sent[0] != "not" else "30 + the Members index read whole",
             "modelled": True,
         }
@@ -140,4 +148,61 @@ def searches_at_scale(stores: Any, figures_of: Any, size: int = MEMBERS) -> tupl
             if seeded["items_fetched"] > budget["items_fetched"] or seeded["calls"].get("Query", 0) > WINDOW:
                 failed.append(f"{operation} over its budget")
         rows.append(row)
-    return rows, failed
+    outside, missed = large_search(stores, figures_of, accounts["3 years"])
+    return [*rows, outside], failed + missed
+
+
+#: The consumer's memory (template.yaml) and what a run outside the request may fill of it.
+CONSUMER_MB, MEMORY_SHARE = 1769, 0.75
+#: A page of a large search: the run item, its chunks (at most two: one BatchGetItem), then the page's members
+#: (a BatchGetItem per 100).
+PAGE_TRIPS = 2
+
+
+def large_search(stores: Any, figures_of: Any, account: int) -> tuple[dict[str, Any], list[str]]:
+    """The 30-day term as a large search (search_runs.py): its run outside the request, metered; the memory its
+    evaluation holds per item read and its transient peak (tracemalloc); then a page from the middle of the run's
+    answer. Fails when a page takes more than ``PAGE_TRIPS`` round trips and one per 100 members, or when a run of
+    ``OUTSIDE_ITEMS``
+    items would fill more than ``MEMORY_SHARE`` of the consumer's memory at the bytes measured."""
+    import tracemalloc
+    from unittest import mock
+
+    from emma_events import criteria, search_runs
+    from emma_events.search_eval import Budget, Evaluation
+
+    store, wanted = stores.searches, criteria.read(SEARCHES["search: did it in the last 30 days"])
+    search_id = store.create_search(account, "large", wanted)
+    found: list[int | None] = []
+
+    def run() -> None:
+        store.runs.ask(account, search_id, wanted.text)
+        request = store.runs.pending(account, search_id)
+        assert request is not None
+        found.append(store.run_outside(request, lambda: 600.0))
+
+    noon = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
+    with mock.patch.object(search_runs, "utc_now", return_value=noon):  # the seeded world's today
+        made = figures_of(run)
+    budget = Budget(search_runs.OUTSIDE_ITEMS)
+    tracemalloc.start()
+    held = Evaluation(store, account, TODAY, {"purchase"}, budget).members(wanted.tree)
+    kept, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    per_item, transient = kept / max(1, budget.spent), peak - kept
+    middle = slice(len(held) // 2, len(held) // 2 + 500)
+    page = figures_of(lambda: store.run_search(account, search_id, wanted, middle, outside=True))
+    most = round((per_item * search_runs.OUTSIDE_ITEMS + transient) / 2**20)
+    row = {
+        "operation": "large search: the 30-day term run outside, then a page from the middle",
+        "run": made | {"members_found": found[0], "bytes_per_item": round(per_item), "transient_mb": transient / 2**20},
+        "page": page,
+        "outside_items_mb": most,
+    }
+    failed = []
+    trips = PAGE_TRIPS + -(-len(held[middle]) // 100)
+    if page["round_trips"] > trips:
+        failed.append(f"a large search's page takes {page['round_trips']} round trips (budget {trips})")
+    if most > CONSUMER_MB * MEMORY_SHARE:
+        failed.append(f"a run outside the request may fill {most} MB of the consumer's {CONSUMER_MB}")
+    return row, failed

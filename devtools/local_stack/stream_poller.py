@@ -13,6 +13,7 @@ the DynamoDB Streams API of the embedded DynamoDB) and, as the event source mapp
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -62,11 +63,25 @@ class Subscription:
 
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     """A record of the Streams API in the shape Lambda delivers it (JSON-safe, with ``eventSourceARN``)."""
-    dynamodb = dict(record["dynamodb"])
+    dynamodb = {k: _base64(v) if k in IMAGES else v for k, v in record["dynamodb"].items()}
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         dynamodb["ApproximateCreationDateTime"] = created.timestamp()
     return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn}
+
+
+IMAGES = ("Keys", "NewImage", "OldImage")
+
+
+def _base64(value: Any) -> Any:
+    """Binary values (``B``, ``BS``) as Lambda's JSON carries them: base64 text."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _base64(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_base64(v) for v in value]
+    return value
 
 
 class StreamPoller(threading.Thread):

@@ -1,10 +1,11 @@
-"""Stream consumer: deletes the events of a removed event type or member, in ranges, one bounded step per record.
+"""Stream consumer: deletes the events of a removed event type or member, in ranges, one bounded step per record;
+and makes the runs of large searches that reads ask for (search_runs.py).
 
 Invoked by the table's stream through an event source mapping whose FilterCriteria (template.yaml) let through
-only parent removals and the cascade's own cursor writes. The records of a batch (each a range of some cascade;
-two of one range only when the stream delivers a record again, and then the older one's chain ends at its
-checkpoint) are stepped side by side, each in a thread; Powertools' batch processor reports each
-failed record in ``batchItemFailures``, so the mapping retries from there.
+only parent removals, the cascade's own cursor writes and searches' run requests. The records of a batch (each a
+range of some cascade, or a run; two of one range only when the stream delivers a record again, and then the older
+one's chain ends at its checkpoint) are stepped side by side, each in a thread; Powertools' batch processor reports
+each failed record in ``batchItemFailures``, so the mapping retries from there.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from emma_events import settles_init
 from emma_events.cascade import Cascade, StepResult, cursor_state, describe, removed_parent
 from emma_events.config import METRICS_NAMESPACE, settings
 from emma_events.publisher import EVENT_TYPE_DELETED, MEMBER_DELETED, Publisher, entry
-from emma_events.stores import cascades
+from emma_events.search_runs import requested
+from emma_events.stores import cascades, searches
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
@@ -46,6 +48,12 @@ def step(record: DynamoDBRecord, lambda_context: Any) -> StepResult | None:
     )
     state = cursor_state(new_image)
     parent = removed_parent(old_image, new_image)
+    run = requested(new_image)
+    if run is not None:  # a large search's run, asked for by a read (search_runs.py), within the step's time
+        margin_ms = config.cascade_time_margin_ms
+        found = searches().run_outside(run, lambda: (lambda_context.get_remaining_time_in_millis() - margin_ms) / 1000)
+        logger.info("search run", extra={"account_id": run.account_id, "search_id": run.search_id, "found": found})
+        return None
     if state is not None:
         result = cascade.step(state, lambda_context)
     elif parent is not None:

@@ -1,5 +1,6 @@
 """GET /{account_id}/searches/{search_id}/members: the members a saved search matches now, by id, with Emma
-paging; the run is recorded on the search (``active_count``, ``last_run_at``)."""
+paging; the run is recorded on the search (``active_count``, ``last_run_at``). A large search's members come
+from its last run outside the request (503 ``search-running`` while it is on its way)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ def list_search_members(
 ) -> list[MemberResponse] | int:
     page = page_bounds(start, end)
     store = searches()
-    saved = criteria.read(store.get_search(account_id, search_id).criteria)
+    saved = store.get_search(account_id, search_id)
     shown_slice = slice(0, 0) if count else slice(page.offset, page.offset + page.size)  # a count reads no page
-    total, shown = store.run_search(account_id, search_id, saved, shown_slice)
+    total, shown = store.run_search(
+        account_id, search_id, criteria.read(saved.criteria), shown_slice, outside=saved.runs_outside
+    )
     if count:
         return total
     answer = [MemberResponse.of(m) for m in shown]

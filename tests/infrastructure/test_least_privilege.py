@@ -185,6 +185,42 @@ def test_every_call_of_a_cascade_is_allowed_by_its_role(dynamodb: Any) -> None:
 
 
 @pytest.mark.stores
+def test_every_call_of_a_large_searchs_run_is_allowed_by_the_roles(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large search: its read asks for a run, the stream's consumer makes it (a Query of each index: an event term,
+    every member for a complement) and writes its chunks, and a page is read from them (search_runs.py)."""
+    from helpers import create_type, new_member, post_events
+    from streams import CascadeDriver
+
+    import emma_events.search_runs
+    import emma_events.search_store
+    from devtools.testing.events import api_event
+
+    monkeypatch.setattr(emma_events.search_store, "RUN_ITEMS", 1)
+    monkeypatch.setattr(emma_events.search_runs, "CHUNK_IDS", 2)
+    kind, members = create_type(100, "a"), [new_member(100, f"m{n}@example.com") for n in range(3)]
+    assert post_events(100, [{"member_id": members[0], "event_type_id": kind}]).status == 200
+    made = api_event(
+        "create_search",
+        path={"account_id": 100},
+        body={"name": "s", "criteria": ["or", ["event:a"], ["not", ["event:a"]]]},
+    )
+    assert invoke("create_search", made).status == 200
+    read = api_event("list_search_members", path={"account_id": 100, "search_id": 1}, query={"start": "1"})
+    driver = CascadeDriver()
+    asked = recorded_calls(lambda: invoke("list_search_members", read))
+    ran = recorded_calls(driver.drain)
+    paged = recorded_calls(lambda: _answered(invoke("list_search_members", read)))
+    assert {p.get("IndexName") for _, p in ran} >= {"MembersByType", "Members"}
+    assert "BatchWriteItem" in {name for name, _ in ran}
+    for function, calls in [("ListSearchMembersFunction", asked + paged), ("CascadeDeleteFunction", ran)]:
+        for operation, params in calls:
+            for action, resource, keys in iam_requests(operation, params):
+                assert decision(function, action, resource, keys) == "Allow", (function, action, resource, keys)
+
+
+@pytest.mark.stores
 def test_every_call_of_the_publisher_is_allowed_by_its_role(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The publisher keeps the types' stats: their items and a marker per event, for inserts and for removals."""
     from helpers import create_type, new_member, post_events

@@ -108,18 +108,9 @@ class CascadeStore(CascadeProgress):
         ``UnprocessedItems`` with exponential backoff. Returns how many were deleted (absent ones count: a
         delete is idempotent). Raises ``ServiceUnavailable`` when items stay unprocessed after the retries."""
         chunks = [items[start : start + 25] for start in range(0, len(items), 25)]
-        list(self._pool().map(lambda chunk: self._delete_chunk(chunk, max_attempts), chunks))
+        deletes = [[{"DeleteRequest": {"Key": key}} for key in chunk] for chunk in chunks]
+        list(self._pool().map(lambda chunk: self._batch_write(chunk, max_attempts), deletes))
         return len(items)
-
-    def _delete_chunk(self, chunk: list[Item], max_attempts: int) -> None:
-        pending = [{"DeleteRequest": {"Key": key}} for key in chunk]
-        for attempt in range(max_attempts):
-            result = self.client.batch_write_item(RequestItems={self.table_name: pending})
-            pending = result.get("UnprocessedItems", {}).get(self.table_name, [])
-            if not pending:
-                return
-            self._sleep(attempt)
-        raise ServiceUnavailable(f"{len(pending)} deletes stayed unprocessed after {max_attempts} attempts")
 
     def _pool(self) -> ThreadPoolExecutor:
         """The container's threads for the calls of a page (``WORKERS``), shared by the ranges it runs."""

@@ -4,8 +4,9 @@ standard retries, which stop when the time left could not fit one more attempt (
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,6 +53,17 @@ def set_deadline(seconds_left: float | None) -> None:
     retries stop, and the request is answered 503 with ``Retry-After``, before the function would time out (a
     timeout is a 502 from API Gateway, and the SDK alone may retry for ~20 s). None: no bound."""
     _deadline.set(None if seconds_left is None else time.monotonic() + seconds_left)
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Every DynamoDB call of this block bounded by ``seconds`` from now (``set_deadline``), the bound before it
+    restored after."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def seconds_left() -> float | None:

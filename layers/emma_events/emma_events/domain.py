@@ -174,3 +174,4 @@ class Search:
     error_count: int = 0
     last_run_at: datetime | None = None
     deleted_at: datetime | None = None
+    runs_outside: bool = False

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
+from botocore.exceptions import ClientError
+
 from emma_events import keys, retry, transactions
 from emma_events.deadline import DynamoDBClient, new_client
+from emma_events.errors import ServiceUnavailable
 from emma_events.ids import IdBlocks
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
@@ -134,6 +137,28 @@ class Table:
                 self._sleep(attempt)
                 attempt += 1
         return found
+
+    def _conditionally(self, call: Callable[..., Any], **request: Any) -> bool:
+        """A write with a ``ConditionExpression`` on this table: False when the condition failed."""
+        try:
+            call(TableName=self.table_name, **request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def _batch_write(self, requests: list[dict[str, Any]], max_attempts: int = 8) -> None:
+        """Up to 25 puts or deletes: 1 x BatchWriteItem, ``UnprocessedItems`` written again with backoff;
+        ``ServiceUnavailable`` when some stay unprocessed after ``max_attempts``."""
+        pending = requests
+        for attempt in range(max_attempts):
+            result = self.client.batch_write_item(RequestItems={self.table_name: pending})
+            pending = result.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not pending:
+                return
+            self._sleep(attempt)
+        raise ServiceUnavailable(f"{len(pending)} writes stayed unprocessed after {max_attempts} attempts")
 
     @staticmethod
     def _sleep(attempt: int) -> None:

@@ -134,7 +134,7 @@ class PayloadTooLarge(ApiError):
 
 
 class SearchTooLarge(ApiError):
-    """A search whose run would read more than one request may (docs/api.md, "Searches")."""
+    """A search whose run would read more than even a run outside the request may (docs/api.md, "Searches")."""
 
     status = 422
     title = "Search too large"
@@ -148,6 +148,14 @@ class ServiceUnavailable(ApiError):
     title = "Service Unavailable"
     slug = "service-unavailable"
     retry_after_seconds = 1
+
+
+class SearchRunning(ServiceUnavailable):
+    """A large search whose run outside the request is on its way: ask again after ``Retry-After`` seconds."""
+
+    title = "Search running"
+    slug = "search-running"
+    retry_after_seconds = 10
 
 
 class IdempotencyKeyReused(ApiError):

@@ -189,6 +189,21 @@ def search_sk(search_id: int) -> str:
     return f"{SEARCH_PREFIX}{search_id:0{ID_WIDTH}d}"
 
 
+#: A large search's runs outside the request (search_runs.py): its run item (``RUN``), in a partition of its own,
+#: and each run's sorted member ids in chunks, each in a partition of its own (a run writes thousands at once).
+SEARCH_RUN_SK = "RUN"
+SEARCH_CHUNK_SK = "IDS"
+
+
+def search_run_pk(account_id: int, search_id: int) -> str:
+    return f"{account_id}#SR#{search_id}"
+
+
+def search_chunk_pk(account_id: int, search_id: int, written: str, chunk: int) -> str:
+    """Chunk ``chunk`` of the ids a run wrote (``written``: that attempt's token)."""
+    return f"{account_id}#SR#{search_id}#{written}#{chunk}"
+
+
 #: A type's stats (type_rollups.py): its events per UTC quarter-hour in an item per day (``D#2026-11-20``) and per
 #: day in an item per month (``M#2026-11``), in the type's partition, kept by the stream's consumer.
 def type_stats_pk(account_id: int, event_type_id: int) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from emma_events import counts, keys, sums
 from emma_events.criteria import Combination, EventTerm, FieldTerm, Node, Not, SinceTerm
 from emma_events.dates import Window, from_storage
-from emma_events.deadline import seconds_left
+from emma_events.deadline import ATTEMPT_WORST_CASE_S, seconds_left
 from emma_events.dynamo import Item
 from emma_events.errors import SearchTooLarge
 
@@ -45,8 +45,9 @@ class Budget:
     the time it may take: past either, ``SearchTooLarge`` (a 422) rather than a function out of memory or time.
     ``check`` before each read, ``spend`` what it read."""
 
-    #: Time kept for what follows the evaluation: the page's members and the run's record.
-    RESERVE_S = 3.0
+    #: Time kept for what follows the evaluation (the page's members and the run's record, or the mark that sends
+    #: it outside the request): the client starts no attempt with less than ``ATTEMPT_WORST_CASE_S`` left.
+    RESERVE_S = ATTEMPT_WORST_CASE_S + 1.5
 
     def __init__(self, limit: int) -> None:
         self.limit, self.spent = limit, 0

@@ -6,12 +6,10 @@ its last run counted. Each method documents the DynamoDB calls it makes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from emma_events import keys, layout
 from emma_events.criteria import Criteria, invalid
@@ -20,9 +18,10 @@ from emma_events.deadline import DynamoDBClient, side_by_side
 from emma_events.domain import Idempotency, Member, Search
 from emma_events.dynamo import Item, Table, attr_n, attr_s
 from emma_events.dynamo_errors import translate_errors
-from emma_events.errors import NotFound
+from emma_events.errors import NotFound, SearchTooLarge
 from emma_events.idempotency_store import IdempotencyRecords
 from emma_events.search_eval import Budget, Evaluation
+from emma_events.search_runs import STATUS_COUNTS, RunRequest, SearchRuns, run, status_counts
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
 #: Keys of one BatchGetItem (DynamoDB's limit).
@@ -31,6 +30,8 @@ BATCH_KEYS = 100
 RUN_ITEMS = 150_000
 #: A member item counts as one item per this many bytes of its fields (at least one).
 UNIT_BYTES = 4096
+#: Set on a search whose run reads more than a request may: its runs are made outside (search_runs.py).
+OUTSIDE = "runs_outside"
 
 
 def _member_terms(fields: bool) -> dict[str, Any]:
@@ -46,16 +47,13 @@ def _units(item: Item) -> int:
     return 1 + len(item.get("fields", {}).get("S", "")) // UNIT_BYTES
 
 
-#: Emma's member statuses, and the count of a search's run each one adds to.
-STATUS_COUNTS = {"a": "active_count", "o": "optout_count", "e": "error_count"}
-
-
 class SearchStore(Table):
     """An account's saved searches, and what running one reads."""
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         super().__init__(table_name, client)
         self.records = IdempotencyRecords(table_name, self.client)
+        self.runs = SearchRuns(table_name, self.client)
 
     @translate_errors
     def create_search(
@@ -118,8 +116,8 @@ class SearchStore(Table):
         if not changed:
             self.get_search(account_id, search_id)
             return
-        # new criteria: the last run's figures were another search's
-        forget = "" if criteria is None else " REMOVE " + ", ".join([*STATUS_COUNTS.values(), "last_run_at"])
+        # new criteria: the last run's figures were another search's, and it runs in the request again first
+        forget = "" if criteria is None else " REMOVE " + ", ".join([*STATUS_COUNTS.values(), "last_run_at", OUTSIDE])
         self._on_existing(
             account_id,
             search_id,
@@ -135,47 +133,69 @@ class SearchStore(Table):
         self._on_existing(account_id, search_id, self.client.delete_item)
 
     def _on_existing(self, account_id: int, search_id: int, call: Any, **request: Any) -> None:
-        try:
-            call(
-                TableName=self.table_name,
-                Key=_key(account_id, search_id),
-                ConditionExpression="attribute_exists(PK)",
-                **request,
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            raise NotFound(f"Search {search_id} does not exist in account {account_id}.") from None
+        if not self._conditionally(
+            call, Key=_key(account_id, search_id), ConditionExpression="attribute_exists(PK)", **request
+        ):
+            raise NotFound(f"Search {search_id} does not exist in account {account_id}.")
 
     @translate_errors
-    def run_search(self, account_id: int, search_id: int, criteria: Criteria, page: slice) -> tuple[int, list[Member]]:
-        """How many members the search matches, and those of ``page`` (by id, read whole); the run recorded (its
-        counts and ``last_run_at``, unless its criteria changed meanwhile): search_eval.py's reads + 1 x
-        BatchGetItem of the page + 1 x UpdateItem. ``SearchTooLarge`` past ``RUN_ITEMS`` items read."""
+    def run_search(
+        self, account_id: int, search_id: int, criteria: Criteria, page: slice, outside: bool = False
+    ) -> tuple[int, list[Member]]:
+        """How many members the search matches, and those of ``page`` (by id, read whole): run in the request
+        (search_eval.py's reads + 1 x UpdateItem recording it), or, for a search marked ``outside`` or found past
+        ``RUN_ITEMS`` now (marked then: 1 x UpdateItem), paged from its last run (search_runs.py); + 1 x
+        BatchGetItem of the page. ``SearchRunning`` while a large search's run is on its way."""
+        if not outside:
+            try:
+                return self._run_here(account_id, search_id, criteria, page)
+            except SearchTooLarge:  # from now on its runs are made outside the request
+                self._on_search(
+                    account_id, search_id, criteria.text, f"SET {OUTSIDE} = :true", {":true": {"BOOL": True}}
+                )
+        total, ids = self.runs.page(account_id, search_id, criteria.text, page)  # SearchRunning while none
+        return total, self._whole(account_id, ids)
+
+    def _run_here(self, account_id: int, search_id: int, criteria: Criteria, page: slice) -> tuple[int, list[Member]]:
         now = utc_now()
         names = {t.type_name for t in criteria.event_terms()}
         found = Evaluation(self, account_id, now.date(), names, Budget(RUN_ITEMS)).members(criteria.tree)
-        tally = dict.fromkeys(STATUS_COUNTS.values(), 0)
-        for item in found:
-            status = item.get("status", {}).get("S")
-            if status in STATUS_COUNTS:
-                tally[STATUS_COUNTS[status]] += 1
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=_key(account_id, search_id),
-                UpdateExpression="SET " + ", ".join(f"{k} = :{k}" for k in tally) + ", last_run_at = :at",
-                ConditionExpression="criteria = :criteria",
-                ExpressionAttributeValues={f":{k}": attr_n(v) for k, v in tally.items()}
-                | {":at": attr_s(to_storage(now)), ":criteria": attr_s(criteria.text)},
-            )
-        except ClientError as error:  # changed or deleted since it was read: this run is not its record
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-        shown = [int(item["member_id"]["N"]) for item in found[page]]
+        self.record_run(account_id, search_id, criteria.text, status_counts(found), now)
+        return len(found), self._whole(account_id, [int(item["member_id"]["N"]) for item in found[page]])
+
+    def _whole(self, account_id: int, shown: list[int]) -> list[Member]:
+        """The members of a page, read whole (1 x BatchGetItem); one deleted since the run is left out."""
         whole = self._batch_get(layout.member_key(account_id, m) for m in shown) if shown else {}
         by_id = {int(item["member_id"]["N"]): item for item in whole.values()}
-        return len(found), [layout.member_of(by_id[m]) for m in shown if m in by_id]
+        return [layout.member_of(by_id[m]) for m in shown if m in by_id]
+
+    def record_run(
+        self, account_id: int, search_id: int, criteria: str, tally: dict[str, int], at: datetime, inside: bool = False
+    ) -> None:
+        """A run's counts and ``last_run_at`` on the search (1 x UpdateItem), unless its criteria changed or it is
+        gone since; ``inside``: its runs are made in the request again (a large search that is no longer)."""
+        values = {f":{k}": attr_n(v) for k, v in tally.items()} | {":at": attr_s(to_storage(at))}
+        update = (
+            "SET "
+            + ", ".join(f"{k} = :{k}" for k in tally)
+            + ", last_run_at = :at"
+            + (f" REMOVE {OUTSIDE}" if inside else "")
+        )
+        self._on_search(account_id, search_id, criteria, update, values)
+
+    def _on_search(self, account_id: int, search_id: int, criteria: str, update: str, values: Item) -> None:
+        """An update of the search on condition that its criteria are still ``criteria`` (else nothing)."""
+        self._conditionally(
+            self.client.update_item,
+            Key=_key(account_id, search_id),
+            UpdateExpression=update,
+            ConditionExpression="criteria = :criteria",
+            ExpressionAttributeValues=values | {":criteria": attr_s(criteria)},
+        )
+
+    def run_outside(self, request: RunRequest, time_left: Callable[[], float]) -> int | None:
+        """The run a large search's read asked for, made by the stream's consumer (search_runs.run)."""
+        return run(self, request, time_left, RUN_ITEMS)
 
     def check_types(self, account_id: int, criteria: Criteria) -> None:
         """``ValidationFailed`` naming the first event term whose type the account does not have."""
@@ -272,4 +292,5 @@ def _search(item: Item) -> Search:
         optout_count=int(item.get("optout_count", {}).get("N", 0)),
         error_count=int(item.get("error_count", {}).get("N", 0)),
         last_run_at=last,
+        runs_outside=item.get(OUTSIDE, {}).get("BOOL", False),
     )
