@@ -15,10 +15,10 @@ from devtools.testing.reference_store import RESTART_AFTER_ITEMS, ReferenceStore
 from devtools.testing.stack_process import once, take
 
 
-def test_the_tiers_take_one_process_more_than_the_cores_given(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tiers_take_two_processes_more_than_the_cores_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TEST_WORKERS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
-    assert tiers.workers() == 5
+    assert tiers.workers() == 6
     monkeypatch.setenv("TEST_WORKERS", "2")
     assert tiers.workers() == 2
 
