@@ -168,7 +168,7 @@ def large_search(stores: Any, figures_of: Any, account: int) -> tuple[dict[str, 
     import tracemalloc
     from unittest import mock
 
-    from emma_events import criteria, search_runs
+    from emma_events import criteria, search_outside, search_runs
     from emma_events.search_eval import Budget, Evaluation
 
     store, wanted = stores.searches, criteria.read(SEARCHES["search: did it in the last 30 days"])
@@ -182,7 +182,7 @@ def large_search(stores: Any, figures_of: Any, account: int) -> tuple[dict[str, 
         found.append(store.run_outside(request, lambda: 600.0))
 
     noon = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
-    with mock.patch.object(search_runs, "utc_now", return_value=noon):  # the seeded world's today
+    with mock.patch.object(search_outside, "utc_now", return_value=noon):  # the seeded world's today
         made = figures_of(run)
     budget = Budget(search_runs.OUTSIDE_ITEMS)
     tracemalloc.start()

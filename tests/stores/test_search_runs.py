@@ -148,13 +148,14 @@ def test_a_request_delivered_again_or_lost_makes_one_run(
     lost = run_item(dynamodb, 100)["requested"]["S"]
     members_of(100, 1)
     assert run_item(dynamodb, 100)["requested"]["S"] == lost  # on its way: not asked twice
-    later(monkeypatch, runs.FRESH_S + runs.LOST_S + 2)  # its consumer never made it: asked again
+    later(monkeypatch, runs.FRESH_S + runs.UNCLAIMED_S + 2)  # never claimed (a lane far behind): asked again
     members_of(100, 1)
     assert run_item(dynamodb, 100)["requested"]["S"] != lost
 
 
 @pytest.mark.stores
 def test_a_run_waiting_for_the_containers_run_without_time_is_asked_anew(dynamodb: Any, small: None) -> None:
+    import emma_events.search_outside as outside
     import emma_events.search_runs as runs
     from emma_events.stores import searches
 
@@ -164,8 +165,8 @@ def test_a_run_waiting_for_the_containers_run_without_time_is_asked_anew(dynamod
     assert request is not None
     answers: list[Any] = []
     with ThreadPoolExecutor(1) as pool:
-        with runs._one_run:  # the container's run before it
-            waiting = pool.submit(searches().run_outside, request, lambda: runs.MIN_RUN_S - 1.0)
+        with outside._one_run:  # the container's run before it
+            waiting = pool.submit(searches().run_outside, request, lambda: outside.MIN_RUN_S - 1.0)
             time.sleep(0.2)
             assert not waiting.done()  # one run at a time
         answers.append(waiting.result())
@@ -261,3 +262,78 @@ def test_new_criteria_or_a_smaller_answer_run_in_the_request_again(
     newcomer = new_member(100, "new@example.com")
     assert post_events(100, [{"member_id": newcomer, "event_type_id": 1}]).status == 200
     assert members_of(100, 1, {"count": "true"}).body == 6  # evaluated in the request: at once
+
+
+@pytest.mark.stores
+def test_an_accounts_runs_take_turns_and_leave_others_alone(dynamodb: Any, small: None) -> None:
+    import emma_events.search_runs as runs
+    from emma_events.stores import searches
+
+    cascade = CascadeDriver()
+    world(100, 5)
+    for _ in range(runs.ACCOUNT_RUNS):  # searches 2, 3: the account's slots
+        search(100, ["event:purchase"])
+    world(200, 3)
+    for search_id in range(1, runs.ACCOUNT_RUNS + 2):
+        assert_problem(members_of(100, search_id), 503)
+    asked = [searches().runs.pending(100, s) is not None for s in range(1, runs.ACCOUNT_RUNS + 2)]
+    assert asked == [True] * runs.ACCOUNT_RUNS + [False]  # the last waits for a slot
+    assert_problem(members_of(200, 1), 503)
+    assert searches().runs.pending(200, 1) is not None  # another account's slots are its own
+    cascade.drain()
+    assert page_ids(200) == sorted(page_ids(200))
+    last = runs.ACCOUNT_RUNS + 1
+    assert_problem(members_of(100, last), 503)  # the runs made gave their slots back: asked now
+    cascade.drain()
+    assert members_of(100, last, {"count": "true"}).body == 5
+
+
+@pytest.mark.stores
+def test_a_run_that_crashes_is_tried_again_then_recorded_and_its_slot_freed(
+    dynamodb: Any, small: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emma_events.search_outside
+    import emma_events.search_runs as runs
+    from emma_events.stores import searches
+
+    world(100, 5)
+    assert_problem(members_of(100, 1), 503)
+    request = runs.requested(run_item(dynamodb, 100))
+    assert request is not None
+
+    class Crash(Exception):
+        pass
+
+    def crash(*_: Any) -> None:
+        raise Crash  # the container dies mid-run: the mapping delivers the record again
+
+    monkeypatch.setattr(emma_events.search_outside, "Evaluation", crash)
+    for _ in range(runs.RUN_ATTEMPTS):
+        with pytest.raises(Crash):
+            searches().run_outside(request, lambda: 60.0)
+    assert searches().run_outside(request, lambda: 60.0) is None  # begun twice: recorded, not run a third time
+    assert_problem(members_of(100, 1), 422)
+    slot = {"PK": {"S": "100#SRS"}, "SK": {"S": f"SLOT#{request.slot}"}}
+    assert "Item" not in dynamodb.get_item(TableName=_table(), Key=slot)  # given back
+
+
+@pytest.mark.stores
+def test_a_run_that_waited_and_ran_out_of_time_is_asked_anew_not_failed(dynamodb: Any, small: None) -> None:
+    import emma_events.search_outside as outside
+    import emma_events.search_runs as runs
+    from emma_events.stores import searches
+
+    world(100, 5)
+    assert_problem(members_of(100, 1), 503)
+    request = runs.requested(run_item(dynamodb, 100))
+    assert request is not None
+    left = iter([outside.MIN_RUN_S + 1.0, 5.0])  # enough to begin, then the run before it took the rest
+    with ThreadPoolExecutor(1) as pool:
+        with outside._one_run:
+            waiting = pool.submit(searches().run_outside, request, lambda: next(left))
+            time.sleep(0.2)
+        assert waiting.result() is None
+    again = runs.requested(run_item(dynamodb, 100))
+    assert again is not None
+    assert again.run_id != request.run_id
+    assert "failed_criteria" not in run_item(dynamodb, 100)

@@ -199,6 +199,11 @@ def search_run_pk(account_id: int, search_id: int) -> str:
     return f"{account_id}#SR#{search_id}"
 
 
+def search_slots_pk(account_id: int) -> str:
+    """The account's slots of runs on their way (``SLOT#<n>``): how many it may have at once."""
+    return f"{account_id}#SRS"
+
+
 def search_chunk_pk(account_id: int, search_id: int, written: str, chunk: int) -> str:
     """Chunk ``chunk`` of the ids a run wrote (``written``: that attempt's token)."""
     return f"{account_id}#SR#{search_id}#{written}#{chunk}"

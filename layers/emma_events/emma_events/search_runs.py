@@ -6,10 +6,13 @@ one at a time per container, within its 15 minutes:
 
 - the run item (``<acct>#SR#<search>``, ``RUN``): the last run (``run_id``, its ``criteria`` text, ``at_epoch``
   when it began, its counts, its chunks' token and number); while a run is asked for, the request (``requested``,
-  ``requested_at``, ``requested_criteria``, and ``asked`` until claimed: what the stream's filter lets through);
+  ``requested_until``, ``requested_criteria``, ``attempts``, and ``asked`` until claimed: what the stream's filter
+  lets through);
   a run that failed (``failed_criteria``, ``failed_at``);
 - the run's member ids, sorted, ``CHUNK_IDS`` to an item (8 bytes each: one read unit, so a page of 500 reads at
-  most two), each chunk a partition of its own, keyed by a token of the attempt that wrote it.
+  most two), each chunk a partition of its own, keyed by a token of the attempt that wrote it;
+- the account's run slots (``<acct>#SRS``, ``SLOT#<n>``): a request holds one until its run is recorded or
+  failed, or its hold lapses.
 
 The consumer claims a request on condition it is still the request (a record delivered again, or asked again
 since, is skipped), evaluates, writes the chunks under a fresh token, then points the run item at them on
@@ -20,23 +23,18 @@ from __future__ import annotations
 
 import secrets
 import struct
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from emma_events import criteria as criteria_rules
+from botocore.exceptions import ClientError
+
 from emma_events import keys
-from emma_events.dates import utc_now
-from emma_events.deadline import DeadlineReached, side_by_side, within
+from emma_events.deadline import side_by_side
 from emma_events.dynamo import Item, Table, attr_n, attr_s
-from emma_events.errors import SearchRunning, SearchTooLarge, ValidationFailed
-from emma_events.search_eval import Budget, Evaluation
-
-if TYPE_CHECKING:
-    from emma_events.search_store import SearchStore
+from emma_events.errors import SearchRunning, SearchTooLarge
+from emma_events.transactions import Cancelled, Part, transact
 
 #: Member ids per chunk item: 4,000 bytes and the keys, under 4 KB (one read unit); a page of 500 spans two.
 CHUNK_IDS = 500
@@ -44,11 +42,15 @@ CHUNK_IDS = 500
 FRESH_S = 300
 #: A run older than this is not served: the read answers ``SearchRunning`` until the new one is made.
 SERVED_S = 86_400
-#: A request claimed longer ago than the consumer's timeout (900 s): its run was lost, and a read asks again.
+#: A request (and its slot) held this long once claimed, longer than the consumer's 900 s: past it, the run was
+#: lost, and a read asks again.
 LOST_S = 960
-#: A run waits for the container's run before it (one at a time: each may hold ~1 GB); with less time left than
-#: this, it asks again instead (a new request, delivered anew).
-MIN_RUN_S = 120
+#: ... and this long before it is claimed (the stream's lane may be behind; its iterator-age alarm says so).
+UNCLAIMED_S = 3_600
+#: A run begun this many times (each crashed, or ran out of memory) is recorded as failed rather than retried.
+RUN_ATTEMPTS = 2
+#: Runs of one account on their way at once: a tenant's many large searches take turns, not the consumer's lanes.
+ACCOUNT_RUNS = 2
 #: A run too large even outside a request answers 422 this long before one is tried again.
 FAILED_S = 3_600
 #: The table's TTL deletes a run's items this long after they are written (``expires_at``, epoch seconds).
@@ -74,6 +76,7 @@ class RunRequest:
     search_id: int
     run_id: str
     criteria: str
+    slot: int = 0
 
 
 def requested(new_image: Item | None) -> RunRequest | None:
@@ -85,6 +88,7 @@ def requested(new_image: Item | None) -> RunRequest | None:
         int(new_image["search_id"]["N"]),
         new_image["requested"]["S"],
         new_image["requested_criteria"]["S"],
+        int(new_image.get("slot", {}).get("N", 0)),
     )
 
 
@@ -97,13 +101,13 @@ def _chunk_key(account_id: int, search_id: int, written: str, chunk: int) -> Ite
     return {keys.PK: attr_s(pk), keys.SK: attr_s(keys.SEARCH_CHUNK_SK)}
 
 
+def _slot_key(account_id: int, slot: int) -> Item:
+    return {keys.PK: attr_s(keys.search_slots_pk(account_id)), keys.SK: attr_s(f"SLOT#{slot}")}
+
+
 def clock() -> float:
     """Now, in epoch seconds (what the run item's times are)."""
     return time.time()
-
-
-#: One run at a time in a container (``run``).
-_one_run = threading.Lock()
 
 
 class SearchRuns(Table):
@@ -128,8 +132,8 @@ class SearchRuns(Table):
             self.ask(account_id, search_id, criteria)
         if age is None or age > SERVED_S:
             raise SearchRunning(
-                "The search is large and runs outside the request; its members are ready in a minute or so "
-                '(docs/api.md, "Searches").'
+                "The search is large and runs outside the request; its members are ready once its run is made (a "
+                'minute or so; longer while the account\'s other large searches run) (docs/api.md, "Searches").'
             )
         found = int(item["member_count"]["N"])
         written = item["written"]["S"]
@@ -155,42 +159,83 @@ class SearchRuns(Table):
         return ids[page.start - skipped : page.stop - skipped]
 
     def ask(self, account_id: int, search_id: int, criteria: str, again: RunRequest | None = None) -> bool:
-        """Ask for a run (1 x UpdateItem), unless one is on its way: the stream delivers the request to the
-        consumer. A request claimed longer ago than ``LOST_S`` is asked again; ``again``: this request is replaced
-        (its consumer had no time for it)."""
-        now = clock()
-        values = {
-            ":entity": attr_s("search_run"),
-            ":account": attr_n(account_id),
-            ":search": attr_n(search_id),
-            ":run": attr_s(secrets.token_hex(6)),
-            ":now": attr_n(round(now, 3)),
-            ":criteria": attr_s(criteria),
-            ":expires": attr_n(int(now) + EXPIRES_S),
-        }
-        if again is None:
-            condition = "attribute_not_exists(requested) OR requested_at < :lost"
-            values[":lost"] = attr_n(round(now - LOST_S, 3))
-        else:
-            condition, values[":old"] = "requested = :old", attr_s(again.run_id)
-        return self._conditionally(
-            self.client.update_item,
-            Key=_key(account_id, search_id),
-            UpdateExpression="SET entity = :entity, account_id = :account, search_id = :search, requested = :run, "
-            "requested_at = :now, asked = :now, requested_criteria = :criteria, expires_at = :expires",
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
+        """Ask for a run, unless one is on its way, holding one of the account's ``ACCOUNT_RUNS`` slots (1 x
+        TransactWriteItems per slot tried): the stream delivers the request to the consumer. A request and its slot
+        are held ``UNCLAIMED_S`` until claimed, then ``LOST_S``; past that, taken again. ``again``: this request is
+        replaced (its consumer had no time for it), in its slot if it still holds it. False when nothing was asked
+        (on its way, or every slot held: a later read asks)."""
+        now, run = clock(), attr_s(secrets.token_hex(6))
+        values = {":entity": attr_s("search_run"), ":account": attr_n(account_id), ":search": attr_n(search_id)}
+        values |= {":run": run, ":now": attr_n(round(now, 3)), ":criteria": attr_s(criteria)}
+        values |= {":until": attr_n(round(now + UNCLAIMED_S, 3)), ":expires": attr_n(int(now) + EXPIRES_S)}
+        mine = {":old": attr_s(again.run_id)} if again else {}
+        condition = "requested = :old" if again else "attribute_not_exists(requested) OR requested_until < :now"
+        slots = list(range(ACCOUNT_RUNS))
+        if again:  # its own slot first
+            slots.sort(key=lambda slot: slot != again.slot)
+        for slot in slots:
+            ask = {
+                "TableName": self.table_name,
+                "Key": _key(account_id, search_id),
+                "UpdateExpression": "SET entity = :entity, account_id = :account, search_id = :search, "
+                "requested = :run, requested_until = :until, asked = :now, requested_criteria = :criteria, "
+                "attempts = :zero, expires_at = :expires, slot = :slot",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values | mine | {":slot": attr_n(slot), ":zero": attr_n(0)},
+            }
+            ours = again is not None and slot == again.slot
+            hold = {
+                "TableName": self.table_name,
+                "Key": _slot_key(account_id, slot),
+                "UpdateExpression": "SET run = :run, held_until = :until, expires_at = :expires",
+                "ConditionExpression": "run = :old" if ours else "attribute_not_exists(PK) OR held_until < :now",
+                "ExpressionAttributeValues": {k: values[k] for k in (":run", ":until", ":expires")}
+                | (mine if ours else {":now": values[":now"]}),
+            }
+            try:
+                transact(self.client, [Part("run", {"Update": ask}), Part("slot", {"Update": hold})])
+                return True
+            except Cancelled as error:
+                if error.failed("run"):  # on its way already
+                    return False
+        return False  # every slot held (or in a conflict): a later read asks again
 
-    def claim(self, request: RunRequest) -> bool:
-        """The consumer begins ``request`` (1 x UpdateItem of ``requested_at``, from which ``LOST_S`` counts), on
-        condition it is still the search's request: False for a record delivered again, or asked again since."""
-        return self._conditionally(
+    def claim(self, request: RunRequest) -> int | None:
+        """The consumer begins ``request`` (1 x UpdateItem: held ``LOST_S`` from now, one attempt more; + 1 x
+        UpdateItem of its slot's hold), on condition it is still the search's request; which attempt this is, or
+        None (a record delivered again after its run was made, or asked again since)."""
+        now = clock()
+        until = attr_n(round(now + LOST_S, 3))
+        try:
+            claimed = self.client.update_item(
+                TableName=self.table_name,
+                Key=_key(request.account_id, request.search_id),
+                # no ``asked``: the stream's filter drops this write
+                UpdateExpression="SET requested_until = :until ADD attempts :one REMOVE asked",
+                ConditionExpression="requested = :run",
+                ExpressionAttributeValues={":run": attr_s(request.run_id), ":until": until, ":one": attr_n(1)},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return None
+        self._conditionally(
             self.client.update_item,
-            Key=_key(request.account_id, request.search_id),
-            UpdateExpression="SET requested_at = :now REMOVE asked",  # no ``asked``: the stream's filter drops it
-            ConditionExpression="requested = :run",
-            ExpressionAttributeValues={":run": attr_s(request.run_id), ":now": attr_n(round(clock(), 3))},
+            Key=_slot_key(request.account_id, request.slot),
+            UpdateExpression="SET held_until = :until",
+            ConditionExpression="run = :run",
+            ExpressionAttributeValues={":run": attr_s(request.run_id), ":until": until},
+        )
+        return int(claimed["Attributes"]["attempts"]["N"])
+
+    def _release(self, request: RunRequest) -> None:
+        """The request's slot, for the account's next run (1 x DeleteItem, on condition it is still its own)."""
+        self._conditionally(
+            self.client.delete_item,
+            Key=_slot_key(request.account_id, request.slot),
+            ConditionExpression="run = :run",
+            ExpressionAttributeValues={":run": attr_s(request.run_id)},
         )
 
     def write_chunks(self, request: RunRequest, ids: list[int]) -> tuple[str, int]:
@@ -215,13 +260,13 @@ class SearchRuns(Table):
         """The run item points at this run's chunks (1 x UpdateItem), on condition that the request is still this
         run's: False when it is not (asked again since)."""
         figures = {"member_count": found, "chunks": chunks[1], **tally}
-        return self._conditionally(
+        recorded = self._conditionally(
             self.client.update_item,
             Key=_key(request.account_id, request.search_id),
             UpdateExpression="SET run_id = :run, criteria = :criteria, at_epoch = :began, written = :written, "
             "expires_at = :expires, "
             + ", ".join(f"{name} = :{name}" for name in figures)
-            + " REMOVE requested, requested_at, asked, requested_criteria, failed_criteria, failed_at",
+            + " REMOVE requested, requested_until, asked, requested_criteria, attempts, failed_criteria, failed_at",
             ConditionExpression="requested = :run",
             ExpressionAttributeValues={f":{name}": attr_n(value) for name, value in figures.items()}
             | {
@@ -232,15 +277,17 @@ class SearchRuns(Table):
                 ":expires": attr_n(int(clock()) + EXPIRES_S),
             },
         )
+        self._release(request)  # its own, or none: a run superseded gives back the slot it held
+        return recorded
 
     def failed(self, request: RunRequest) -> bool:
         """The run could not be made (too large, out of time, or criteria today's rules refuse): recorded so that
         reads answer 422 for ``FAILED_S`` (1 x UpdateItem, on condition that the request is still this run's)."""
-        return self._conditionally(
+        recorded = self._conditionally(
             self.client.update_item,
             Key=_key(request.account_id, request.search_id),
             UpdateExpression="SET failed_criteria = :criteria, failed_at = :now "
-            "REMOVE requested, requested_at, asked, requested_criteria",
+            "REMOVE requested, requested_until, asked, requested_criteria, attempts",
             ConditionExpression="requested = :run",
             ExpressionAttributeValues={
                 ":run": attr_s(request.run_id),
@@ -248,51 +295,8 @@ class SearchRuns(Table):
                 ":now": attr_n(round(clock(), 3)),
             },
         )
-
-
-def run(store: SearchStore, request: RunRequest, time_left: Callable[[], float], inside_items: int) -> int | None:
-    """Make the run ``request`` asks for, in the consumer, after the container's run before it and within
-    ``time_left()`` seconds: claim it, evaluate (search_eval.py, with the budget ``OUTSIDE_ITEMS``), write its
-    chunks, point the run item at them, record it on the search (which goes back to runs in the request once a run
-    reads at most half ``inside_items``). How many members it found; None when it was not ours to make, was asked
-    again for want of time, or failed (recorded: reads answer 422)."""
-    runs = store.runs
-    waited = not _one_run.acquire(blocking=False)
-    if waited:
-        _one_run.acquire()
-    try:
-        if waited and time_left() < MIN_RUN_S:  # the runs before it took the time: delivered anew, as a new request
-            runs.ask(request.account_id, request.search_id, request.criteria, again=request)
-            return None
-        return _make(store, request, time_left, inside_items)
-    finally:
-        _one_run.release()
-
-
-def _make(store: SearchStore, request: RunRequest, time_left: Callable[[], float], inside_items: int) -> int | None:
-    """Claim, evaluate, write the chunks, record (``run``'s steps, the container's run lock held)."""
-    runs = store.runs
-    if not runs.claim(request):
-        return None
-    began, started, budget = clock(), utc_now(), Budget(OUTSIDE_ITEMS)
-    found = None
-    try:
-        with within(time_left()):  # the evaluation stops in time to write what it found (its Budget)
-            parsed = criteria_rules.read(request.criteria)
-            names = {term.type_name for term in parsed.event_terms()}
-            found = Evaluation(store, request.account_id, started.date(), names, budget).members(parsed.tree)
-    except (SearchTooLarge, ValidationFailed, DeadlineReached):
-        pass
-    if found is None:
-        runs.failed(request)
-        return None
-    ids = [int(item["member_id"]["N"]) for item in found]
-    tally = status_counts(found)
-    del found  # the ids are what the chunks need: the items' memory goes before they are written
-    if runs.record(request, began, len(ids), tally, runs.write_chunks(request, ids)):
-        inside = budget.spent <= inside_items // 2
-        store.record_run(request.account_id, request.search_id, request.criteria, tally, started, inside)
-    return len(ids)
+        self._release(request)  # its own, or none: a run superseded gives back the slot it held
+        return recorded
 
 
 def _packed(ids: list[int]) -> bytes:

@@ -21,7 +21,8 @@ from emma_events.dynamo_errors import translate_errors
 from emma_events.errors import NotFound, SearchTooLarge
 from emma_events.idempotency_store import IdempotencyRecords
 from emma_events.search_eval import Budget, Evaluation
-from emma_events.search_runs import STATUS_COUNTS, RunRequest, SearchRuns, run, status_counts
+from emma_events.search_outside import run
+from emma_events.search_runs import STATUS_COUNTS, RunRequest, SearchRuns, status_counts
 from emma_events.transactions import AGAIN, Again, Cancelled, Part
 
 #: Keys of one BatchGetItem (DynamoDB's limit).
