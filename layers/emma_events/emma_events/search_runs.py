@@ -56,7 +56,7 @@ FAILED_S = 3_600
 #: The table's TTL deletes a run's items this long after they are written (``expires_at``, epoch seconds).
 EXPIRES_S = 2 * 86_400
 #: What a run outside a request may read (items as ``search_eval.Budget`` counts them): ~1 GB of the consumer's
-#: 1,769 MB at the ~725 bytes an evaluation holds per item read (``make bench``, 6d; docs/performance.md).
+#: 1,769 MB at the ~660-725 bytes an evaluation holds per item read (``make bench``, 6d; docs/performance.md).
 OUTSIDE_ITEMS = 1_500_000
 #: Emma's member statuses, and the count of a search's run each one adds to.
 STATUS_COUNTS = {"a": "active_count", "o": "optout_count", "e": "error_count"}
