@@ -219,7 +219,10 @@ def build() -> dict[str, Any]:
             if any(p["name"] == "idempotency-key" for p in found["parameters"]):
                 errors["422"] = ("The Idempotency-Key was used in the last 24 hours with another body.", "Problem")
             if path.endswith("/searches/{search_id}/members"):
-                errors["422"] = ("The search reads more than one run may (search-too-large).", "Problem")
+                errors["422"] = (
+                    "The search reads more than a run may even outside the request (search-too-large).",
+                    "Problem",
+                )
             for status, (description, schema) in errors.items():
                 responses[status] = {
                     "description": description,

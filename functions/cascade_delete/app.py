@@ -39,6 +39,12 @@ def step(record: DynamoDBRecord, lambda_context: Any) -> StepResult | None:
     images = record.raw_event["dynamodb"]
     new_image, old_image = images.get("NewImage"), images.get("OldImage")
     config = settings()
+    run = requested(new_image)
+    if run is not None:  # a large search's run, asked for by a read (search_runs.py), within the step's time
+        margin_ms = config.cascade_time_margin_ms
+        found = searches().run_outside(run, lambda: (lambda_context.get_remaining_time_in_millis() - margin_ms) / 1000)
+        logger.info("search run", extra={"account_id": run.account_id, "search_id": run.search_id, "found": found})
+        return None
     cascade = Cascade(
         cascades(),
         time_margin_ms=config.cascade_time_margin_ms,
@@ -48,18 +54,14 @@ def step(record: DynamoDBRecord, lambda_context: Any) -> StepResult | None:
     )
     state = cursor_state(new_image)
     parent = removed_parent(old_image, new_image)
-    run = requested(new_image)
-    if run is not None:  # a large search's run, asked for by a read (search_runs.py), within the step's time
-        margin_ms = config.cascade_time_margin_ms
-        found = searches().run_outside(run, lambda: (lambda_context.get_remaining_time_in_millis() - margin_ms) / 1000)
-        logger.info("search run", extra={"account_id": run.account_id, "search_id": run.search_id, "found": found})
-        return None
     if state is not None:
         result = cascade.step(state, lambda_context)
     elif parent is not None:
         result = cascade.start(parent, lambda_context)
     else:
-        logger.warning("record is neither a parent removal nor a cascade cursor", extra={"keys": images.get("Keys")})
+        logger.warning(
+            "record is neither a parent removal, a cascade cursor nor a search run", extra={"keys": images.get("Keys")}
+        )
         return None
     if result.done:
         # On the bus once the parent's last event is gone, then the cascade's item goes. Should either call fail,

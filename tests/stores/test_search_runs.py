@@ -51,6 +51,16 @@ def world(account_id: int, members: int) -> list[int]:
     return sorted(ids)
 
 
+def asked() -> Any:
+    """Account 100's search 1 read once, when large: the run its read asked for (a 503 meanwhile)."""
+    from emma_events.stores import searches
+
+    assert_problem(members_of(100, 1), 503)
+    request = searches().runs.pending(100, 1)
+    assert request is not None
+    return request
+
+
 def run_item(dynamodb: Any, account_id: int) -> dict[str, Any]:
     from emma_events import keys
 
@@ -133,9 +143,7 @@ def test_a_request_delivered_again_or_lost_makes_one_run(
     from emma_events.stores import searches
 
     ids = world(100, 5)
-    assert_problem(members_of(100, 1), 503)
-    request = runs.requested(run_item(dynamodb, 100))
-    assert request is not None
+    request = asked()
     assert searches().run_outside(request, lambda: 60.0) == 5
     made = run_item(dynamodb, 100)
     newcomer = new_member(100, "new@example.com")  # the data changes before the record comes again
@@ -156,13 +164,10 @@ def test_a_request_delivered_again_or_lost_makes_one_run(
 @pytest.mark.stores
 def test_a_run_waiting_for_the_containers_run_without_time_is_asked_anew(dynamodb: Any, small: None) -> None:
     import emma_events.search_outside as outside
-    import emma_events.search_runs as runs
     from emma_events.stores import searches
 
     world(100, 5)
-    assert_problem(members_of(100, 1), 503)
-    request = runs.requested(run_item(dynamodb, 100))
-    assert request is not None
+    request = asked()
     answers: list[Any] = []
     with ThreadPoolExecutor(1) as pool:
         with outside._one_run:  # the container's run before it
@@ -171,7 +176,7 @@ def test_a_run_waiting_for_the_containers_run_without_time_is_asked_anew(dynamod
             assert not waiting.done()  # one run at a time
         answers.append(waiting.result())
     assert answers == [None]
-    again = runs.requested(run_item(dynamodb, 100))
+    again = searches().runs.pending(100, 1)
     assert again is not None
     assert again.run_id != request.run_id  # a new request: a new stream record
     assert searches().run_outside(again, lambda: 60.0) == 5
@@ -182,13 +187,10 @@ def test_a_run_out_of_time_is_recorded_as_too_large_not_retried(
     dynamodb: Any, small: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import emma_events.search_eval
-    import emma_events.search_runs as runs
     from emma_events.stores import searches
 
     world(100, 5)
-    assert_problem(members_of(100, 1), 503)
-    request = runs.requested(run_item(dynamodb, 100))
-    assert request is not None
+    request = asked()
     # no reserve: the client's own refusal (no attempt with under 5.5 s left) is what stops it
     monkeypatch.setattr(emma_events.search_eval.Budget, "RESERVE_S", 0.0)
     assert searches().run_outside(request, lambda: 5.0) is None
@@ -200,14 +202,11 @@ def test_a_run_out_of_time_is_recorded_as_too_large_not_retried(
 def test_a_run_made_after_its_criteria_changed_is_not_theirs(
     dynamodb: Any, small: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import emma_events.search_runs as runs
     import emma_events.search_store
     from emma_events.stores import searches
 
     world(100, 5)
-    assert_problem(members_of(100, 1), 503)
-    request = runs.requested(run_item(dynamodb, 100))
-    assert request is not None
+    request = asked()
     path = {"account_id": 100, "search_id": 1}
     changed = {"criteria": ["not", ["event:purchase"]]}
     assert invoke("update_search", api_event("update_search", path=path, body=changed)).body is True
@@ -276,8 +275,8 @@ def test_an_accounts_runs_take_turns_and_leave_others_alone(dynamodb: Any, small
     world(200, 3)
     for search_id in range(1, runs.ACCOUNT_RUNS + 2):
         assert_problem(members_of(100, search_id), 503)
-    asked = [searches().runs.pending(100, s) is not None for s in range(1, runs.ACCOUNT_RUNS + 2)]
-    assert asked == [True] * runs.ACCOUNT_RUNS + [False]  # the last waits for a slot
+    asked_for = [searches().runs.pending(100, s) is not None for s in range(1, runs.ACCOUNT_RUNS + 2)]
+    assert asked_for == [True] * runs.ACCOUNT_RUNS + [False]  # the last waits for a slot
     assert_problem(members_of(200, 1), 503)
     assert searches().runs.pending(200, 1) is not None  # another account's slots are its own
     cascade.drain()
@@ -297,9 +296,7 @@ def test_a_run_that_crashes_is_tried_again_then_recorded_and_its_slot_freed(
     from emma_events.stores import searches
 
     world(100, 5)
-    assert_problem(members_of(100, 1), 503)
-    request = runs.requested(run_item(dynamodb, 100))
-    assert request is not None
+    request = asked()
 
     class Crash(Exception):
         pass
@@ -320,20 +317,17 @@ def test_a_run_that_crashes_is_tried_again_then_recorded_and_its_slot_freed(
 @pytest.mark.stores
 def test_a_run_that_waited_and_ran_out_of_time_is_asked_anew_not_failed(dynamodb: Any, small: None) -> None:
     import emma_events.search_outside as outside
-    import emma_events.search_runs as runs
     from emma_events.stores import searches
 
     world(100, 5)
-    assert_problem(members_of(100, 1), 503)
-    request = runs.requested(run_item(dynamodb, 100))
-    assert request is not None
+    request = asked()
     left = iter([outside.MIN_RUN_S + 1.0, 5.0])  # enough to begin, then the run before it took the rest
     with ThreadPoolExecutor(1) as pool:
         with outside._one_run:
             waiting = pool.submit(searches().run_outside, request, lambda: next(left))
             time.sleep(0.2)
         assert waiting.result() is None
-    again = runs.requested(run_item(dynamodb, 100))
+    again = searches().runs.pending(100, 1)
     assert again is not None
     assert again.run_id != request.run_id
     assert "failed_criteria" not in run_item(dynamodb, 100)

@@ -7,8 +7,6 @@ import json
 import uuid
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from emma_events import keys, layout
 from emma_events.dates import to_storage, utc_now
 from emma_events.domain import CascadeState, Parent
@@ -125,27 +123,24 @@ class CascadeProgress(Table):
         update left it (of concurrent marks, exactly one sees the last range added). None when the record is stale
         or the cascade's item is gone (``close``: a step delivered again after the end)."""
         assert state.part is not None
-        try:
-            self.client.delete_item(
-                TableName=self.table_name,
-                Key=self._cursor_key(state.parent, state.part),
-                ConditionExpression="attribute_not_exists(PK) OR (chain = :chain AND steps = :steps)",
-                ExpressionAttributeValues={":chain": attr_s(state.chain), ":steps": attr_n(state.steps)},
-            )
-            cascade: Item = self.client.update_item(
-                TableName=self.table_name,
-                Key=self._cascade_key(state.parent),
-                UpdateExpression="ADD #mark :part SET deleted.#part = :deleted",
-                ConditionExpression="attribute_exists(#ranges)",
-                ExpressionAttributeNames={"#mark": mark, "#part": state.part, "#ranges": "ranges"},
-                ExpressionAttributeValues={":part": {"SS": [state.part]}, ":deleted": attr_n(state.deleted)},
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        removed = self._conditionally(
+            self.client.delete_item,
+            Key=self._cursor_key(state.parent, state.part),
+            ConditionExpression="attribute_not_exists(PK) OR (chain = :chain AND steps = :steps)",
+            ExpressionAttributeValues={":chain": attr_s(state.chain), ":steps": attr_n(state.steps)},
+        )
+        if removed is None:
             return None
-        return cascade
+        marked = self._conditionally(
+            self.client.update_item,
+            Key=self._cascade_key(state.parent),
+            UpdateExpression="ADD #mark :part SET deleted.#part = :deleted",
+            ConditionExpression="attribute_exists(#ranges)",
+            ExpressionAttributeNames={"#mark": mark, "#part": state.part, "#ranges": "ranges"},
+            ExpressionAttributeValues={":part": {"SS": [state.part]}, ":deleted": attr_n(state.deleted)},
+            ReturnValues="ALL_NEW",
+        )
+        return None if marked is None else marked["Attributes"]
 
     def finish_range(self, state: CascadeState) -> tuple[int | None, dict[str, int]]:
         """A range has no event left (``_mark``: finished). When that finishes the cascade, the events it deleted in

@@ -138,15 +138,15 @@ class Table:
                 attempt += 1
         return found
 
-    def _conditionally(self, call: Callable[..., Any], **request: Any) -> bool:
-        """A write with a ``ConditionExpression`` on this table: False when the condition failed."""
+    def _conditionally(self, call: Callable[..., Any], **request: Any) -> dict[str, Any] | None:
+        """A write with a ``ConditionExpression`` on this table: its response, or None when the condition failed."""
         try:
-            call(TableName=self.table_name, **request)
+            response: dict[str, Any] = call(TableName=self.table_name, **request)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return False
-        return True
+            return None
+        return response
 
     def _batch_write(self, requests: list[dict[str, Any]], max_attempts: int = 8) -> None:
         """Up to 25 puts or deletes: 1 x BatchWriteItem, ``UnprocessedItems`` written again with backoff;

@@ -5,7 +5,7 @@ A search whose run reads more than a request may (``search_store.RUN_ITEMS`` ite
 one at a time per container, within its 15 minutes:
 
 - the run item (``<acct>#SR#<search>``, ``RUN``): the last run (``run_id``, its ``criteria`` text, ``at_epoch``
-  when it began, its counts, its chunks' token and number); while a run is asked for, the request (``requested``,
+  when it began, its counts, its chunks' token); while a run is asked for, the request (``requested``,
   ``requested_until``, ``requested_criteria``, ``attempts``, and ``asked`` until claimed: what the stream's filter
   lets through);
   a run that failed (``failed_criteria``, ``failed_at``);
@@ -27,8 +27,6 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from botocore.exceptions import ClientError
 
 from emma_events import keys
 from emma_events.deadline import side_by_side
@@ -206,19 +204,16 @@ class SearchRuns(Table):
         None (a record delivered again after its run was made, or asked again since)."""
         now = clock()
         until = attr_n(round(now + LOST_S, 3))
-        try:
-            claimed = self.client.update_item(
-                TableName=self.table_name,
-                Key=_key(request.account_id, request.search_id),
-                # no ``asked``: the stream's filter drops this write
-                UpdateExpression="SET requested_until = :until ADD attempts :one REMOVE asked",
-                ConditionExpression="requested = :run",
-                ExpressionAttributeValues={":run": attr_s(request.run_id), ":until": until, ":one": attr_n(1)},
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        claimed = self._conditionally(
+            self.client.update_item,
+            Key=_key(request.account_id, request.search_id),
+            # no ``asked``: the stream's filter drops this write
+            UpdateExpression="SET requested_until = :until ADD attempts :one REMOVE asked",
+            ConditionExpression="requested = :run",
+            ExpressionAttributeValues={":run": attr_s(request.run_id), ":until": until, ":one": attr_n(1)},
+            ReturnValues="UPDATED_NEW",
+        )
+        if claimed is None:
             return None
         self._conditionally(
             self.client.update_item,
@@ -238,9 +233,9 @@ class SearchRuns(Table):
             ExpressionAttributeValues={":run": attr_s(request.run_id)},
         )
 
-    def write_chunks(self, request: RunRequest, ids: list[int]) -> tuple[str, int]:
+    def write_chunks(self, request: RunRequest, ids: list[int]) -> str:
         """The run's ids, sorted, in chunks under a token of this attempt: 1 x BatchWriteItem per 25 chunks, side by
-        side. The token and how many chunks."""
+        side. The token."""
         written, expires = secrets.token_hex(4), attr_n(int(clock()) + EXPIRES_S)
         puts = [
             {
@@ -252,30 +247,31 @@ class SearchRuns(Table):
             for n, start in enumerate(range(0, len(ids), CHUNK_IDS))
         ]
         side_by_side(self._batch_write, [puts[start : start + 25] for start in range(0, len(puts), 25)])
-        return written, len(puts)
+        return written
 
-    def record(
-        self, request: RunRequest, began: float, found: int, tally: dict[str, int], chunks: tuple[str, int]
-    ) -> bool:
+    def record(self, request: RunRequest, began: float, found: int, tally: dict[str, int], written: str) -> bool:
         """The run item points at this run's chunks (1 x UpdateItem), on condition that the request is still this
         run's: False when it is not (asked again since)."""
-        figures = {"member_count": found, "chunks": chunks[1], **tally}
-        recorded = self._conditionally(
-            self.client.update_item,
-            Key=_key(request.account_id, request.search_id),
-            UpdateExpression="SET run_id = :run, criteria = :criteria, at_epoch = :began, written = :written, "
-            "expires_at = :expires, "
-            + ", ".join(f"{name} = :{name}" for name in figures)
-            + " REMOVE requested, requested_until, asked, requested_criteria, attempts, failed_criteria, failed_at",
-            ConditionExpression="requested = :run",
-            ExpressionAttributeValues={f":{name}": attr_n(value) for name, value in figures.items()}
-            | {
-                ":run": attr_s(request.run_id),
-                ":criteria": attr_s(request.criteria),
-                ":began": attr_n(round(began, 3)),
-                ":written": attr_s(chunks[0]),
-                ":expires": attr_n(int(clock()) + EXPIRES_S),
-            },
+        figures = {"member_count": found, **tally}
+        recorded = (
+            self._conditionally(
+                self.client.update_item,
+                Key=_key(request.account_id, request.search_id),
+                UpdateExpression="SET run_id = :run, criteria = :criteria, at_epoch = :began, written = :written, "
+                "expires_at = :expires, "
+                + ", ".join(f"{name} = :{name}" for name in figures)
+                + " REMOVE requested, requested_until, asked, requested_criteria, attempts, failed_criteria, failed_at",
+                ConditionExpression="requested = :run",
+                ExpressionAttributeValues={f":{name}": attr_n(value) for name, value in figures.items()}
+                | {
+                    ":run": attr_s(request.run_id),
+                    ":criteria": attr_s(request.criteria),
+                    ":began": attr_n(round(began, 3)),
+                    ":written": attr_s(written),
+                    ":expires": attr_n(int(clock()) + EXPIRES_S),
+                },
+            )
+            is not None
         )
         self._release(request)  # its own, or none: a run superseded gives back the slot it held
         return recorded
@@ -283,17 +279,20 @@ class SearchRuns(Table):
     def failed(self, request: RunRequest) -> bool:
         """The run could not be made (too large, out of time, or criteria today's rules refuse): recorded so that
         reads answer 422 for ``FAILED_S`` (1 x UpdateItem, on condition that the request is still this run's)."""
-        recorded = self._conditionally(
-            self.client.update_item,
-            Key=_key(request.account_id, request.search_id),
-            UpdateExpression="SET failed_criteria = :criteria, failed_at = :now "
-            "REMOVE requested, requested_until, asked, requested_criteria, attempts",
-            ConditionExpression="requested = :run",
-            ExpressionAttributeValues={
-                ":run": attr_s(request.run_id),
-                ":criteria": attr_s(request.criteria),
-                ":now": attr_n(round(clock(), 3)),
-            },
+        recorded = (
+            self._conditionally(
+                self.client.update_item,
+                Key=_key(request.account_id, request.search_id),
+                UpdateExpression="SET failed_criteria = :criteria, failed_at = :now "
+                "REMOVE requested, requested_until, asked, requested_criteria, attempts",
+                ConditionExpression="requested = :run",
+                ExpressionAttributeValues={
+                    ":run": attr_s(request.run_id),
+                    ":criteria": attr_s(request.criteria),
+                    ":now": attr_n(round(clock(), 3)),
+                },
+            )
+            is not None
         )
         self._release(request)  # its own, or none: a run superseded gives back the slot it held
         return recorded

@@ -134,8 +134,11 @@ class SearchStore(Table):
         self._on_existing(account_id, search_id, self.client.delete_item)
 
     def _on_existing(self, account_id: int, search_id: int, call: Any, **request: Any) -> None:
-        if not self._conditionally(
-            call, Key=_key(account_id, search_id), ConditionExpression="attribute_exists(PK)", **request
+        if (
+            self._conditionally(
+                call, Key=_key(account_id, search_id), ConditionExpression="attribute_exists(PK)", **request
+            )
+            is None
         ):
             raise NotFound(f"Search {search_id} does not exist in account {account_id}.")
 
